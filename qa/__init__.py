@@ -1,0 +1,1 @@
+"""Offline question answering over a folder of documents."""

@@ -1,0 +1,180 @@
+"""The `qa` command: a thin click layer over `qa.pipeline.Assistant`.
+
+    qa index [--docs DIR] [--index DIR] [--json]
+    qa ask QUESTION|- [--docs DIR] [--index DIR] [--top-k N] [--json]
+    qa serve [--docs DIR] [--index DIR] [--host 127.0.0.1] [--port 8000] [--watch]
+
+Every expected failure (missing docs folder, unreadable index, bad question, model missing)
+prints one `error: ...` line on stderr and exits with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from qa.config import MAX_TOP_K, Settings
+
+CONFIDENCE_WORDS = ((0.85, "high"), (0.6, "medium"), (0.0, "low"))
+
+
+def confidence_words(confidence: float) -> str:
+    """`high`, `medium` or `low`, for people reading a confidence."""
+    return next(word for floor, word in CONFIDENCE_WORDS if confidence >= floor)
+
+
+def _friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the product's expected exceptions into one line on stderr and exit status 2."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from qa.embedding import ModelError
+        from qa.indexer import DocsFolderError
+        from qa.store import IndexProblem
+
+        try:
+            return command(*args, **kwargs)
+        except (DocsFolderError, IndexProblem, ModelError, ValueError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted; the index is unchanged", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def _store_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every command shares: where documents and the index live."""
+    options = [
+        click.option("--docs", "docs_dir", type=click.Path(path_type=Path), default=None,
+                     help="Documents folder (env QA_DOCS_DIR, default ./seeds)."),
+        click.option("--index", "index_dir", type=click.Path(path_type=Path), default=None,
+                     help="Index folder (env QA_INDEX_DIR, default ./index)."),
+        click.option("--store", default=None,
+                     help="Where chunks live: faiss (default, env QA_STORE)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _assistant(docs_dir: Path | None, index_dir: Path | None, store: str | None, **extra: Any):  # type: ignore[no-untyped-def]
+    from qa.pipeline import Assistant
+
+    settings = Settings.from_env(docs_dir=docs_dir, index_dir=index_dir, store=store, **extra)
+    return Assistant(settings)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Answer questions about a folder of documents with cited, verbatim quotes. Offline."""
+
+
+@main.command("index")
+@_store_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_friendly_errors
+def index_command(
+    docs_dir: Path | None, index_dir: Path | None, store: str | None, as_json: bool
+) -> None:
+    """Bring the index up to date with the documents folder (incremental)."""
+    report = _assistant(docs_dir, index_dir, store).refresh(progress=not as_json, switch=False)
+    if as_json:
+        click.echo(json.dumps(report.to_dict()))
+        return
+    click.echo(
+        f"{report.documents} documents, {report.chunks} chunks: {report.added} added, "
+        f"{report.updated} updated, {report.removed} removed, {report.unchanged} unchanged; "
+        f"{report.embedded} chunks embedded in {report.seconds:.1f} s"
+    )
+    if report.reason:
+        click.echo(report.reason)
+    for skipped in report.skipped:
+        click.echo(f"skipped {skipped['path']}: {skipped['reason']}")
+
+
+@main.command("ask")
+@click.argument("question")
+@_store_options
+@click.option(
+    "--top-k",
+    type=click.IntRange(1, MAX_TOP_K),
+    default=None,
+    help="Passages to retrieve (1..20, default 5).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")
+@_friendly_errors
+def ask_command(
+    question: str,
+    docs_dir: Path | None,
+    index_dir: Path | None,
+    store: str | None,
+    top_k: int | None,
+    as_json: bool,
+) -> None:
+    """Answer QUESTION; with `-`, answer one question per line of standard input."""
+    assistant = _assistant(docs_dir, index_dir, store, top_k=top_k)
+    report = assistant.refresh()
+    for line in report.skipped:
+        click.echo(f"skipped {line['path']}: {line['reason']}", err=True)
+    if question != "-":
+        result = assistant.ask(question)
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False) if as_json else _format(result))
+        return
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            result = assistant.ask(line)
+        except ValueError as exc:
+            error = {"question": line.strip(), "error": str(exc)}
+            click.echo(json.dumps(error, ensure_ascii=False) if as_json else f"error: {exc}\n")
+            continue
+        if as_json:
+            click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+        else:
+            click.echo(_format(result) + "\n")
+
+
+def _format(result) -> str:  # type: ignore[no-untyped-def]
+    """A readable answer: the quote(s), then numbered sources with their offsets."""
+    if not result.answered:
+        return f"{result.answer}\n(confidence {result.confidence:.2f})"
+    lines = [result.answer, "",
+             f"confidence {result.confidence:.2f} ({confidence_words(result.confidence)})",
+             "", "Sources:"]  # fmt: skip
+    for c in result.citations:
+        lines.append(f"  [{c.n}] {c.title} ({c.doc_id}, characters {c.start}-{c.end})")
+    return "\n".join(lines)
+
+
+@main.command("serve")
+@_store_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--watch", is_flag=True, help="Rebuild the index when documents change.")
+@_friendly_errors
+def serve_command(
+    docs_dir: Path | None,
+    index_dir: Path | None,
+    store: str | None,
+    host: str,
+    port: int,
+    watch: bool,
+) -> None:
+    """Bring the index up to date, then serve the web page and the HTTP API."""
+    import server
+
+    settings = Settings.from_env(docs_dir=docs_dir, index_dir=index_dir, store=store)
+    server.run(settings, host=host, port=port, watch=watch)
+
+
+if __name__ == "__main__":
+    main()

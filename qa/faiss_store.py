@@ -1,0 +1,507 @@
+"""The default `ChunkStore`: FAISS and a few plain files in an index folder.
+
+Layout of `--index DIR`:
+
+    CURRENT          name of the live generation (replaced atomically with os.replace)
+    gen-000007/      one complete generation:
+        manifest.json        model, dim, documents (id, title, sha256, counts), file sizes
+        texts.jsonl          one JSON string per document: its plain text
+        sentences.npy        int64 rows (doc, start, end)
+        chunks.npy           int64 rows (doc, start, end, first sentence, last sentence)
+        sentence_vectors.npy float32, one unit vector per sentence row
+        chunk_vectors.npy    float32, one unit vector per chunk row
+    .lock            held by a builder for a whole refresh
+
+A write builds a new generation in `gen-N.tmp-PID`, fsyncs it, renames it to `gen-N` and only
+then points CURRENT at it: a crash at any moment leaves CURRENT on a complete generation.
+Unchanged documents are copied over with their stored vectors. Leftover `.tmp-*` folders from
+crashed builds are removed by the next build; the previous generation is kept one round so a
+reader that is still loading it never finds it gone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from qa.chunking import ChunkSpan, Span
+from qa.store import (
+    DocumentInfo,
+    DocumentUpdate,
+    IndexCorrupt,
+    IndexMissing,
+    IndexState,
+    ScoredChunk,
+    StoredChunk,
+    StoredSentence,
+)
+
+FORMAT = 1
+_FILES = ("texts.jsonl", "sentences.npy", "chunks.npy", "sentence_vectors.npy", "chunk_vectors.npy")
+
+
+@dataclass(frozen=True)
+class _DocEntry:
+    doc_id: str
+    title: str
+    sha256: str
+    chunk_lo: int
+    chunk_hi: int
+    sentence_lo: int
+    sentence_hi: int
+
+
+class FaissStore:
+    """A `ChunkStore` in a folder; see the module docstring for the layout."""
+
+    def __init__(self, path: Path, lock_timeout: float = 600.0) -> None:
+        self.path = Path(path)
+        self.lock_timeout = lock_timeout
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def version(self) -> str | None:
+        try:
+            return (self.path / "CURRENT").read_text().strip() or None
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise IndexCorrupt(f"cannot read {self.path / 'CURRENT'}: {exc}") from exc
+
+    def _live(self) -> Path:
+        generation = self.version()
+        if generation is None:
+            raise IndexMissing(f"no index in {self.path} yet; build it with `qa index`")
+        live = self.path / generation
+        if not live.is_dir():
+            raise IndexCorrupt(f"index generation {generation} named in CURRENT is missing")
+        return live
+
+    def _manifest(self, live: Path) -> dict:
+        try:
+            manifest = json.loads((live / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise IndexCorrupt(
+                f"index manifest {live / 'manifest.json'} is unreadable: {exc}"
+            ) from exc
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise IndexCorrupt(f"index in {live} has an unknown format; rebuild it with `qa index`")
+        return manifest
+
+    def state(self) -> IndexState | None:
+        if self.version() is None:
+            return None
+        manifest = self._manifest(self._live())
+        try:
+            docs = manifest["documents"]
+            hashes = {d["doc_id"]: d["sha256"] for d in docs}
+            chunks = {d["doc_id"]: int(d["chunks"]) for d in docs}
+            return IndexState(str(manifest["model"]), int(manifest["dim"]), hashes, chunks)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IndexCorrupt(f"index manifest in {self.path} is incomplete: {exc}") from exc
+
+    def open(self) -> FaissSnapshot:
+        live = self._live()
+        return FaissSnapshot.load(live, self._manifest(live))
+
+    # --- writing -----------------------------------------------------------------------------
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        from filelock import FileLock, Timeout
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.path / ".lock"))
+        try:
+            lock.acquire(timeout=0.05)
+        except Timeout:
+            print(
+                f"waiting for another build of {self.path} to finish...",
+                flush=True,
+                file=__import__("sys").stderr,
+            )
+            try:
+                lock.acquire(timeout=self.lock_timeout)
+            except Timeout as exc:
+                raise IndexCorrupt(
+                    f"another build of {self.path} has held its lock for over "
+                    f"{self.lock_timeout:.0f} s; try again when it finishes"
+                ) from exc
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def apply(
+        self,
+        model: str,
+        dim: int,
+        updates: list[DocumentUpdate],
+        deletes: list[str],
+        reset: bool = False,
+    ) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._remove_leftovers()
+        base = None if reset else self._open_or_none()
+        if base is not None and (base.model != model or base.dim != dim):
+            base = None
+        changed = {u.doc_id: u for u in updates}
+        keep = (
+            []
+            if base is None
+            else [
+                d for d in base.entries if d.doc_id not in changed and d.doc_id not in set(deletes)
+            ]
+        )
+        parts = [_Part.from_stored(base, d) for d in keep] if base else []
+        parts += [_Part.from_update(u) for u in updates]
+        parts.sort(key=lambda p: p.doc_id)
+        number = self._next_generation_number()
+        final = self.path / f"gen-{number:06d}"
+        tmp = self.path / f"{final.name}.tmp-{os.getpid()}"
+        tmp.mkdir()
+        _write_generation(tmp, model, dim, parts)
+        os.rename(tmp, final)
+        _fsync_dir(self.path)
+        _atomic_write(self.path / "CURRENT", final.name + "\n")
+        self._remove_old(keep={final.name, base.generation if base else ""})
+
+    def _open_or_none(self) -> FaissSnapshot | None:
+        try:
+            return self.open()
+        except (IndexMissing, IndexCorrupt):
+            return None
+
+    def _next_generation_number(self) -> int:
+        numbers = [0]
+        for child in self.path.glob("gen-*"):
+            digits = child.name[4:10]
+            if digits.isdigit():
+                numbers.append(int(digits))
+        return max(numbers) + 1
+
+    def _remove_leftovers(self) -> None:
+        for child in self.path.glob("gen-*.tmp-*"):
+            shutil.rmtree(child, ignore_errors=True)
+
+    def _remove_old(self, keep: set[str]) -> None:
+        for child in self.path.glob("gen-*"):
+            if child.name not in keep:
+                shutil.rmtree(child, ignore_errors=True)
+
+
+@dataclass
+class _Part:
+    """One document's rows, ready to be written into a generation."""
+
+    doc_id: str
+    title: str
+    sha256: str
+    text: str
+    sentences: np.ndarray  # (m, 2) start, end
+    chunks: np.ndarray  # (n, 4) start, end, first, last (sentence indices within the doc)
+    sentence_vectors: np.ndarray
+    chunk_vectors: np.ndarray
+
+    @classmethod
+    def from_update(cls, u: DocumentUpdate) -> _Part:
+        sentences = np.array([(s.start, s.end) for s in u.sentences], dtype=np.int64).reshape(-1, 2)
+        chunks = np.array(
+            [(c.start, c.end, c.first, c.last) for c in u.chunks], dtype=np.int64
+        ).reshape(-1, 4)
+        return cls(
+            u.doc_id,
+            u.title,
+            u.sha256,
+            u.text,
+            sentences,
+            chunks,
+            u.sentence_vectors,
+            u.chunk_vectors,
+        )
+
+    @classmethod
+    def from_stored(cls, snap: FaissSnapshot, d: _DocEntry) -> _Part:
+        chunks = snap.chunk_rows[d.chunk_lo : d.chunk_hi, 1:].copy()
+        chunks[:, 2:] -= d.sentence_lo
+        return cls(
+            d.doc_id, d.title, d.sha256, snap.texts[d.doc_id],
+            snap.sentence_rows[d.sentence_lo : d.sentence_hi, 1:].copy(), chunks,
+            snap.sentence_vectors[d.sentence_lo : d.sentence_hi],
+            snap.chunk_vectors[d.chunk_lo : d.chunk_hi],
+        )  # fmt: skip
+
+
+def _write_generation(folder: Path, model: str, dim: int, parts: list[_Part]) -> None:
+    documents, sentence_rows, chunk_rows = [], [], []
+    sentence_base = 0
+    for index, part in enumerate(parts):
+        documents.append({
+            "doc_id": part.doc_id, "title": part.title, "sha256": part.sha256,
+            "chunks": len(part.chunks), "sentences": len(part.sentences),
+        })  # fmt: skip
+        doc_col = np.full((len(part.sentences), 1), index, dtype=np.int64)
+        sentence_rows.append(np.hstack([doc_col, part.sentences]))
+        chunks = part.chunks.copy()
+        chunks[:, 2:] += sentence_base
+        chunk_rows.append(np.hstack([np.full((len(chunks), 1), index, dtype=np.int64), chunks]))
+        sentence_base += len(part.sentences)
+    with open(folder / "texts.jsonl", "w", encoding="utf-8") as out:
+        for part in parts:
+            out.write(json.dumps(part.text, ensure_ascii=False) + "\n")
+    arrays = {
+        "sentences.npy": _stack(sentence_rows, (0, 3), np.int64),
+        "chunks.npy": _stack(chunk_rows, (0, 5), np.int64),
+        "sentence_vectors.npy": _stack([p.sentence_vectors for p in parts], (0, dim), np.float32),
+        "chunk_vectors.npy": _stack([p.chunk_vectors for p in parts], (0, dim), np.float32),
+    }
+    for name, array in arrays.items():
+        np.save(folder / name, array, allow_pickle=False)
+    manifest = {
+        "format": FORMAT, "model": model, "dim": dim, "created": time.time(),
+        "documents": documents,
+        "sizes": {name: (folder / name).stat().st_size for name in _FILES},
+    }  # fmt: skip
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    for name in (*_FILES, "manifest.json"):
+        _fsync_file(folder / name)
+    _fsync_dir(folder)
+
+
+def _stack(arrays: list[np.ndarray], empty: tuple[int, int], dtype: type) -> np.ndarray:
+    arrays = [a for a in arrays if len(a)]
+    return np.vstack(arrays).astype(dtype, copy=False) if arrays else np.zeros(empty, dtype)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, content: str) -> None:
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as out:
+        out.write(content)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+class FaissSnapshot:
+    """One generation loaded into memory: FAISS for dense search, bm25s for lexical search."""
+
+    def __init__(
+        self,
+        generation: str,
+        model: str,
+        dim: int,
+        entries: list[_DocEntry],
+        texts: dict[str, str],
+        sentence_rows: np.ndarray,
+        chunk_rows: np.ndarray,
+        sentence_vectors: np.ndarray,
+        chunk_vectors: np.ndarray,
+    ) -> None:
+        self.generation = generation
+        self.model = model
+        self.dim = dim
+        self.entries = entries
+        self.texts = texts
+        self.sentence_rows = sentence_rows
+        self.chunk_rows = chunk_rows
+        self.sentence_vectors = sentence_vectors
+        self.chunk_vectors = chunk_vectors
+        self._by_id = {d.doc_id: d for d in entries}
+
+    @classmethod
+    def load(cls, folder: Path, manifest: dict) -> FaissSnapshot:
+        """Read a generation folder; raises IndexCorrupt on any missing or damaged file."""
+        try:
+            sizes = manifest["sizes"]
+            for name in _FILES:
+                actual = (folder / name).stat().st_size
+                if actual != sizes[name]:
+                    raise IndexCorrupt(
+                        f"index file {folder / name} is damaged ({actual} bytes, expected "
+                        f"{sizes[name]}); run `qa index` to rebuild it"
+                    )
+            arrays = {name: np.load(folder / name, allow_pickle=False) for name in _FILES[1:]}
+            with open(folder / "texts.jsonl", encoding="utf-8") as lines:
+                text_list = [json.loads(line) for line in lines]
+            return cls._assemble(folder.name, manifest, text_list, arrays)
+        except IndexCorrupt:
+            raise
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+            raise IndexCorrupt(
+                f"index in {folder} cannot be read ({exc}); run `qa index` to rebuild it"
+            ) from exc
+
+    @classmethod
+    def _assemble(
+        cls, generation: str, manifest: dict, text_list: list[str], arrays: dict[str, np.ndarray]
+    ) -> FaissSnapshot:
+        dim = int(manifest["dim"])
+        docs = manifest["documents"]
+        if len(text_list) != len(docs):
+            raise ValueError("texts.jsonl does not match the manifest")
+        entries, chunk_lo, sentence_lo = [], 0, 0
+        for d in docs:
+            entries.append(_DocEntry(
+                d["doc_id"], d["title"], d["sha256"], chunk_lo, chunk_lo + d["chunks"],
+                sentence_lo, sentence_lo + d["sentences"],
+            ))  # fmt: skip
+            chunk_lo += d["chunks"]
+            sentence_lo += d["sentences"]
+        chunk_vectors = arrays["chunk_vectors.npy"]
+        sentence_vectors = arrays["sentence_vectors.npy"]
+        if chunk_vectors.shape != (chunk_lo, dim) or sentence_vectors.shape != (sentence_lo, dim):
+            raise ValueError("vector files do not match the manifest")
+        texts = {d["doc_id"]: t for d, t in zip(docs, text_list, strict=True)}
+        return cls(
+            generation,
+            str(manifest["model"]),
+            dim,
+            entries,
+            texts,
+            arrays["sentences.npy"],
+            arrays["chunks.npy"],
+            sentence_vectors,
+            chunk_vectors,
+        )
+
+    # --- the Snapshot protocol -----------------------------------------------------------------
+
+    @property
+    def version(self) -> str:
+        return self.generation
+
+    @property
+    def document_count(self) -> int:
+        return len(self.entries)
+
+    @property
+    def chunk_count(self) -> int:
+        return len(self.chunk_rows)
+
+    def doc_ids(self) -> list[str]:
+        return [d.doc_id for d in self.entries]
+
+    def document(self, doc_id: str) -> DocumentInfo | None:
+        entry = self._by_id.get(doc_id)
+        if entry is None:
+            return None
+        return DocumentInfo(
+            entry.doc_id,
+            entry.title,
+            entry.sha256,
+            self.texts[doc_id],
+            entry.chunk_hi - entry.chunk_lo,
+        )
+
+    @cached_property
+    def _dense_index(self):  # type: ignore[no-untyped-def]
+        import faiss
+
+        index = faiss.IndexFlatIP(self.dim)
+        if len(self.chunk_vectors):
+            index.add(np.ascontiguousarray(self.chunk_vectors, dtype=np.float32))
+        return index
+
+    def dense_search(self, vector: np.ndarray, k: int) -> list[ScoredChunk]:
+        k = min(k, self.chunk_count)
+        if k <= 0:
+            return []
+        query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
+        scores, rows = self._dense_index.search(query, k)
+        return [
+            ScoredChunk(self._chunk_id(int(r)), float(s))
+            for s, r in zip(scores[0], rows[0], strict=True)
+            if r >= 0
+        ]
+
+    @cached_property
+    def _lexical_index(self):  # type: ignore[no-untyped-def]
+        from qa.lexical import LexicalIndex
+
+        return LexicalIndex([self._chunk_text(i) for i in range(self.chunk_count)])
+
+    def lexical_search(self, query: str, k: int) -> list[ScoredChunk]:
+        return [
+            ScoredChunk(self._chunk_id(row), score)
+            for row, score in self._lexical_index.search(query, k)
+        ]
+
+    def warm(self) -> None:
+        """Build the in-memory search structures now rather than on the first query."""
+        _ = self._dense_index, self._lexical_index
+
+    def chunk(self, chunk_id: str) -> StoredChunk:
+        row = self._row_of(chunk_id)
+        doc_index, start, end, first, last = (int(v) for v in self.chunk_rows[row])
+        entry = self.entries[doc_index]
+        text = self.texts[entry.doc_id]
+        sentences = [
+            StoredSentence(entry.doc_id, int(s), int(e), text[int(s) : int(e)],
+                           self.sentence_vectors[i])
+            for i, (_, s, e) in zip(range(first, last), self.sentence_rows[first:last], strict=True)
+        ]  # fmt: skip
+        return StoredChunk(
+            chunk_id,
+            entry.doc_id,
+            entry.title,
+            start,
+            end,
+            text[start:end],
+            sentences,
+            self.chunk_vectors[row],
+        )
+
+    def _chunk_text(self, row: int) -> str:
+        doc_index, start, end = (int(v) for v in self.chunk_rows[row, :3])
+        return self.texts[self.entries[doc_index].doc_id][start:end]
+
+    def _chunk_id(self, row: int) -> str:
+        entry = self.entries[int(self.chunk_rows[row, 0])]
+        return f"{entry.doc_id}#{row - entry.chunk_lo}"
+
+    def _row_of(self, chunk_id: str) -> int:
+        doc_id, _, number = chunk_id.rpartition("#")
+        entry = self._by_id.get(doc_id)
+        if (
+            entry is None
+            or not number.isdigit()
+            or not (0 <= int(number) < entry.chunk_hi - entry.chunk_lo)
+        ):
+            raise KeyError(f"unknown chunk {chunk_id!r}")
+        return entry.chunk_lo + int(number)
+
+
+def chunk_spans(rows: np.ndarray) -> list[ChunkSpan]:
+    """Rows of a document's chunk table as `ChunkSpan`s (used by tests and tools)."""
+    return [ChunkSpan(int(s), int(e), int(f), int(la)) for s, e, f, la in rows]
+
+
+def sentence_spans(rows: np.ndarray) -> list[Span]:
+    """Rows of a document's sentence table as `Span`s."""
+    return [Span(int(s), int(e)) for s, e in rows]

@@ -1,0 +1,158 @@
+"""Bring a store up to date with a docs folder, embedding only what changed.
+
+In: a docs folder, a `ChunkStore`, an `Embedder`. Out: an `IndexReport` (the `qa index --json`
+object). Documents are compared by the sha256 of their bytes: unchanged ones keep their stored
+vectors, new and changed ones are extracted, chunked and embedded, vanished ones are deleted.
+If the store was built with another model or dimension, everything is rebuilt. All changes go
+to the store in one `apply`, which is atomic: a failure anywhere leaves the old index as it was.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from qa.chunking import ChunkingOptions, chunk_document
+from qa.documents import (
+    DEFAULT_MAX_BYTES,
+    Document,
+    ExtractionError,
+    Skipped,
+    SourceFile,
+    load,
+    scan,
+)
+from qa.embedding import Embedder
+from qa.store import ChunkStore, DocumentUpdate, IndexCorrupt, IndexState
+
+
+class DocsFolderError(Exception):
+    """The docs folder is missing or not a folder."""
+
+
+@dataclass
+class IndexReport:
+    """What a refresh did; `asdict` of it is the `qa index --json` contract object."""
+
+    documents: int = 0
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    rebuilt: bool = False
+    reason: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def refresh(
+    docs_dir: Path,
+    store: ChunkStore,
+    embedder: Embedder,
+    options: ChunkingOptions = ChunkingOptions(),
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    progress: bool = False,
+) -> IndexReport:
+    """Make `store` reflect `docs_dir` now. Holds the store's lock for the whole refresh."""
+    started = time.perf_counter()
+    docs_dir = Path(docs_dir)
+    if not docs_dir.is_dir():
+        raise DocsFolderError(f"docs folder {docs_dir} does not exist or is not a folder")
+    with store.lock():
+        report = _refresh_locked(docs_dir, store, embedder, options, max_bytes, progress)
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _refresh_locked(
+    docs_dir: Path,
+    store: ChunkStore,
+    embedder: Embedder,
+    options: ChunkingOptions,
+    max_bytes: int,
+    progress: bool,
+) -> IndexReport:
+    report = IndexReport()
+    sources, skipped = scan(docs_dir, max_bytes)
+    if not sources and not skipped:
+        raise DocsFolderError(
+            f"docs folder {docs_dir} holds no documents; add .txt, .md, .html, .pdf or .docx files"
+        )
+    state, report.reason = _usable_state(store, embedder)
+    old = state.hashes if state else {}
+    todo = [s for s in sources if old.get(s.doc_id) != s.sha256]
+    documents, failed = _extract(todo, skipped)
+    updates = _embed(documents, embedder, options, progress) if documents else []
+    deletes = sorted((set(old) - {s.doc_id for s in sources}) | (failed & set(old)))
+    report.rebuilt = state is None and store.version() is not None
+    if updates or deletes or state is None:
+        dim = state.dim if state else embedder.dim
+        store.apply(embedder.name, dim, updates, deletes, reset=state is None)
+    unchanged = [s.doc_id for s in sources if old.get(s.doc_id) == s.sha256]
+    report.added = sum(1 for u in updates if u.doc_id not in old)
+    report.updated = len(updates) - report.added
+    report.removed = len(deletes)
+    report.unchanged = len(unchanged)
+    report.documents = len(unchanged) + len(updates)
+    report.embedded = sum(len(u.chunks) for u in updates)
+    report.chunks = (
+        report.embedded + sum(state.chunks[d] for d in unchanged) if state else report.embedded
+    )
+    report.skipped = [{"path": s.path, "reason": s.reason} for s in skipped]
+    return report
+
+
+def _usable_state(store: ChunkStore, embedder: Embedder) -> tuple[IndexState | None, str]:
+    """The stored state if it can be extended with this model, else None and why."""
+    try:
+        state = store.state()
+    except IndexCorrupt as exc:
+        return None, f"rebuilt: {exc}"
+    if state is None:
+        return None, ""
+    if state.model != embedder.name:
+        return None, f"rebuilt: index was built with model {state.model!r}, not {embedder.name!r}"
+    return state, ""
+
+
+def _extract(todo: list[SourceFile], skipped: list[Skipped]) -> tuple[list[Document], set[str]]:
+    documents, failed = [], set()
+    for source in todo:
+        try:
+            documents.append(load(source))
+        except ExtractionError as exc:
+            skipped.append(Skipped(source.doc_id, str(exc)))
+            failed.add(source.doc_id)
+    skipped.sort(key=lambda s: s.path)
+    return documents, failed
+
+
+def _embed(
+    documents: list[Document], embedder: Embedder, options: ChunkingOptions, progress: bool
+) -> list[DocumentUpdate]:
+    """Chunk every document, encode all sentences and chunks in one batched call."""
+    pieces = [chunk_document(d.text, embedder.count_tokens, options) for d in documents]
+    texts: list[str] = []
+    for document, (sentences, chunks) in zip(documents, pieces, strict=True):
+        texts += [document.text[s.start : s.end] for s in sentences]
+        texts += [document.text[c.start : c.end] for c in chunks]
+    vectors = embedder.encode(texts, progress=progress)
+    updates, row = [], 0
+    for document, (sentences, chunks) in zip(documents, pieces, strict=True):
+        sentence_vectors = vectors[row : row + len(sentences)]
+        row += len(sentences)
+        chunk_vectors = vectors[row : row + len(chunks)]
+        row += len(chunks)
+        updates.append(DocumentUpdate(
+            document.doc_id, document.title, document.sha256, document.text,
+            sentences, chunks, np.asarray(sentence_vectors), np.asarray(chunk_vectors),
+        ))  # fmt: skip
+    return updates

@@ -1,0 +1,135 @@
+"""The assistant: one store, one embedder and the current index snapshot, shared by callers.
+
+In: `Settings` (and, in tests, a fake embedder or another store). Out: `refresh()` ->
+`IndexReport`, `ask(question, top_k)` -> `Answer`, `document(doc_id)` -> `DocumentInfo`.
+
+The snapshot in use is immutable; a rebuild (here or by another process) commits a new one and
+the next call after at most `reload_interval` seconds loads it, while calls in flight finish on
+the old one. Loading happens under a lock so only one thread loads; the others keep answering.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+
+from qa.answer import Answer, ScoringModel, answer
+from qa.chunking import ChunkingOptions
+from qa.config import Settings, validate_question
+from qa.embedding import Embedder, SentenceTransformerEmbedder
+from qa.faiss_store import FaissStore
+from qa.indexer import IndexReport, refresh
+from qa.retrieval import RetrievalOptions, retrieve
+from qa.store import ChunkStore, DocumentInfo, IndexProblem, Snapshot
+
+log = logging.getLogger(__name__)
+
+SCORING_FILE = Path(__file__).resolve().parent / "scoring.json"
+
+
+def open_store(settings: Settings) -> ChunkStore:
+    """The store `settings.store` names; only `faiss` (in `settings.index_dir`) for now."""
+    if settings.store == "faiss":
+        return FaissStore(settings.index_dir)
+    raise ValueError(f"unknown store {settings.store!r}; use 'faiss'")
+
+
+def load_scoring(path: Path = SCORING_FILE, threshold: float | None = None) -> ScoringModel:
+    """The fitted scoring model in `path` (defaults when absent), with `threshold` if given."""
+    model = ScoringModel()
+    if path.is_file():
+        data = json.loads(path.read_text())
+        model = ScoringModel(tuple(data["weights"]), float(data["bias"]), float(data["threshold"]))
+    if threshold is not None:
+        model = ScoringModel(model.weights, model.bias, threshold)
+    return model
+
+
+class Assistant:
+    """Answers questions from the index of `settings.docs_dir`; safe to share across threads."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        store: ChunkStore | None = None,
+        reload_interval: float = 1.0,
+        chunking: ChunkingOptions = ChunkingOptions(),
+        retrieval: RetrievalOptions = RetrievalOptions(),
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder or SentenceTransformerEmbedder(settings.model)
+        self.store = store or open_store(settings)
+        self.reload_interval = reload_interval
+        self.chunking = chunking
+        self.retrieval = retrieval
+        self.scoring = load_scoring(threshold=settings.threshold)
+        self._snapshot: Snapshot | None = None
+        self._checked_at = 0.0
+        self._load_lock = threading.Lock()
+        self._build_lock = threading.Lock()
+
+    def refresh(self, progress: bool = False, switch: bool = True) -> IndexReport:
+        """Bring the index up to date with the docs folder; with `switch`, start using it."""
+        with self._build_lock:
+            report = refresh(
+                self.settings.docs_dir,
+                self.store,
+                self.embedder,
+                self.chunking,
+                self.settings.max_bytes,
+                progress,
+            )
+        if switch:
+            self._checked_at = 0.0
+            self.snapshot()
+        return report
+
+    def snapshot(self) -> Snapshot:
+        """The current snapshot, reloaded when the store committed a newer one.
+
+        Raises IndexMissing or IndexCorrupt when there is no usable index at all."""
+        current = self._snapshot
+        now = time.monotonic()
+        if current is not None and now - self._checked_at < self.reload_interval:
+            return current
+        if not self._load_lock.acquire(blocking=current is None):
+            return current  # type: ignore[return-value]  # another thread is loading
+        try:
+            self._checked_at = time.monotonic()
+            version = self.store.version()
+            if self._snapshot is None or self._snapshot.version != version:
+                try:
+                    fresh = self.store.open()
+                except IndexProblem as exc:
+                    if self._snapshot is None:
+                        raise
+                    # Keep answering from the snapshot in memory; the next build repairs it.
+                    log.warning("keeping index %s: %s", self._snapshot.version, exc)
+                    return self._snapshot
+                warm = getattr(fresh, "warm", None)
+                if warm is not None:
+                    warm()
+                self._snapshot = fresh
+            return self._snapshot
+        finally:
+            self._load_lock.release()
+
+    def ask(self, question: str, top_k: int | None = None) -> Answer:
+        """Answer `question` from the current snapshot; ValueError for a bad question."""
+        started = time.perf_counter()
+        question = validate_question(question)
+        top_k = self.settings.top_k if top_k is None else top_k
+        snapshot = self.snapshot()
+        vector = self.embedder.encode([question])[0]
+        passages = retrieve(snapshot, question, vector, top_k, self.retrieval)
+        result = answer(question, vector, passages, self.scoring)
+        result.took_ms = round((time.perf_counter() - started) * 1000, 2)
+        return result
+
+    def document(self, doc_id: str) -> DocumentInfo | None:
+        """The stored document `doc_id`, or None when the index has no such document."""
+        return self.snapshot().document(doc_id)
