@@ -176,5 +176,16 @@ def serve_command(
     server.run(settings, host=host, port=port, watch=watch)
 
 
+def _register_subcommands() -> None:
+    """Commands kept in their own modules (they import their heavy parts lazily)."""
+    from qa.bench import bench_command
+    from qa.evaluate import eval_group
+
+    main.add_command(eval_group)
+    main.add_command(bench_command)
+
+
+_register_subcommands()
+
 if __name__ == "__main__":
     main()
