@@ -101,7 +101,8 @@ def split_sentences(text: str) -> list[Span]:
 
 
 def _sentences_in_block(text: str, block: Span) -> Iterator[Span]:
-    body = text[block.start : block.end]
+    # A line break inside a paragraph is wrapping, not a sentence end; same length keeps offsets.
+    body = text[block.start : block.end].replace("\r", " ").replace("\n", " ")
     cursor = 0
     for segment in _segmenter().segment(body):
         piece = segment.sent.strip()

@@ -21,10 +21,12 @@ reader that is still loading it never finds it gone.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,6 +46,9 @@ from qa.store import (
     StoredChunk,
     StoredSentence,
 )
+from qa.vector_index import DENSE_FILE
+from qa.vector_index import open_index as open_dense_index
+from qa.vector_index import persist as persist_dense
 
 FORMAT = 1
 _FILES = ("texts.jsonl", "sentences.npy", "chunks.npy", "sentence_vectors.npy", "chunk_vectors.npy")
@@ -100,7 +105,9 @@ class FaissStore:
     def state(self) -> IndexState | None:
         if self.version() is None:
             return None
-        manifest = self._manifest(self._live())
+        live = self._live()
+        manifest = self._manifest(live)
+        _check_sizes(live, manifest)
         try:
             docs = manifest["documents"]
             hashes = {d["doc_id"]: d["sha256"] for d in docs}
@@ -151,9 +158,12 @@ class FaissStore:
     ) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         self._remove_leftovers()
-        base = None if reset else self._open_or_none()
+        base = None if reset or self.version() is None else self.open()
         if base is not None and (base.model != model or base.dim != dim):
-            base = None
+            raise ValueError(
+                f"index holds model {base.model!r} ({base.dim}-d); a change to {model!r} "
+                f"({dim}-d) needs reset=True"
+            )
         changed = {u.doc_id: u for u in updates}
         keep = (
             []
@@ -174,12 +184,6 @@ class FaissStore:
         _fsync_dir(self.path)
         _atomic_write(self.path / "CURRENT", final.name + "\n")
         self._remove_old(keep={final.name, base.generation if base else ""})
-
-    def _open_or_none(self) -> FaissSnapshot | None:
-        try:
-            return self.open()
-        except (IndexMissing, IndexCorrupt):
-            return None
 
     def _next_generation_number(self) -> int:
         numbers = [0]
@@ -266,10 +270,14 @@ def _write_generation(folder: Path, model: str, dim: int, parts: list[_Part]) ->
     }
     for name, array in arrays.items():
         np.save(folder / name, array, allow_pickle=False)
+    # Big corpora: build the approximate dense index here, once, not on every load.
+    if persist_dense(folder / DENSE_FILE, arrays["chunk_vectors.npy"]):
+        _fsync_file(folder / DENSE_FILE)
     manifest = {
         "format": FORMAT, "model": model, "dim": dim, "created": time.time(),
         "documents": documents,
         "sizes": {name: (folder / name).stat().st_size for name in _FILES},
+        "crc32": {name: zlib.crc32((folder / name).read_bytes()) for name in _FILES},
     }  # fmt: skip
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     for name in (*_FILES, "manifest.json"):
@@ -308,8 +316,27 @@ def _atomic_write(path: Path, content: str) -> None:
     _fsync_dir(path.parent)
 
 
+def _check_sizes(folder: Path, manifest: dict) -> None:
+    """Raise IndexCorrupt unless every data file exists with the size the manifest recorded."""
+    for name in _FILES:
+        try:
+            actual = (folder / name).stat().st_size
+            expected = manifest["sizes"][name]
+        except (OSError, KeyError, TypeError) as exc:
+            raise IndexCorrupt(
+                f"index file {folder / name} is missing ({exc}); run `qa index` to rebuild it"
+            ) from exc
+        if actual != expected:
+            raise IndexCorrupt(
+                f"index file {folder / name} is damaged ({actual} bytes, expected {expected}); "
+                "run `qa index` to rebuild it"
+            )
+
+
 class FaissSnapshot:
     """One generation loaded into memory: FAISS for dense search, bm25s for lexical search."""
+
+    folder: Path | None = None  # the generation folder, when loaded from disk
 
     def __init__(
         self,
@@ -338,18 +365,21 @@ class FaissSnapshot:
     def load(cls, folder: Path, manifest: dict) -> FaissSnapshot:
         """Read a generation folder; raises IndexCorrupt on any missing or damaged file."""
         try:
-            sizes = manifest["sizes"]
-            for name in _FILES:
-                actual = (folder / name).stat().st_size
-                if actual != sizes[name]:
+            _check_sizes(folder, manifest)
+            raw = {name: (folder / name).read_bytes() for name in _FILES}
+            for name, data in raw.items():
+                if zlib.crc32(data) != manifest["crc32"][name]:
                     raise IndexCorrupt(
-                        f"index file {folder / name} is damaged ({actual} bytes, expected "
-                        f"{sizes[name]}); run `qa index` to rebuild it"
+                        f"index file {folder / name} is damaged (checksum mismatch); "
+                        "run `qa index` to rebuild it"
                     )
-            arrays = {name: np.load(folder / name, allow_pickle=False) for name in _FILES[1:]}
-            with open(folder / "texts.jsonl", encoding="utf-8") as lines:
-                text_list = [json.loads(line) for line in lines]
-            return cls._assemble(folder.name, manifest, text_list, arrays)
+            arrays = {
+                name: np.load(io.BytesIO(raw[name]), allow_pickle=False) for name in _FILES[1:]
+            }
+            text_list = [json.loads(line) for line in raw["texts.jsonl"].decode().splitlines()]
+            snapshot = cls._assemble(folder.name, manifest, text_list, arrays)
+            snapshot.folder = folder
+            return snapshot
         except IndexCorrupt:
             raise
         except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
@@ -421,12 +451,9 @@ class FaissSnapshot:
 
     @cached_property
     def _dense_index(self):  # type: ignore[no-untyped-def]
-        import faiss
-
-        index = faiss.IndexFlatIP(self.dim)
-        if len(self.chunk_vectors):
-            index.add(np.ascontiguousarray(self.chunk_vectors, dtype=np.float32))
-        return index
+        # Exact search for small corpora, HNSW (stored by the builder) above EXACT_MAX vectors.
+        stored = self.folder / DENSE_FILE if self.folder is not None else None
+        return open_dense_index(self.chunk_vectors, stored)
 
     def dense_search(self, vector: np.ndarray, k: int) -> list[ScoredChunk]:
         k = min(k, self.chunk_count)

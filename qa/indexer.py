@@ -86,41 +86,69 @@ def _refresh_locked(
         raise DocsFolderError(
             f"docs folder {docs_dir} holds no documents; add .txt, .md, .html, .pdf or .docx files"
         )
-    state, report.reason = _usable_state(store, embedder)
-    old = state.hashes if state else {}
-    todo = [s for s in sources if old.get(s.doc_id) != s.sha256]
-    documents, failed = _extract(todo, skipped)
-    updates = _embed(documents, embedder, options, progress) if documents else []
-    deletes = sorted((set(old) - {s.doc_id for s in sources}) | (failed & set(old)))
-    report.rebuilt = state is None and store.version() is not None
-    if updates or deletes or state is None:
-        dim = state.dim if state else embedder.dim
-        store.apply(embedder.name, dim, updates, deletes, reset=state is None)
-    unchanged = [s.doc_id for s in sources if old.get(s.doc_id) == s.sha256]
-    report.added = sum(1 for u in updates if u.doc_id not in old)
+    stored, state, report.reason = _usable_state(store, embedder)
+    known = stored.hashes if stored else {}  # for the counts, even when nothing is reusable
+    current = {s.doc_id for s in sources}
+    try:
+        updates, deletes = _apply(
+            sources, skipped, known, state, store, embedder, options, progress
+        )
+    except IndexCorrupt as exc:
+        # The stored vectors cannot be reused after all: embed everything again.
+        state, report.reason = None, f"rebuilt: {exc}"
+        skipped[:] = [s for s in skipped if s.path not in current]
+        updates, deletes = _apply(sources, skipped, known, None, store, embedder, options, progress)
+    report.rebuilt = state is None and (stored is not None or bool(report.reason))
+    reusable = state.hashes if state else {}
+    unchanged = [s.doc_id for s in sources if reusable.get(s.doc_id) == s.sha256]
+    report.added = sum(1 for u in updates if u.doc_id not in known)
     report.updated = len(updates) - report.added
     report.removed = len(deletes)
     report.unchanged = len(unchanged)
     report.documents = len(unchanged) + len(updates)
     report.embedded = sum(len(u.chunks) for u in updates)
-    report.chunks = (
-        report.embedded + sum(state.chunks[d] for d in unchanged) if state else report.embedded
-    )
+    reused = state.chunks if state else {}
+    report.chunks = report.embedded + sum(reused[d] for d in unchanged)
     report.skipped = [{"path": s.path, "reason": s.reason} for s in skipped]
     return report
 
 
-def _usable_state(store: ChunkStore, embedder: Embedder) -> tuple[IndexState | None, str]:
-    """The stored state if it can be extended with this model, else None and why."""
+def _apply(
+    sources: list[SourceFile],
+    skipped: list[Skipped],
+    known: dict[str, str],
+    state: IndexState | None,
+    store: ChunkStore,
+    embedder: Embedder,
+    options: ChunkingOptions,
+    progress: bool,
+) -> tuple[list[DocumentUpdate], list[str]]:
+    """Embed what `state` cannot supply, write it with the deletes; return both."""
+    reusable = state.hashes if state else {}
+    todo = [s for s in sources if reusable.get(s.doc_id) != s.sha256]
+    documents, failed = _extract(todo, skipped)
+    updates = _embed(documents, embedder, options, progress) if documents else []
+    deletes = sorted((set(known) - {s.doc_id for s in sources}) | (failed & set(known)))
+    if updates or deletes or state is None:
+        dim = state.dim if state else embedder.dim
+        store.apply(embedder.name, dim, updates, deletes, reset=state is None)
+    return updates, deletes
+
+
+def _usable_state(
+    store: ChunkStore, embedder: Embedder
+) -> tuple[IndexState | None, IndexState | None, str]:
+    """(what is stored, what of it can be reused with this model, why not when it cannot)."""
     try:
-        state = store.state()
+        stored = store.state()
     except IndexCorrupt as exc:
-        return None, f"rebuilt: {exc}"
-    if state is None:
-        return None, ""
-    if state.model != embedder.name:
-        return None, f"rebuilt: index was built with model {state.model!r}, not {embedder.name!r}"
-    return state, ""
+        return None, None, f"rebuilt: {exc}"
+    if stored is None:
+        return None, None, ""
+    if stored.model != embedder.name:
+        why = f"rebuilt: index was built with model {stored.model!r}, not {embedder.name!r}"
+        return stored, None, why
+    return stored, stored, ""
 
 
 def _extract(todo: list[SourceFile], skipped: list[Skipped]) -> tuple[list[Document], set[str]]:

@@ -10,10 +10,10 @@ the old one. Loading happens under a lock so only one thread loads; the others k
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from qa.answer import Answer, ScoringModel, answer
@@ -39,13 +39,8 @@ def open_store(settings: Settings) -> ChunkStore:
 
 def load_scoring(path: Path = SCORING_FILE, threshold: float | None = None) -> ScoringModel:
     """The fitted scoring model in `path` (defaults when absent), with `threshold` if given."""
-    model = ScoringModel()
-    if path.is_file():
-        data = json.loads(path.read_text())
-        model = ScoringModel(tuple(data["weights"]), float(data["bias"]), float(data["threshold"]))
-    if threshold is not None:
-        model = ScoringModel(model.weights, model.bias, threshold)
-    return model
+    model = ScoringModel.from_file(path) if path.is_file() else ScoringModel()
+    return model if threshold is None else replace(model, threshold=threshold)
 
 
 class Assistant:
@@ -125,8 +120,9 @@ class Assistant:
         top_k = self.settings.top_k if top_k is None else top_k
         snapshot = self.snapshot()
         vector = self.embedder.encode([question])[0]
-        passages = retrieve(snapshot, question, vector, top_k, self.retrieval)
-        result = answer(question, vector, passages, self.scoring)
+        depth = max(top_k, self.retrieval.rerank)
+        passages = retrieve(snapshot, question, vector, depth, self.retrieval)
+        result = answer(question, vector, passages, self.scoring, top_k=top_k)
         result.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return result
 

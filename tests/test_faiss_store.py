@@ -1,0 +1,148 @@
+"""The FAISS store on disk: atomic generations, corruption detection, crashes and locking."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from qa.faiss_store import FaissStore
+from qa.indexer import refresh
+from qa.store import IndexCorrupt, IndexMissing
+from tests.conftest import ROOT, FakeEmbedder
+
+
+def make_docs(folder: Path, count: int, tag: str = "v1") -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        sentences = " ".join(
+            f"Document {i} {tag} sentence {j} mentions topic{i % 7}." for j in range(30)
+        )
+        (folder / f"doc{i:03d}.txt").write_text(sentences)
+
+
+def test_empty_store_reports_missing(tmp_path):
+    store = FaissStore(tmp_path / "index")
+    assert store.state() is None and store.version() is None
+    with pytest.raises(IndexMissing, match="qa index"):
+        store.open()
+
+
+def test_each_build_is_a_new_generation_and_old_ones_are_pruned(tmp_path):
+    docs, store = tmp_path / "docs", FaissStore(tmp_path / "index")
+    make_docs(docs, 3)
+    versions = []
+    for tag in ("v1", "v2", "v3", "v4"):
+        make_docs(docs, 3, tag)
+        refresh(docs, store, FakeEmbedder())
+        versions.append(store.version())
+    assert len(set(versions)) == 4
+    generations = sorted(p.name for p in (tmp_path / "index").glob("gen-*"))
+    assert generations == versions[-2:]  # the live one and the one before it
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "manifest", "missing", "current"])
+def test_a_damaged_index_is_reported_and_rebuilt_by_the_next_build(tmp_path, damage):
+    docs, store = tmp_path / "docs", FaissStore(tmp_path / "index")
+    make_docs(docs, 2)
+    refresh(docs, store, FakeEmbedder())
+    live = tmp_path / "index" / store.version()
+    if damage == "truncate":
+        vectors = live / "chunk_vectors.npy"
+        vectors.write_bytes(vectors.read_bytes()[:100])
+    elif damage == "garbage":
+        (live / "sentences.npy").write_bytes(os.urandom(2000))
+    elif damage == "manifest":
+        (live / "manifest.json").write_text("{not json")
+    elif damage == "missing":
+        (live / "texts.jsonl").unlink()
+    else:
+        (tmp_path / "index" / "CURRENT").write_text("gen-999999\n")
+    with pytest.raises(IndexCorrupt, match="qa index|missing|unreadable"):
+        store.open()
+    report = refresh(docs, store, FakeEmbedder())
+    assert report.rebuilt and report.reason.startswith("rebuilt")
+    assert report.documents == 2 and report.embedded == report.chunks
+    assert store.open().document_count == 2
+
+
+def _spawn_build(docs: Path, index: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.build_worker", str(docs), str(index)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+def test_sigkill_at_any_moment_of_a_build_leaves_the_previous_index_usable(tmp_path):
+    docs, index = tmp_path / "docs", tmp_path / "index"
+    make_docs(docs, 60, "v1")
+    store = FaissStore(index)
+    refresh(docs, store, FakeEmbedder())
+    good_version = store.version()
+    make_docs(docs, 80, "v2")  # every document changes and twenty are new
+    started = time.monotonic()
+    assert _spawn_build(docs, index).wait(timeout=120) == 0
+    full = time.monotonic() - started
+    # Roll the index back to v1 for the kill runs: rebuild it from the v1 texts.
+    v1_docs = tmp_path / "docs_v1"
+    make_docs(v1_docs, 60, "v1")
+    refresh(v1_docs, store, FakeEmbedder())
+    good_version = store.version()
+    kills = 0
+    for step in range(12):
+        process = _spawn_build(docs, index)
+        time.sleep(full * step / 11)
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        process.wait(timeout=60)
+        version = store.version()
+        snapshot = store.open()  # whatever is live must load completely
+        assert version in (good_version, snapshot.version)
+        if version == good_version:
+            assert snapshot.document_count == 60
+            assert "v1" in snapshot.document("doc000.txt").text
+        else:
+            assert snapshot.document_count == 80
+            assert "v2" in snapshot.document("doc000.txt").text
+            refresh(v1_docs, store, FakeEmbedder())  # back to v1 for the next run
+            good_version = store.version()
+        assert snapshot.lexical_search("topic3", 3)
+    assert kills >= 6, "the kills should land while builds were running"
+    report = refresh(docs, store, FakeEmbedder())
+    assert report.documents == 80
+    assert not list(index.glob("gen-*.tmp-*")), "half-written generations must be cleaned up"
+    assert store.open().document_count == 80
+
+
+def test_two_builders_at_once_never_corrupt_the_index(tmp_path):
+    docs, index = tmp_path / "docs", tmp_path / "index"
+    make_docs(docs, 40, "v1")
+    processes = [_spawn_build(docs, index) for _ in range(3)]
+    outputs = [p.communicate(timeout=120) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0], outputs
+    snapshot = FaissStore(index).open()
+    assert snapshot.document_count == 40
+    assert sum(b"waiting for another build" in err for _, err in outputs) >= 1
+
+
+def test_the_lock_serializes_builders_in_one_process(tmp_path):
+    store = FaissStore(tmp_path / "index")
+    events: list[str] = []
+
+    def hold(name: str) -> None:
+        with store.lock():
+            events.append(f"{name}-in")
+            time.sleep(0.2)
+            events.append(f"{name}-out")
+
+    threads = [threading.Thread(target=hold, args=(n,)) for n in "ab"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert events in (["a-in", "a-out", "b-in", "b-out"], ["b-in", "b-out", "a-in", "a-out"])
