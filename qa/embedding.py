@@ -72,7 +72,9 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
+        transformers_logging.disable_progress_bar()  # "Loading weights" noise on every start
         try:
             return SentenceTransformer(self._path, device="cpu")
         except Exception as exc:  # noqa: BLE001 - any load failure means the same to a user

@@ -50,7 +50,7 @@ from qa.vector_index import DENSE_FILE
 from qa.vector_index import open_index as open_dense_index
 from qa.vector_index import persist as persist_dense
 
-FORMAT = 1
+FORMAT = 2
 _FILES = ("texts.jsonl", "sentences.npy", "chunks.npy", "sentence_vectors.npy", "chunk_vectors.npy")
 
 
@@ -107,7 +107,7 @@ class FaissStore:
             return None
         live = self._live()
         manifest = self._manifest(live)
-        _check_sizes(live, manifest)
+        _verify_files(live, manifest)
         try:
             docs = manifest["documents"]
             hashes = {d["doc_id"]: d["sha256"] for d in docs}
@@ -333,6 +333,25 @@ def _check_sizes(folder: Path, manifest: dict) -> None:
             )
 
 
+def _check_crc(path: Path, crc: int, manifest: dict) -> None:
+    expected = manifest.get("crc32", {}).get(path.name) if isinstance(manifest, dict) else None
+    if crc != expected:
+        raise IndexCorrupt(
+            f"index file {path} is damaged (checksum mismatch); run `qa index` to rebuild it"
+        )
+
+
+def _verify_files(folder: Path, manifest: dict) -> None:
+    """Sizes and checksums of every data file, read in blocks (cheap next to a load)."""
+    _check_sizes(folder, manifest)
+    for name in _FILES:
+        crc = 0
+        with open(folder / name, "rb") as data:
+            while block := data.read(1 << 20):
+                crc = zlib.crc32(block, crc)
+        _check_crc(folder / name, crc, manifest)
+
+
 class FaissSnapshot:
     """One generation loaded into memory: FAISS for dense search, bm25s for lexical search."""
 
@@ -368,11 +387,7 @@ class FaissSnapshot:
             _check_sizes(folder, manifest)
             raw = {name: (folder / name).read_bytes() for name in _FILES}
             for name, data in raw.items():
-                if zlib.crc32(data) != manifest["crc32"][name]:
-                    raise IndexCorrupt(
-                        f"index file {folder / name} is damaged (checksum mismatch); "
-                        "run `qa index` to rebuild it"
-                    )
+                _check_crc(folder / name, zlib.crc32(data), manifest)
             arrays = {
                 name: np.load(io.BytesIO(raw[name]), allow_pickle=False) for name in _FILES[1:]
             }

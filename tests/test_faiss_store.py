@@ -45,7 +45,10 @@ def test_each_build_is_a_new_generation_and_old_ones_are_pruned(tmp_path):
     assert generations == versions[-2:]  # the live one and the one before it
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "manifest", "missing", "current"])
+DAMAGES = ["truncate", "garbage", "same-size", "manifest", "missing", "current"]
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
 def test_a_damaged_index_is_reported_and_rebuilt_by_the_next_build(tmp_path, damage):
     docs, store = tmp_path / "docs", FaissStore(tmp_path / "index")
     make_docs(docs, 2)
@@ -56,6 +59,11 @@ def test_a_damaged_index_is_reported_and_rebuilt_by_the_next_build(tmp_path, dam
         vectors.write_bytes(vectors.read_bytes()[:100])
     elif damage == "garbage":
         (live / "sentences.npy").write_bytes(os.urandom(2000))
+    elif damage == "same-size":
+        vectors = live / "chunk_vectors.npy"
+        data = bytearray(vectors.read_bytes())
+        data[-64:] = os.urandom(64)
+        vectors.write_bytes(bytes(data))
     elif damage == "manifest":
         (live / "manifest.json").write_text("{not json")
     elif damage == "missing":
