@@ -11,6 +11,7 @@ prints one `error: ...` line on stderr and exits with status 2; no traceback.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -75,6 +76,12 @@ def _assistant(docs_dir: Path | None, index_dir: Path | None, store: str | None,
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Answer questions about a folder of documents with cited, verbatim quotes. Offline."""
+    signal.signal(signal.SIGTERM, _terminate)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C, so a half-written index generation is cleaned up."""
+    raise KeyboardInterrupt
 
 
 @main.command("index")

@@ -179,7 +179,11 @@ class FaissStore:
         final = self.path / f"gen-{number:06d}"
         tmp = self.path / f"{final.name}.tmp-{os.getpid()}"
         tmp.mkdir()
-        _write_generation(tmp, model, dim, parts)
+        try:
+            _write_generation(tmp, model, dim, parts)
+        except BaseException:  # includes Ctrl-C and SIGTERM (SystemExit): leave nothing behind
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         os.rename(tmp, final)
         _fsync_dir(self.path)
         _atomic_write(self.path / "CURRENT", final.name + "\n")

@@ -1,16 +1,17 @@
-"""A build run in its own process, for crash tests: `python -m tests.build_worker DOCS INDEX`.
+"""`qa index` in its own process with the fake embedder, for crash tests:
 
-Uses the fake embedder so the build is fast and its phases (scan, embed, write, switch) are
-spread over time evenly enough for a kill to land in each of them.
+    python -m tests.build_worker DOCS INDEX
+
+The fake embedder keeps the build fast, so its phases (scan, embed, write, switch) are spread
+over time evenly enough for a kill or SIGTERM to land in each of them.
 """
 
 import sys
-from pathlib import Path
 
-from qa.faiss_store import FaissStore
-from qa.indexer import refresh
+import qa.pipeline
+from qa.cli import main
 from tests.conftest import FakeEmbedder
 
 if __name__ == "__main__":
-    report = refresh(Path(sys.argv[1]), FaissStore(Path(sys.argv[2])), FakeEmbedder())
-    print(report.documents, flush=True)
+    qa.pipeline.SentenceTransformerEmbedder = lambda name: FakeEmbedder()  # type: ignore[assignment]
+    main(["index", "--docs", sys.argv[1], "--index", sys.argv[2], "--json"])

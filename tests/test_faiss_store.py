@@ -85,7 +85,8 @@ def _spawn_build(docs: Path, index: Path) -> subprocess.Popen:
     )  # fmt: skip
 
 
-def test_sigkill_at_any_moment_of_a_build_leaves_the_previous_index_usable(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+def test_a_kill_at_any_moment_of_a_build_leaves_the_previous_index_usable(tmp_path, signum):
     docs, index = tmp_path / "docs", tmp_path / "index"
     make_docs(docs, 60, "v1")
     store = FaissStore(index)
@@ -105,9 +106,11 @@ def test_sigkill_at_any_moment_of_a_build_leaves_the_previous_index_usable(tmp_p
         process = _spawn_build(docs, index)
         time.sleep(full * step / 11)
         if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
+            process.send_signal(signum)
             kills += 1
         process.wait(timeout=60)
+        if signum == signal.SIGTERM:
+            assert not list(index.glob("gen-*.tmp-*")), "SIGTERM must clean up after itself"
         version = store.version()
         snapshot = store.open()  # whatever is live must load completely
         assert version in (good_version, snapshot.version)
