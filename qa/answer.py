@@ -1,15 +1,23 @@
 """Choose the sentences that answer a question and render them as a cited, verbatim answer.
 
-In: the question, its vector and the retrieved `Passage`s. Out: an `Answer`, the `/ask` and
-`qa ask --json` object. Every sentence of the retrieved passages is scored with a few signals
-(`SentenceFeatures`), combined linearly by `ScoringModel`; the logistic of that score is the
-confidence. The best sentence is quoted; a second one only when it covers question words the
-first one lacks. Below the confidence threshold the answerer abstains. The answer text comes
-from the Jinja2 template `web/templates/answer.txt.j2`, the one place to change its wording.
+In: the question, its vector and the retrieved `Passage`s (more than will be shown: their
+sentences are all scored). Out: an `Answer`, the `/ask` and `qa ask --json` object.
+
+Every distinct sentence of the passages gets the signals of `FEATURES` (dense similarity,
+IDF-weighted word overlap, the passage's ranks, whether it names the kind of thing the question
+asks for, ...). `ScoringModel` combines them with weights fitted by logistic regression on SQuAD
+(`qa eval fit`, saved in `qa/scoring.json`) into a per-sentence score; the best sentence is
+quoted, and a second only when it adds question words the first lacks. The passages are
+re-ordered by their best sentence. `confidence` is a calibrated probability that the quoted
+sentence answers the question (a second logistic fit on the best score and its margin over the
+runner-up); below the threshold the answerer abstains. The short answer (a date, a number, a
+name...) comes from `qa.short_answer`. The answer text comes from the Jinja2 template
+`web/templates/answer.txt.j2`, the one place to change its wording.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -17,11 +25,30 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.lexical import tokens
+from qa.lexical import term_weights, tokens, weighted_overlap
 from qa.retrieval import Passage
+from qa.short_answer import ShortAnswer, find_short_answer, holds_type, question_type
 from qa.store import StoredSentence
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
+
+# The signals computed for every candidate sentence, in column order.
+FEATURES: tuple[str, ...] = (
+    "dense",  # cosine of question and sentence vectors
+    "dense_gap",  # dense minus the best dense among the candidates (<= 0)
+    "passage_dense",  # cosine of question and the best passage holding the sentence
+    "overlap",  # IDF-weighted share of the question's words in the sentence
+    "overlap_gap",  # overlap minus the best overlap among the candidates (<= 0)
+    "window_overlap",  # the same over the sentence and its neighbours
+    "context_coverage",  # the same over all retrieved passages of the sentence's document
+    "context_rare",  # share of the question's two rarest words found in those passages
+    "passage_rank",  # 1 / fused rank of the best passage holding the sentence
+    "lexical_rank",  # 1 / BM25 rank of that passage (0: not found by BM25)
+    "dense_rank",  # 1 / dense rank of that passage (0: not found by dense search)
+    "type_match",  # the question asks for a date/number/person/place and the sentence has one
+    "type_miss",  # it asks for one and the sentence has none
+    "length",  # content words in the sentence / 40, at most 1
+)
 
 
 @dataclass(frozen=True)
@@ -51,7 +78,7 @@ class PassageOut:
 
 @dataclass
 class Answer:
-    """The answer object of the HTTP and CLI contracts."""
+    """The answer object of the HTTP and CLI contracts (plus `short_answer`, may be None)."""
 
     question: str
     answered: bool
@@ -60,48 +87,155 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     passages: list[PassageOut] = field(default_factory=list)
     took_ms: float = 0.0
+    short_answer: ShortAnswer | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 @dataclass(frozen=True)
-class SentenceFeatures:
-    """Signals for one candidate sentence; all roughly in 0..1."""
-
-    dense: float  # cosine of question and sentence vectors
-    passage_dense: float  # cosine of question and the best passage holding the sentence
-    overlap: float  # share of the question's content words found in the sentence
-    passage_rank: float  # 1 / rank of the best passage holding the sentence
-
-    def vector(self) -> list[float]:
-        return [self.dense, self.passage_dense, self.overlap, self.passage_rank]
-
-
-@dataclass(frozen=True)
 class ScoringModel:
-    """A logistic model over `SentenceFeatures`: confidence = sigmoid(weights . x + bias)."""
+    """Sentence score = weights . features + bias (a logit); confidence = sigmoid(calibration .
+    (best score, margin over the runner-up) + calibration bias). Abstain below `threshold`."""
 
-    weights: tuple[float, ...] = (9.0, 2.0, 3.0, 0.5)
+    features: tuple[str, ...] = ("dense", "overlap", "passage_rank", "type_match")
+    weights: tuple[float, ...] = (9.0, 3.0, 0.5, 0.5)
     bias: float = -7.0
+    calibration: tuple[float, ...] = (1.0, 0.0)
+    calibration_bias: float = 0.0
     threshold: float = 0.5
+    calibration_inputs: tuple[str, ...] = ("best_score", "margin")
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold must be in 0..1, got {self.threshold}")
+        if len(self.features) != len(self.weights):
+            raise ValueError("scoring model: features and weights differ in count")
+        if len(self.calibration) != len(self.calibration_inputs):
+            raise ValueError("scoring model: calibration inputs and weights differ in count")
+        unknown = (set(self.features) | set(self.calibration_inputs[2:])) - set(FEATURES)
+        if unknown or self.calibration_inputs[:2] != ("best_score", "margin"):
+            raise ValueError(f"scoring model: unknown features {sorted(unknown)}")
 
-    def confidence(self, features: SentenceFeatures) -> float:
-        z = sum(w * x for w, x in zip(self.weights, features.vector(), strict=True)) + self.bias
-        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+    @classmethod
+    def from_file(cls, path: Path) -> ScoringModel:
+        """The model saved by `qa eval fit` (see `to_json`)."""
+        data = json.loads(Path(path).read_text())
+        return cls(
+            tuple(data["features"]),
+            tuple(float(w) for w in data["weights"]),
+            float(data["bias"]),
+            tuple(float(w) for w in data["calibration"]["weights"]),  # type: ignore[arg-type]
+            float(data["calibration"]["bias"]),
+            float(data["threshold"]),
+            tuple(data["calibration"]["inputs"]),
+        )
+
+    def to_json(self, about: dict) -> str:
+        """The saved form, with `about` (how it was fitted) kept alongside."""
+        return json.dumps(
+            {
+                "features": list(self.features),
+                "weights": [round(w, 6) for w in self.weights],
+                "bias": round(self.bias, 6),
+                "calibration": {
+                    "inputs": list(self.calibration_inputs),
+                    "weights": [round(w, 6) for w in self.calibration],
+                    "bias": round(self.calibration_bias, 6),
+                },
+                "threshold": round(self.threshold, 4),
+                "fitted": about,
+            },
+            indent=2,
+        )
+
+    def scores(self, matrix: np.ndarray) -> np.ndarray:
+        """The score (logit) of each row of a full `FEATURES` matrix."""
+        columns = [FEATURES.index(name) for name in self.features]
+        return matrix[:, columns] @ np.asarray(self.weights) + self.bias
+
+    def calibration_row(self, best: float, margin: float, row: np.ndarray | None) -> list[float]:
+        """The calibration inputs: best score, margin, then features of the best sentence."""
+        extra = (
+            [float(row[FEATURES.index(n)]) for n in self.calibration_inputs[2:]]
+            if len(self.calibration_inputs) > 2 and row is not None
+            else [0.0] * (len(self.calibration_inputs) - 2)
+        )
+        return [best, margin, *extra]
+
+    def confidence(self, best: float, margin: float, row: np.ndarray | None = None) -> float:
+        """Calibrated probability that the best-scored sentence (features `row`) is right."""
+        values = self.calibration_row(best, margin, row)
+        z = sum(w * x for w, x in zip(self.calibration, values, strict=True))
+        return _sigmoid(z + self.calibration_bias)
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
 @dataclass(frozen=True)
-class _Candidate:
-    sentence: StoredSentence
-    title: str
-    features: SentenceFeatures
-    confidence: float
-    words: frozenset[str]
+class Candidates:
+    """The distinct sentences of some passages, their `FEATURES` matrix and best passage."""
+
+    sentences: list[StoredSentence]
+    titles: list[str]
+    passage_of: list[int]  # index into the passages list of the best passage holding it
+    words: list[frozenset[str]]  # the question words each sentence holds
+    matrix: np.ndarray  # (len(sentences), len(FEATURES))
+
+
+def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Candidates:
+    """Every distinct sentence of `passages` (best passage first) with its features."""
+    weights = term_weights(question)
+    question_words = set(weights)
+    rarest = dict(sorted(weights.items(), key=lambda kv: -kv[1])[:2])
+    kind = question_type(question)
+    sentences, titles, passage_of, seen = [], [], [], set()
+    window_words: list[set[str]] = []
+    sentence_words: list[set[str]] = []
+    doc_words: dict[str, set[str]] = {}
+    for index, passage in enumerate(passages):
+        chunk = passage.chunk
+        words_in_chunk = [set(tokens(s.text)) for s in chunk.sentences]
+        doc_words.setdefault(chunk.doc_id, set()).update(*words_in_chunk)
+        for i, sentence in enumerate(chunk.sentences):
+            key = (sentence.doc_id, sentence.start)
+            if key in seen:
+                continue  # the best passage holding it came first
+            seen.add(key)
+            sentences.append(sentence)
+            titles.append(chunk.title)
+            passage_of.append(index)
+            sentence_words.append(words_in_chunk[i])
+            window_words.append(set().union(*words_in_chunk[max(0, i - 1) : i + 2]))
+    if not sentences:
+        return Candidates([], [], [], [], np.zeros((0, len(FEATURES))))
+    dense = np.stack([s.vector for s in sentences]) @ vector
+    overlap = np.array([weighted_overlap(weights, w) for w in sentence_words])
+    rows = []
+    for j, sentence in enumerate(sentences):
+        passage = passages[passage_of[j]]
+        typed = kind is not None
+        match = holds_type(sentence.text, kind, question) if typed else False
+        rows.append([
+            dense[j],
+            dense[j] - dense.max(),
+            float(np.dot(vector, passage.chunk.vector)),
+            overlap[j],
+            overlap[j] - overlap.max(),
+            weighted_overlap(weights, window_words[j]),
+            weighted_overlap(weights, doc_words[sentence.doc_id]),
+            weighted_overlap(rarest, doc_words[sentence.doc_id]),
+            1.0 / passage.rank,
+            1.0 / passage.lexical_rank if passage.lexical_rank else 0.0,
+            1.0 / passage.dense_rank if passage.dense_rank else 0.0,
+            float(typed and match),
+            float(typed and not match),
+            min(1.0, len(sentence_words[j]) / 40),
+        ])  # fmt: skip
+    words = [frozenset(w & question_words) for w in sentence_words]
+    return Candidates(sentences, titles, passage_of, words, np.asarray(rows, dtype=np.float64))
 
 
 def answer(
@@ -110,71 +244,83 @@ def answer(
     passages: list[Passage],
     model: ScoringModel = ScoringModel(),
     max_sentences: int = 2,
+    top_k: int | None = None,
+    short: bool = True,
+    found: Candidates | None = None,
 ) -> Answer:
-    """Score the sentences of `passages` and build the cited answer (or an abstention)."""
-    candidates = _candidates(question, vector, passages, model)
-    chosen = _choose(candidates, model, max_sentences)
+    """Score the sentences of `passages` and build the cited answer (or an abstention).
+
+    The first `top_k` passages (all when None), re-ordered by their best sentence, are reported.
+    With `short`, a short answer is looked for in the first quote. `found`: the candidates of
+    these passages when already computed."""
+    found = found if found is not None else candidates(question, vector, passages)
+    scores = model.scores(found.matrix) if found.sentences else np.zeros(0)
+    order = sorted(
+        range(len(scores)),
+        key=lambda j: (-scores[j], found.sentences[j].doc_id, found.sentences[j].start),
+    )
+    shown = rerank_passages(passages, found, scores)[: top_k or len(passages)]
     passages_out = [
         PassageOut(p.chunk.doc_id, p.chunk.chunk_id, p.chunk.text, p.chunk.start, p.chunk.end,
                    round(p.score, 6))
-        for p in passages
+        for p in shown
     ]  # fmt: skip
-    best = candidates[0].confidence if candidates else 0.0
-    if not chosen:
+    if not order:
+        return Answer(question, False, render_abstention(question), 0.0, [], passages_out)
+    margin = float(scores[order[0]] - scores[order[1]]) if len(order) > 1 else 0.0
+    confidence = model.confidence(float(scores[order[0]]), margin, found.matrix[order[0]])
+    if confidence < model.threshold:
         return Answer(
-            question, False, render_abstention(question), round(best, 4), [], passages_out
+            question, False, render_abstention(question), round(confidence, 4), [], passages_out
         )
+    chosen = _choose(order, found, scores, max_sentences)
     citations = [
-        Citation(n, c.sentence.doc_id, c.title, c.sentence.text, c.sentence.start,
-                 c.sentence.end, round(c.confidence, 4))
-        for n, c in enumerate(chosen, start=1)
+        Citation(n, found.sentences[j].doc_id, found.titles[j], found.sentences[j].text,
+                 found.sentences[j].start, found.sentences[j].end,
+                 round(_sigmoid(float(scores[j])), 4))
+        for n, j in enumerate(chosen, start=1)
     ]  # fmt: skip
-    return Answer(question, True, render_answer(citations), round(best, 4), citations, passages_out)
+    first = found.sentences[chosen[0]]
+    short_answer = (
+        find_short_answer(question, question_type(question), first.text, first.doc_id, first.start)
+        if short
+        else None
+    )
+    return Answer(
+        question,
+        True,
+        render_answer(citations),
+        round(confidence, 4),
+        citations,
+        passages_out,
+        short_answer=short_answer,
+    )
 
 
-def _candidates(
-    question: str, vector: np.ndarray, passages: list[Passage], model: ScoringModel
-) -> list[_Candidate]:
-    """Every distinct sentence of `passages` with its features, best first."""
-    question_words = set(tokens(question))
-    seen: dict[tuple[str, int], _Candidate] = {}
-    for passage in passages:
-        passage_dense = float(np.dot(vector, passage.chunk.vector))
+def rerank_passages(
+    passages: list[Passage], found: Candidates, scores: np.ndarray
+) -> list[Passage]:
+    """`passages` ordered by the best score of the sentences they hold (ties: fused rank)."""
+    best = [-math.inf] * len(passages)
+    index_of = {(s.doc_id, s.start): j for j, s in enumerate(found.sentences)}
+    for p, passage in enumerate(passages):
         for sentence in passage.chunk.sentences:
-            key = (sentence.doc_id, sentence.start)
-            if key in seen:
-                continue  # the best passage holding it came first
-            words = frozenset(tokens(sentence.text))
-            features = SentenceFeatures(
-                dense=float(np.dot(vector, sentence.vector)),
-                passage_dense=passage_dense,
-                overlap=len(question_words & words) / len(question_words)
-                if question_words
-                else 0.0,
-                passage_rank=1.0 / passage.rank,
-            )
-            seen[key] = _Candidate(
-                sentence,
-                passage.chunk.title,
-                features,
-                model.confidence(features),
-                words & question_words,
-            )
-    return sorted(seen.values(), key=lambda c: (-c.confidence, c.sentence.doc_id, c.sentence.start))
+            j = index_of.get((sentence.doc_id, sentence.start))
+            if j is not None:
+                best[p] = max(best[p], float(scores[j]))
+    return [passages[p] for p in sorted(range(len(passages)), key=lambda p: (-best[p], p))]
 
 
-def _choose(candidates: list[_Candidate], model: ScoringModel, limit: int) -> list[_Candidate]:
-    """The best candidate, plus others above threshold that add question words it lacks."""
-    if not candidates or candidates[0].confidence < model.threshold:
-        return []
-    chosen = [candidates[0]]
-    covered = set(candidates[0].words)
-    for candidate in candidates[1:]:
-        if len(chosen) >= limit or candidate.confidence < model.threshold:
+def _choose(order: list[int], found: Candidates, scores: np.ndarray, limit: int) -> list[int]:
+    """The best sentence, plus close runners-up from its passage that add question words."""
+    chosen = [order[0]]
+    covered = set(found.words[order[0]])
+    for j in order[1 : 1 + 4]:
+        if len(chosen) >= limit or scores[j] < scores[order[0]] - 1.0:
             break
-        if candidate.words - covered:
-            chosen.append(candidate)
-            covered |= candidate.words
+        if found.words[j] - covered and found.passage_of[j] == found.passage_of[order[0]]:
+            chosen.append(j)
+            covered |= found.words[j]
     return chosen
 
 

@@ -63,7 +63,38 @@ _STRUCTURAL_LINE = re.compile(
 def _segmenter():  # type: ignore[no-untyped-def]
     import pysbd
 
-    return pysbd.Segmenter(language="en", clean=False, char_span=True)
+    segmenter = pysbd.Segmenter(language="en", clean=False)
+    segmenter.language_module = _english_rules()
+    return segmenter
+
+
+def _english_rules():  # type: ignore[no-untyped-def]
+    """pysbd's English rules with one shortcut in its hottest loop (half of a build's splitting
+    time): an abbreviation only changes the text where a period follows it, so abbreviations
+    never followed by one are not searched for. The sentences are the same (checked on all 48
+    SQuAD dev articles); the loop body is pysbd 0.3.4's `search_for_abbreviations_in_string`."""
+    from pysbd.lang.english import English
+
+    class Replacer(English.AbbreviationReplacer):  # type: ignore[name-defined,misc]
+        def search_for_abbreviations_in_string(self, text: str) -> str:
+            lowered = text.lower()
+            for abbr in self.lang.Abbreviation.ABBREVIATIONS:
+                stripped = abbr.strip()
+                needle = stripped if "." in stripped else stripped + "."  # "." in it: a regex
+                if needle not in lowered:
+                    continue
+                matches = re.findall(rf"(?:^|\s|\r|\n){stripped}", text, flags=re.IGNORECASE)
+                if not matches:
+                    continue
+                char_array = re.findall(r"(?<={" + re.escape(stripped) + "} ).{1}", text)
+                for ind, match in enumerate(matches):
+                    text = self.scan_for_replacements(text, match, ind, char_array)
+            return text
+
+    class FastEnglish(English):  # type: ignore[misc,valid-type]
+        AbbreviationReplacer = Replacer
+
+    return FastEnglish
 
 
 def split_blocks(text: str) -> list[Span]:
@@ -104,15 +135,16 @@ def _sentences_in_block(text: str, block: Span) -> Iterator[Span]:
     # A line break inside a paragraph is wrapping, not a sentence end; same length keeps offsets.
     body = text[block.start : block.end].replace("\r", " ").replace("\n", " ")
     cursor = 0
-    for segment in _segmenter().segment(body):
-        piece = segment.sent.strip()
+    # Only pysbd's rule pass: `Segmenter.segment` then maps each sentence back to the text with
+    # one fresh regex per sentence, which cost a third of its time and evicted the `re` cache
+    # the rules depend on. Offsets are found here instead, from a cursor (drift-proof).
+    for sentence in _segmenter().processor(body).process():
+        piece = sentence.strip()
         if not piece:
             continue
-        # pysbd's own offsets can drift on repeated text; find the piece from our cursor.
         found = body.find(piece, cursor)
         if found < 0:
-            found = max(cursor, segment.start + (len(segment.sent) - len(segment.sent.lstrip())))
-            piece = body[found : found + len(piece)]
+            continue  # not verbatim in the text: `Segmenter.segment` drops such pieces too
         cursor = found + len(piece)
         yield Span(block.start + found, block.start + cursor)
 
@@ -184,5 +216,6 @@ def chunk_document(
     text: str, count_tokens: TokenCounter, options: ChunkingOptions = ChunkingOptions()
 ) -> tuple[list[Span], list[ChunkSpan]]:
     """Sentences (capped to the budget) and chunks of `text`; the one call the indexer needs."""
+    count_tokens = lru_cache(maxsize=None)(count_tokens)  # capping and packing both count each
     sentences = cap_sentences(text, split_sentences(text), count_tokens, options.max_tokens)
     return sentences, chunk_sentences(text, sentences, count_tokens, options)

@@ -81,4 +81,8 @@ def validate_question(question: object) -> str:
         )
     if "\x00" in stripped:
         raise ValueError("question contains a NUL character")
+    try:
+        stripped.encode("utf-8")
+    except UnicodeEncodeError:  # e.g. a lone surrogate sent as "\ud800" in JSON
+        raise ValueError("question contains a character that is not valid Unicode") from None
     return stripped

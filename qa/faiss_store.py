@@ -79,8 +79,10 @@ class FaissStore:
             return (self.path / "CURRENT").read_text().strip() or None
         except FileNotFoundError:
             return None
-        except OSError as exc:
-            raise IndexCorrupt(f"cannot read {self.path / 'CURRENT'}: {exc}") from exc
+        except (OSError, ValueError) as exc:  # ValueError: not UTF-8
+            raise IndexCorrupt(
+                f"cannot read {self.path / 'CURRENT'} ({exc}); run `qa index` to rebuild it"
+            ) from exc
 
     def _live(self) -> Path:
         generation = self.version()
@@ -88,7 +90,10 @@ class FaissStore:
             raise IndexMissing(f"no index in {self.path} yet; build it with `qa index`")
         live = self.path / generation
         if not live.is_dir():
-            raise IndexCorrupt(f"index generation {generation} named in CURRENT is missing")
+            raise IndexCorrupt(
+                f"index generation {generation} named in {self.path / 'CURRENT'} is missing; "
+                "run `qa index` to rebuild it"
+            )
         return live
 
     def _manifest(self, live: Path) -> dict:
@@ -96,7 +101,8 @@ class FaissStore:
             manifest = json.loads((live / "manifest.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise IndexCorrupt(
-                f"index manifest {live / 'manifest.json'} is unreadable: {exc}"
+                f"index manifest {live / 'manifest.json'} is unreadable ({exc}); "
+                "run `qa index` to rebuild it"
             ) from exc
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise IndexCorrupt(f"index in {live} has an unknown format; rebuild it with `qa index`")
@@ -144,6 +150,9 @@ class FaissStore:
                     f"{self.lock_timeout:.0f} s; try again when it finishes"
                 ) from exc
         try:
+            # Holding the lock, no one else is writing: any half-written generation is left
+            # over from a build that was killed, even when this build will write nothing.
+            self._remove_leftovers()
             yield
         finally:
             lock.release()

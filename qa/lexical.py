@@ -1,6 +1,8 @@
 """Lexical matching: one tokenizer for everything, and a BM25 index over chunk texts.
 
-In: texts. Out: `tokens(text)` (lowercased words, English stop words out, Snowball-stemmed) and
+In: texts. Out: `tokens(text)` (lowercased words, English stop words out, Snowball-stemmed),
+`term_weights(text)` (each content token's rarity in general English, an IDF that needs no
+corpus, so it means the same on a one-document corpus as on a large one) and
 `LexicalIndex.search(query, k)` -> [(row, score)] with zero-score rows left out.
 
 BM25 is bm25s (sparse-matrix BM25, maintained, fast to build in memory). It uses Lucene's IDF,
@@ -44,6 +46,33 @@ def _stem(word: str) -> str:
 def tokens(text: str) -> list[str]:
     """Content tokens of `text`: lowercased, stop words dropped, stemmed; numbers kept."""
     return [_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP]
+
+
+@lru_cache(maxsize=65536)
+def word_weight(word: str) -> float:
+    """How informative a lowercased word is: 9 - its Zipf frequency in English (wordfreq),
+    i.e. log10 of one over its frequency per billion words; 1.0 at least, 9.0 if unknown."""
+    from wordfreq import zipf_frequency
+
+    return max(1.0, 9.0 - zipf_frequency(word, "en"))
+
+
+def term_weights(text: str) -> dict[str, float]:
+    """Content tokens of `text` (as `tokens` makes them) -> their `word_weight`."""
+    weights: dict[str, float] = {}
+    for word in _WORD.findall(text.lower()):
+        if word not in _STOP:
+            stem = _stem(word)
+            weights[stem] = max(weights.get(stem, 0.0), word_weight(word))
+    return weights
+
+
+def weighted_overlap(weights: dict[str, float], words: set[str] | frozenset[str]) -> float:
+    """Share of the total weight of `weights`' tokens that `words` holds (0.0 when empty)."""
+    total = sum(weights.values())
+    if total <= 0:
+        return 0.0
+    return sum(w for t, w in weights.items() if t in words) / total
 
 
 class LexicalIndex:

@@ -31,10 +31,17 @@ SCORING_FILE = Path(__file__).resolve().parent / "scoring.json"
 
 
 def open_store(settings: Settings) -> ChunkStore:
-    """The store `settings.store` names; only `faiss` (in `settings.index_dir`) for now."""
+    """The store `settings.store` names: `faiss` (in `settings.index_dir`) or a Milvus server,
+    `milvus://[USER:PASSWORD@]HOST:PORT/COLLECTION` (token also from `QA_MILVUS_TOKEN`)."""
     if settings.store == "faiss":
         return FaissStore(settings.index_dir)
-    raise ValueError(f"unknown store {settings.store!r}; use 'faiss'")
+    if settings.store.startswith("milvus://"):
+        from qa.milvus_store import MilvusStore
+
+        return MilvusStore.from_uri(settings.store)
+    raise ValueError(
+        f"unknown store {settings.store!r}; use 'faiss' or 'milvus://HOST:PORT/COLLECTION'"
+    )
 
 
 def load_scoring(path: Path = SCORING_FILE, threshold: float | None = None) -> ScoringModel:
@@ -95,8 +102,7 @@ class Assistant:
             return current  # type: ignore[return-value]  # another thread is loading
         try:
             self._checked_at = time.monotonic()
-            version = self.store.version()
-            if self._snapshot is None or self._snapshot.version != version:
+            if self._snapshot is None or self._snapshot.version != self._version():
                 try:
                     fresh = self.store.open()
                 except IndexProblem as exc:
@@ -112,6 +118,14 @@ class Assistant:
             return self._snapshot
         finally:
             self._load_lock.release()
+
+    def _version(self) -> str | None:
+        """The store's current version; None (meaning "changed") when it cannot be read, so
+        the load that follows reports the problem or keeps the snapshot in memory."""
+        try:
+            return self.store.version()
+        except IndexProblem:
+            return None
 
     def ask(self, question: str, top_k: int | None = None) -> Answer:
         """Answer `question` from the current snapshot; ValueError for a bad question."""

@@ -17,18 +17,22 @@ from qa.store import Snapshot, StoredChunk
 
 @dataclass(frozen=True)
 class RetrievalOptions:
-    """How many candidates each search returns and how they are weighted in the fusion."""
+    """How many candidates each search returns, how they are weighted in the fusion, and how
+    many fused passages the answerer reads (it re-orders them by their best sentence)."""
 
     candidates: int = 50
     rrf_k: float = 60.0
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
+    rerank: int = 20
 
     def __post_init__(self) -> None:
         if self.candidates < 1:
             raise ValueError(f"candidates must be >= 1, got {self.candidates}")
         if self.rrf_k <= 0:
             raise ValueError(f"rrf_k must be > 0, got {self.rrf_k}")
+        if self.rerank < 1:
+            raise ValueError(f"rerank must be >= 1, got {self.rerank}")
         if self.dense_weight < 0 or self.lexical_weight < 0:
             raise ValueError("fusion weights must be >= 0")
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,7 +21,7 @@ import server
 from qa.config import Settings
 from qa.indexer import refresh
 from qa.pipeline import Assistant
-from tests.conftest import SEED_DOC, FakeEmbedder
+from tests.conftest import ROOT, SEED_DOC, FakeEmbedder
 
 QUESTION = "When did Luxon take office?"
 EVIL = "notes/evil.txt"
@@ -198,6 +202,12 @@ def test_a_body_over_64_kb_is_refused(client: TestClient) -> None:
 
     response = client.post("/ask", content=chunks(), headers={"content-type": "application/json"})
     assert response.status_code == 413
+
+
+def test_a_wrong_method_is_a_405_that_lists_every_method_of_the_path(client: TestClient) -> None:
+    response = client.put("/ask", json={"question": QUESTION})
+    assert response.status_code == 405 and response.headers["allow"] == "GET, POST"
+    assert client.delete("/index/rebuild").headers["allow"] == "POST"
 
 
 def test_an_unexpected_error_is_a_json_500_without_details(
@@ -516,11 +526,11 @@ def test_rebuild_from_elsewhere_needs_the_right_token(assistant: Assistant, monk
     monkeypatch.setenv("QA_ADMIN_TOKEN", "s3cret-token")
     with serve(server.create_app(assistant), **REMOTE) as client:
         missing = client.post("/index/rebuild")
-        assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
+        assert missing.status_code == 403 and missing.headers["www-authenticate"] == "Bearer"
         wrong = client.post("/index/rebuild", headers={"authorization": "Bearer s3cret-tokeN"})
         assert wrong.status_code == 403
         basic = client.post("/index/rebuild", headers={"authorization": "Basic s3cret-token"})
-        assert basic.status_code == 401
+        assert basic.status_code == 403
         right = client.post("/index/rebuild", headers={"authorization": "Bearer s3cret-token"})
         assert right.status_code == 200 and right.json()["documents"] == 2
 
@@ -615,3 +625,111 @@ def test_run_binds_loopback_by_default(monkeypatch, docs: Path, tmp_path: Path) 
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: seen.update(kwargs))
     server.run(Settings(docs_dir=docs, index_dir=tmp_path / "i"))
     assert seen["host"] == "127.0.0.1" and seen["proxy_headers"] is False
+
+
+# ---- a damaged index ------------------------------------------------------------------------
+
+DAMAGES = ["truncate", "garbage", "manifest", "missing-file", "current", "current-garbage"]
+
+
+def damage_index(index: Path, damage: str) -> None:
+    """Damage the live generation of the FAISS index in `index` in one of several ways."""
+    live = index / (index / "CURRENT").read_text().strip()
+    if damage == "truncate":
+        vectors = live / "chunk_vectors.npy"
+        vectors.write_bytes(vectors.read_bytes()[:100])
+    elif damage == "garbage":
+        texts = live / "texts.jsonl"
+        texts.write_bytes(bytes(range(256)) * (texts.stat().st_size // 256 + 1))
+    elif damage == "manifest":
+        (live / "manifest.json").write_text("{not json")
+    elif damage == "missing-file":
+        (live / "sentences.npy").unlink()
+    elif damage == "current-garbage":
+        (index / "CURRENT").write_bytes(bytes(range(256)))
+    else:
+        (index / "CURRENT").write_text("gen-999999\n")
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_damaged_index_is_a_503_with_its_reason_until_a_rebuild(
+    folder: Path, tmp_path: Path, damage: str
+) -> None:
+    """No good index in memory (the server did not build on start): every route that needs
+    the index says what is wrong, with 503; `POST /index/rebuild` repairs it."""
+    settings = Settings(docs_dir=folder, index_dir=tmp_path / "index", threshold=0.05)
+    builder = Assistant(settings, embedder=FakeEmbedder())
+    builder.refresh()
+    damage_index(tmp_path / "index", damage)
+    serving = Assistant(settings, embedder=FakeEmbedder(), reload_interval=0.0)
+    app = server.create_app(serving, build_on_start=False)
+    with TestClient(app, raise_server_exceptions=False, **LOCAL) as client:
+        for response in (
+            client.get("/ask", params={"q": QUESTION}),
+            client.post("/ask", json={"question": QUESTION}),
+            client.get(f"/documents/{SEED_DOC}"),
+            client.get(f"/documents/{SEED_DOC}/view"),
+            client.get("/health"),
+        ):
+            assert response.status_code == 503, response.text
+            body = response.json()
+            message = body.get("detail") or body.get("error")
+            assert "qa index" in message, message
+            assert "Traceback" not in response.text
+        page = client.get("/", params={"q": QUESTION})
+        assert page.status_code == 503 and "qa index" in page.text
+        rebuilt = client.post("/index/rebuild")
+        assert rebuilt.status_code == 200, rebuilt.text
+        assert rebuilt.json()["rebuilt"] is True and rebuilt.json()["reason"].startswith("rebuilt")
+        answer = client.get("/ask", params={"q": QUESTION})
+        assert answer.status_code == 200 and answer.json()["citations"]
+        assert client.get("/health").json()["status"] == "ok"
+
+
+def test_a_damaged_index_is_repaired_by_qa_index_in_another_process(
+    folder: Path, tmp_path: Path
+) -> None:
+    settings = Settings(docs_dir=folder, index_dir=tmp_path / "index", threshold=0.05)
+    Assistant(settings, embedder=FakeEmbedder()).refresh()
+    damage_index(tmp_path / "index", "garbage")
+    serving = Assistant(settings, embedder=FakeEmbedder(), reload_interval=0.0)
+    with TestClient(server.create_app(serving, build_on_start=False)) as client:
+        response = client.get("/ask", params={"q": QUESTION})
+        assert response.status_code == 503 and "damaged" in response.json()["detail"]
+        result = subprocess.run(
+            [sys.executable, "-m", "tests.build_worker", str(folder), str(tmp_path / "index")],
+            cwd=ROOT, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert "damaged" in json.loads(result.stdout.splitlines()[-1])["reason"]
+        assert client.get("/ask", params={"q": QUESTION}).status_code == 200
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_damage_on_disk_while_serving_keeps_the_index_in_memory(
+    local: TestClient, tmp_path: Path, damage: str
+) -> None:
+    """With a good index in memory, damage on disk never stops the answers; the next rebuild
+    notices it (checksums) and writes a whole new index."""
+    before = local.get("/ask", params={"q": QUESTION}).json()
+    damage_index(tmp_path / "index", damage)
+    time.sleep(0.05)
+    after = local.get("/ask", params={"q": QUESTION})
+    assert after.status_code == 200
+    assert after.json()["citations"] == before["citations"]
+    assert local.get(f"/documents/{SEED_DOC}").status_code == 200
+    rebuilt = local.post("/index/rebuild").json()
+    assert rebuilt["rebuilt"] is True and rebuilt["embedded"] == rebuilt["chunks"] > 0
+    assert local.get("/ask", params={"q": QUESTION}).json()["citations"] == before["citations"]
+
+
+def test_no_docs_folder_and_a_damaged_index_say_both(folder: Path, tmp_path: Path) -> None:
+    settings = Settings(docs_dir=folder, index_dir=tmp_path / "index", threshold=0.05)
+    Assistant(settings, embedder=FakeEmbedder()).refresh()
+    damage_index(tmp_path / "index", "truncate")
+    gone = replace(settings, docs_dir=tmp_path / "gone")
+    app = server.create_app(Assistant(gone, embedder=FakeEmbedder()))
+    with TestClient(app) as client:
+        wait_until(lambda: client.get("/health").json()["status"] == "error")
+        detail = client.get("/ask", params={"q": QUESTION}).json()["detail"]
+        assert "does not exist" in detail and "damaged" in detail and "qa index" in detail
