@@ -8,9 +8,10 @@ IDF-weighted word overlap, the passage's ranks, whether it names the kind of thi
 asks for, ...). `ScoringModel` combines them with weights fitted by logistic regression on SQuAD
 (`qa eval fit`, saved in `qa/scoring.json`) into a per-sentence score; the best sentence is
 quoted, and a second only when it adds question words the first lacks. The passages are
-re-ordered by their best sentence. `confidence` is a calibrated probability that the quoted
-sentence answers the question (a second logistic fit on the best score and its margin over the
-runner-up); below the threshold the answerer abstains. The short answer (a date, a number, a
+re-ordered by their best sentence, whose score (as a 0..1 logistic) becomes theirs.
+`confidence` is a calibrated probability that the quoted sentence answers the question (a second
+logistic fit on the best score, its margin over the runner-up and a few features of the best
+sentence); below the threshold the answerer abstains. The short answer (a date, a number, a
 name...) comes from `qa.short_answer`. The answer text comes from the Jinja2 template
 `web/templates/answer.txt.j2`, the one place to change its wording.
 """
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.lexical import term_weights, tokens, weighted_overlap
+from qa.lexical import term_weights, token_set, weighted_overlap
 from qa.retrieval import Passage
 from qa.short_answer import ShortAnswer, find_short_answer, holds_type, question_type
 from qa.store import StoredSentence
@@ -193,11 +194,11 @@ def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Ca
     kind = question_type(question)
     sentences, titles, passage_of, seen = [], [], [], set()
     window_words: list[set[str]] = []
-    sentence_words: list[set[str]] = []
+    sentence_words: list[frozenset[str]] = []
     doc_words: dict[str, set[str]] = {}
     for index, passage in enumerate(passages):
         chunk = passage.chunk
-        words_in_chunk = [set(tokens(s.text)) for s in chunk.sentences]
+        words_in_chunk = [token_set(s.text) for s in chunk.sentences]
         doc_words.setdefault(chunk.doc_id, set()).update(*words_in_chunk)
         for i, sentence in enumerate(chunk.sentences):
             key = (sentence.doc_id, sentence.start)
@@ -214,16 +215,17 @@ def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Ca
     dense = np.stack([s.vector for s in sentences]) @ vector
     overlap = np.array([weighted_overlap(weights, w) for w in sentence_words])
     rows = []
+    dense_best, overlap_best = dense.max(), overlap.max()  # once, not once per sentence
     for j, sentence in enumerate(sentences):
         passage = passages[passage_of[j]]
         typed = kind is not None
         match = holds_type(sentence.text, kind, question) if typed else False
         rows.append([
             dense[j],
-            dense[j] - dense.max(),
+            dense[j] - dense_best,
             float(np.dot(vector, passage.chunk.vector)),
             overlap[j],
-            overlap[j] - overlap.max(),
+            overlap[j] - overlap_best,
             weighted_overlap(weights, window_words[j]),
             weighted_overlap(weights, doc_words[sentence.doc_id]),
             weighted_overlap(rarest, doc_words[sentence.doc_id]),
@@ -262,8 +264,8 @@ def answer(
     shown = rerank_passages(passages, found, scores)[: top_k or len(passages)]
     passages_out = [
         PassageOut(p.chunk.doc_id, p.chunk.chunk_id, p.chunk.text, p.chunk.start, p.chunk.end,
-                   round(p.score, 6))
-        for p in shown
+                   round(_sigmoid(best), 6) if best > -math.inf else 0.0)
+        for p, best in shown
     ]  # fmt: skip
     if not order:
         return Answer(question, False, render_abstention(question), 0.0, [], passages_out)
@@ -299,8 +301,9 @@ def answer(
 
 def rerank_passages(
     passages: list[Passage], found: Candidates, scores: np.ndarray
-) -> list[Passage]:
-    """`passages` ordered by the best score of the sentences they hold (ties: fused rank)."""
+) -> list[tuple[Passage, float]]:
+    """`passages` ordered by the best score of the sentences they hold (ties: fused rank),
+    each with that score (a logit; its sigmoid is the passage's reported score)."""
     best = [-math.inf] * len(passages)
     index_of = {(s.doc_id, s.start): j for j, s in enumerate(found.sentences)}
     for p, passage in enumerate(passages):
@@ -308,7 +311,8 @@ def rerank_passages(
             j = index_of.get((sentence.doc_id, sentence.start))
             if j is not None:
                 best[p] = max(best[p], float(scores[j]))
-    return [passages[p] for p in sorted(range(len(passages)), key=lambda p: (-best[p], p))]
+    order = sorted(range(len(passages)), key=lambda p: (-best[p], p))
+    return [(passages[p], best[p]) for p in order]
 
 
 def _choose(order: list[int], found: Candidates, scores: np.ndarray, limit: int) -> list[int]:

@@ -140,13 +140,21 @@ def _sentences_in_block(text: str, block: Span) -> Iterator[Span]:
     # the rules depend on. Offsets are found here instead, from a cursor (drift-proof).
     for sentence in _segmenter().processor(body).process():
         piece = sentence.strip()
-        if not piece:
-            continue
-        found = body.find(piece, cursor)
+        found = body.find(piece, cursor) if piece else -1
         if found < 0:
-            continue  # not verbatim in the text: `Segmenter.segment` drops such pieces too
+            continue  # not verbatim in the text; the gap is kept below, so no text is lost
+        yield from _gap(body, cursor, found, block.start)
         cursor = found + len(piece)
         yield Span(block.start + found, block.start + cursor)
+    yield from _gap(body, cursor, len(body), block.start)
+
+
+def _gap(body: str, lo: int, hi: int, offset: int) -> Iterator[Span]:
+    """Text between two found sentences that pysbd did not return verbatim, as one span."""
+    stripped = body[lo:hi].strip()
+    if stripped:
+        start = body.index(stripped, lo)
+        yield Span(offset + start, offset + start + len(stripped))
 
 
 def cap_sentences(

@@ -10,6 +10,7 @@ prints one `error: ...` line on stderr and exits with status 2; no traceback.
 
 from __future__ import annotations
 
+import importlib
 import json
 import signal
 import sys
@@ -59,7 +60,8 @@ def _store_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--index", "index_dir", type=click.Path(path_type=Path), default=None,
                      help="Index folder (env QA_INDEX_DIR, default ./index)."),
         click.option("--store", default=None,
-                     help="Where chunks live: faiss (default, env QA_STORE)."),
+                     help="Where chunks live: faiss (default, in --index) or "
+                          "milvus://HOST:PORT/COLLECTION (env QA_STORE)."),
     ]  # fmt: skip
     for option in reversed(options):
         command = option(command)
@@ -73,7 +75,23 @@ def _assistant(docs_dir: Path | None, index_dir: Path | None, store: str | None,
     return Assistant(settings)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """Imports the heavier commands (`eval`, `bench`) only when they run, so `qa index` with
+    nothing to do starts fast."""
+
+    lazy = {"eval": "qa.evaluate:eval_group", "bench": "qa.bench:bench_command"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy:
+            module, attribute = self.lazy[name].split(":")
+            return getattr(importlib.import_module(module), attribute)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Answer questions about a folder of documents with cited, verbatim quotes. Offline."""
     signal.signal(signal.SIGTERM, _terminate)
@@ -128,9 +146,11 @@ def ask_command(
 ) -> None:
     """Answer QUESTION; with `-`, answer one question per line of standard input."""
     assistant = _assistant(docs_dir, index_dir, store, top_k=top_k)
-    report = assistant.refresh()
-    for line in report.skipped:
-        click.echo(f"skipped {line['path']}: {line['reason']}", err=True)
+    settings = assistant.settings
+    if settings.store == "faiss" or settings.docs_dir.is_dir():
+        for line in assistant.refresh().skipped:
+            click.echo(f"skipped {line['path']}: {line['reason']}", err=True)
+    # else: a shared Milvus index built elsewhere; this machine has no documents to add.
     if question != "-":
         result = assistant.ask(question)
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False) if as_json else _format(result))
@@ -154,9 +174,12 @@ def _format(result) -> str:  # type: ignore[no-untyped-def]
     """A readable answer: the quote(s), then numbered sources with their offsets."""
     if not result.answered:
         return f"{result.answer}\n(confidence {result.confidence:.2f})"
-    lines = [result.answer, "",
-             f"confidence {result.confidence:.2f} ({confidence_words(result.confidence)})",
-             "", "Sources:"]  # fmt: skip
+    lines = [result.answer, ""]
+    short = getattr(result, "short_answer", None)
+    if short:
+        lines.append(f"short answer: {short.text}")
+    lines += [f"confidence {result.confidence:.2f} ({confidence_words(result.confidence)})",
+              "", "Sources:"]  # fmt: skip
     for c in result.citations:
         lines.append(f"  [{c.n}] {c.title} ({c.doc_id}, characters {c.start}-{c.end})")
     return "\n".join(lines)
@@ -182,17 +205,6 @@ def serve_command(
     settings = Settings.from_env(docs_dir=docs_dir, index_dir=index_dir, store=store)
     server.run(settings, host=host, port=port, watch=watch)
 
-
-def _register_subcommands() -> None:
-    """Commands kept in their own modules (they import their heavy parts lazily)."""
-    from qa.bench import bench_command
-    from qa.evaluate import eval_group
-
-    main.add_command(eval_group)
-    main.add_command(bench_command)
-
-
-_register_subcommands()
 
 if __name__ == "__main__":
     main()

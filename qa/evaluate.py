@@ -213,7 +213,7 @@ def abstention_figures(
         c for c, t in zip(values, trials, strict=True) if t.question.article not in in_corpus
     ]
     ((_, answered, abstained),) = tradeoff(inside, outside, [model.threshold])
-    curve = tradeoff(inside, outside, [i / 200 for i in range(201)])
+    curve = tradeoff(inside, outside, sorted({i / 200 for i in range(201)} | {model.threshold}))
     error, table = reliability(values, right)
     figures = {
         "answered_in_corpus": round(answered, 4),
@@ -371,7 +371,7 @@ def squad_table(report: dict) -> str:
         if "abstention" in part:
             a = part["abstention"]
             lines.append(
-                f"abstention at threshold {a['threshold']:.2f}: in-corpus answered "
+                f"abstention at threshold {a['threshold']:.3f}: in-corpus answered "
                 f"{a['answered_in_corpus']:.3f}, out-of-corpus abstained "
                 f"{a['abstained_out_of_corpus']:.3f}; ECE {part['calibration']['ece']:.3f}"
             )

@@ -48,6 +48,13 @@ def tokens(text: str) -> list[str]:
     return [_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP]
 
 
+@lru_cache(maxsize=131072)
+def token_set(text: str) -> frozenset[str]:
+    """`set(tokens(text))`, remembered: the same stored sentences come back question after
+    question, and re-tokenizing them was most of the answerer's own time."""
+    return frozenset(tokens(text))
+
+
 @lru_cache(maxsize=65536)
 def word_weight(word: str) -> float:
     """How informative a lowercased word is: 9 - its Zipf frequency in English (wordfreq),

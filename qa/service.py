@@ -164,10 +164,10 @@ class Service:
                 self.assistant.snapshot()
             except IndexProblem as unusable:
                 if str(unusable) != str(exc):
-                    self.error = f"{exc}; and the index on disk cannot be used: {unusable}"
+                    self.error = f"{exc}; and the stored index cannot be used: {unusable}"
                 log.error("index not ready: %s", self.error)
                 return
-            log.warning("cannot refresh the index (%s); answering from the index on disk", exc)
+            log.warning("cannot refresh the index (%s); answering from the stored index", exc)
         except Exception as exc:  # noqa: BLE001 - keep serving; /health and 503s say why
             self.error = f"index build failed: {exc}"
             log.exception("index build failed")

@@ -53,11 +53,13 @@ def build_index(vectors: np.ndarray, kind: str | None = None, params: HnswParams
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     n, dim = vectors.shape
     kind = kind or choose_kind(n)
+    index: faiss.Index
     if kind == "flat":
         index = faiss.IndexFlatIP(dim)
     elif kind == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, params.m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = params.ef_construction
+        hnsw = faiss.IndexHNSWFlat(dim, params.m, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = params.ef_construction
+        index = hnsw
     else:
         raise ValueError(f"unknown index kind {kind!r}; use 'flat' or 'hnsw'")
     if n:

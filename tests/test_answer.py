@@ -104,6 +104,9 @@ def test_passages_are_cut_to_top_k_after_reordering() -> None:
     result = answer(question, embedder.encode([question])[0], [first, second], model, top_k=1)
     assert [p.doc_id for p in result.passages] == ["d.txt"]  # re-ordered by its best sentence
     assert result.citations[0].quote == "It is painted red and crosses the river."
+    both = answer(question, embedder.encode([question])[0], [first, second], model)
+    assert [p.doc_id for p in both.passages] == ["d.txt", "a.txt"]
+    assert 1.0 >= both.passages[0].score > both.passages[1].score >= 0.0
 
 
 def test_scoring_model_checks_its_arguments() -> None:

@@ -106,3 +106,26 @@ def test_options_are_checked():
         ChunkingOptions(max_tokens=3)
     with pytest.raises(ValueError, match="overlap"):
         ChunkingOptions(overlap_sentences=-1)
+
+
+TRICKY = [
+    'He said "Hello." Then (left!) and... ok?? Yes!!  Dr. No. 3.5 m. i.e. fine. e.g. this',
+    "Prices: $3.50, €4,20 and ¥100. Mr. & Mrs. Smith — née Jones — arrived at 10:30 a.m.",
+    "1. First\n2. Second item.\n\n* bullet\n> quoted text. More quote.\n| a | b |\n---\nEnd",
+    "No punctuation at all in this block\nand a second wrapped line",
+    "Unicode “quotes” and ‘single’ ones… ellipsis… ¿Qué? ¡Sí! 中文句子。另一个句子。",
+    "   leading spaces. trailing spaces.   \n\n\n   ",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_every_visible_character_is_in_exactly_one_sentence(text):
+    covered = [0] * len(text)
+    for span in split_sentences(text):
+        assert text[span.start : span.end] == text[span.start : span.end].strip()
+        for i in range(span.start, span.end):
+            covered[i] += 1
+    for i, char in enumerate(text):
+        assert covered[i] <= 1, f"character {i} in two sentences"
+        if not char.isspace():
+            assert covered[i] == 1, f"character {i} ({char!r}) lost"

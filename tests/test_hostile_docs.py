@@ -36,7 +36,9 @@ def test_hostile_folder_builds_skips_bad_files_and_stays_small(tmp_path):
         "import json, sys; from pathlib import Path; from qa.faiss_store import FaissStore; "
         "from qa.indexer import refresh; from tests.conftest import FakeEmbedder; "
         "r = refresh(Path(sys.argv[1]), FaissStore(Path(sys.argv[2])), FakeEmbedder()); "
-        "import resource; peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
+        # VmHWM, not ru_maxrss: the latter keeps the forking parent's high-water mark over exec.
+        "status = open('/proc/self/status').read(); "
+        "peak = int(status.split('VmHWM:')[1].split()[0]); "
         "print(json.dumps({**r.to_dict(), 'peak_kb': peak}))"
     )
     result = subprocess.run([sys.executable, "-c", script, str(docs), str(tmp_path / "index")],
