@@ -6,11 +6,26 @@ The fake embedder keeps the build fast, so its phases (scan, embed, write, switc
 over time evenly enough for a kill or SIGTERM to land in each of them.
 """
 
+import json
+import subprocess
 import sys
+from pathlib import Path
 
 import qa.pipeline
 from qa.cli import main
 from tests.conftest import FakeEmbedder
+
+
+def run_build(docs: Path, index: Path) -> dict:
+    """Run this worker to completion in its own process; its `qa index --json` object."""
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.build_worker", str(docs), str(index)],
+        cwd=root, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
 
 if __name__ == "__main__":
     qa.pipeline.SentenceTransformerEmbedder = lambda name: FakeEmbedder()  # type: ignore[assignment]

@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import os
 import random
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -26,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import ROOT
+from tests.build_worker import run_build
 from tests.live_server import start_server
 
 CLIENTS = 16
@@ -139,16 +136,6 @@ async def client(url: str, stop_at: float, seed: int, outcomes: list[Outcome]) -
                 outcomes.append(Outcome(sent, time.monotonic(), None, None, repr(exc)))
 
 
-def rebuild_in_other_process(docs: Path, index: Path) -> dict:
-    """`qa index --json` (the real CLI, fake embedder) in its own process."""
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.build_worker", str(docs), str(index)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 def change_and_rebuild(folder: Folder, url: str, index: Path, stop_at: float, log: list) -> None:
     """Until `stop_at`: change some documents, then rebuild through the API, by `qa index`,
     or both at once; record what each rebuild reported."""
@@ -169,7 +156,7 @@ def change_and_rebuild(folder: Folder, url: str, index: Path, stop_at: float, lo
             if way in ("process", "both"):
 
                 def run_process(into: list = reports) -> None:
-                    into.append(("process", rebuild_in_other_process(folder.path, index)))
+                    into.append(("process", run_build(folder.path, index)))
 
                 worker = threading.Thread(target=run_process)
                 worker.start()

@@ -9,10 +9,8 @@ slowed down where a test needs to land the signal inside a step (see that module
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,7 +20,8 @@ import pytest
 
 from qa.faiss_store import FaissStore
 from qa.indexer import refresh
-from tests.conftest import ROOT, SEED_DOC, SEEDS, FakeEmbedder
+from tests.build_worker import run_build
+from tests.conftest import SEED_DOC, SEEDS, FakeEmbedder
 from tests.live_server import LiveServer, start_server
 
 EXIT_WITHIN = 10.0  # seconds from SIGTERM to a finished process
@@ -83,15 +82,6 @@ def assert_previous_index_is_live(index: Path, version: str, count: int) -> None
     assert "v1" in snapshot.document("doc000.txt").text
 
 
-def build_in_other_process(docs: Path, index: Path) -> dict:
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.build_worker", str(docs), str(index)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 def test_sigterm_during_a_question_lets_it_finish_and_exits_promptly(tmp_path: Path) -> None:
     docs, index, version = indexed(tmp_path)
     server = start_server(docs, index, env={"QA_FAKE_QUERY_DELAY": "1.5", "QA_THRESHOLD": "0.05"})
@@ -133,7 +123,7 @@ def test_sigterm_during_a_rebuild_request_answers_503_and_keeps_the_index(tmp_pa
     assert "shutting down" in response.json()["detail"]
     assert response.headers["x-content-type-options"] == "nosniff"
     assert_previous_index_is_live(index, version, 30)
-    report = build_in_other_process(docs, index)
+    report = run_build(docs, index)
     assert report["documents"] == 41 and report["added"] == 10
     assert not list(index.glob("gen-*.tmp-*"))
 
@@ -165,9 +155,9 @@ def test_sigterm_while_a_generation_is_written_leaves_a_whole_index(
         assert tag in snapshot.document("doc000.txt").text
     # The next build removes a half-written generation even when it has nothing to write.
     make_docs(docs, 30, "v1")
-    report = build_in_other_process(docs, index)
+    report = run_build(docs, index)
     assert report["documents"] == 31
     assert not list(index.glob("gen-*.tmp-*")), "a half-written generation was left behind"
     make_docs(docs, 30, "v2")
-    assert build_in_other_process(docs, index)["updated"] == 30
+    assert run_build(docs, index)["updated"] == 30
     assert "v2" in FaissStore(index).open().document("doc000.txt").text
