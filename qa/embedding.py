@@ -76,7 +76,9 @@ class SentenceTransformerEmbedder:
 
         transformers_logging.disable_progress_bar()  # "Loading weights" noise on every start
         try:
-            return SentenceTransformer(self._path, device="cpu")
+            model = SentenceTransformer(self._path, device="cpu")
+            model.eval()  # once here; the few-text path relies on it
+            return model
         except Exception as exc:  # noqa: BLE001 - any load failure means the same to a user
             raise ModelError(f"cannot load embedding model {self.name!r}: {exc}") from exc
 
@@ -109,6 +111,8 @@ class SentenceTransformerEmbedder:
         """Encode `texts` in batches into an (n, dim) float32 array of unit vectors."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if len(texts) <= 4:
+            return self._encode_few(texts)
         vectors = self.model.encode(
             texts,
             batch_size=self.batch_size,
@@ -117,3 +121,17 @@ class SentenceTransformerEmbedder:
             show_progress_bar=progress and sys.stderr.isatty(),
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _encode_few(self, texts: list[str]) -> np.ndarray:
+        """The same vectors as `encode` for a question or two, without its per-call overhead.
+
+        `SentenceTransformer.encode` switches every submodule to eval mode and sorts and
+        batches on each call: about 2-3 ms that a one-question answer pays for nothing."""
+        import torch
+
+        model = self.model
+        features = model.preprocess(texts)
+        with torch.inference_mode():
+            vectors = model(features)["sentence_embedding"]
+            vectors = torch.nn.functional.normalize(vectors, p=2, dim=1)
+        return np.ascontiguousarray(vectors.numpy(), dtype=np.float32)
