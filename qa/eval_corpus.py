@@ -15,13 +15,15 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
 from qa.chunking import ChunkingOptions
+from qa.config import Settings
 from qa.embedding import Embedder
-from qa.faiss_store import FaissStore
 from qa.indexer import refresh
+from qa.pipeline import open_store
 from qa.store import Snapshot
 
 CACHE = Path(__file__).resolve().parent.parent / ".cache" / "eval"
@@ -178,6 +180,24 @@ class CachedEmbedder:
         self._dirty = False
 
 
+# `qa eval --store`: "faiss" (folders under the cache) or a Milvus URI, whose server then holds
+# one collection per benchmark index.
+STORE = "faiss"
+
+
+def index_settings(name: str, chunking: ChunkingOptions = ChunkingOptions()) -> Settings:
+    """Where the benchmark index `name` lives, as the product's own `Settings`."""
+    # The indexer compares file hashes only, so chunking settings are part of the index name.
+    tag = f"{chunking.max_tokens}-{chunking.overlap_sentences}"
+    store = STORE
+    if STORE != "faiss":
+        parts = urlsplit(STORE)
+        collection = re.sub(r"\W", "_", f"eval_{name}_{tag}")
+        store = urlunsplit((parts.scheme, parts.netloc, "/" + collection, parts.query, ""))
+    return Settings(docs_dir=CACHE / name / "docs", index_dir=CACHE / name / f"index-{tag}",
+                    store=store)  # fmt: skip
+
+
 def build_index(
     name: str,
     docs: dict[str, str],
@@ -186,9 +206,9 @@ def build_index(
     progress: bool = False,
 ) -> Snapshot:
     """Index `docs` under `.cache/eval/<name>/` with the product's indexer; reused if unchanged."""
-    # The indexer compares file hashes only, so chunking settings are part of the cache name.
-    folder = write_docs(CACHE / name / "docs", docs)
-    store = FaissStore(CACHE / name / f"index-{chunking.max_tokens}-{chunking.overlap_sentences}")
+    settings = index_settings(name, chunking)
+    folder = write_docs(settings.docs_dir, docs)
+    store = open_store(settings)
     refresh(folder, store, embedder, chunking, max_bytes=1 << 30, progress=progress)
     snapshot = store.open()
     warm = getattr(snapshot, "warm", None)

@@ -26,6 +26,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from qa import eval_corpus
 from qa.answer import Answer, Candidates, ScoringModel, answer, candidates
 from qa.eval_corpus import (
     CACHE,
@@ -33,6 +34,7 @@ from qa.eval_corpus import (
     CachedEmbedder,
     SquadQuestion,
     build_index,
+    index_settings,
     load_beir,
     load_squad,
 )
@@ -237,15 +239,10 @@ def measure_latency(
     cache_name: str, questions: list[SquadQuestion], embedder: CachedEmbedder, count: int
 ) -> dict:
     """Median and p95 of `Assistant.ask` (encode + retrieve + answer) over `count` questions."""
-    from qa.config import Settings
     from qa.pipeline import Assistant
 
-    folder = CACHE / cache_name
-    index = next(folder.glob("index-*"))
-    assistant = Assistant(
-        Settings(docs_dir=folder / "docs", index_dir=index), embedder=embedder.inner,
-        reload_interval=3600.0,
-    )  # fmt: skip
+    assistant = Assistant(index_settings(cache_name), embedder=embedder.inner,
+                          reload_interval=3600.0)  # fmt: skip
     sample = questions[:: max(1, len(questions) // count)][:count]
     assistant.ask(sample[0].question)  # load the model and the snapshot
     took = [assistant.ask(q.question).took_ms for q in sample]
@@ -462,10 +459,22 @@ def eval_group() -> None:
 @click.option("--per-article", type=click.IntRange(min=1), help="At most N questions per article.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path),
               help="Draw the abstention trade-off curve into this PNG file.")  # fmt: skip
+@click.option(
+    "--store",
+    default="faiss",
+    show_default=True,
+    help="Backend for the benchmark indexes: faiss, or milvus://HOST:PORT/PREFIX.",
+)
 def squad_command(
-    path: Path, as_json: bool, limit: int | None, per_article: int | None, plot: Path | None
+    path: Path,
+    as_json: bool,
+    limit: int | None,
+    per_article: int | None,
+    plot: Path | None,
+    store: str,
 ) -> None:
     """Evaluate on a SQuAD v1.1 file (PATH: dev-v1.1.json or .json.gz)."""
+    eval_corpus.STORE = store
     report, curves = squad_report(path, limit, per_article, progress=True)
     if plot:
         plot_tradeoff(curves, report["abstention"]["threshold"], plot)
@@ -476,8 +485,15 @@ def squad_command(
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--split", default="test", show_default=True, help="Which qrels file to use.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object of figures.")
-def beir_command(folder: Path, split: str, as_json: bool) -> None:
+@click.option(
+    "--store",
+    default="faiss",
+    show_default=True,
+    help="Backend for the benchmark indexes: faiss, or milvus://HOST:PORT/PREFIX.",
+)
+def beir_command(folder: Path, split: str, as_json: bool, store: str) -> None:
     """Evaluate on a BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv)."""
+    eval_corpus.STORE = store
     report = beir_report(folder, split, progress=True)
     click.echo(json.dumps(report) if as_json else beir_table(report))
 

@@ -13,12 +13,14 @@ import qa.eval_corpus
 import qa.evaluate
 from qa.cli import main
 from qa.eval_corpus import CachedEmbedder, load_squad
+from tests import milvus_fixture
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.model
 
 SQUAD = ROOT.parent / "shared" / "eval" / "squad-v1.1-dev" / "dev-v1.1.json.gz"
 FIGURES = {"passage_hit1", "passage_hit5", "sentence1", "em", "f1"}
+milvus_server = milvus_fixture.milvus_server
 
 
 @pytest.fixture
@@ -108,3 +110,28 @@ def test_beir_reports_ndcg_and_recall_for_product_and_baselines(eval_cache, tmp_
     for name in ("product", "bm25", "dense"):
         assert report[name]["ndcg10"] == pytest.approx(1.0)
         assert report[name]["recall100"] == pytest.approx(1.0)
+
+
+def test_the_same_figures_on_a_milvus_store(eval_cache, squad_slice, milvus_uri_prefix):
+    """`--store milvus://...` builds every benchmark index in Milvus; figures match FAISS."""
+    reports = {}
+    for store in ("faiss", milvus_uri_prefix):
+        args = ["eval", "squad", str(squad_slice), "--json", "--limit", "4", "--store", store]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+        reports[store] = json.loads(result.stdout)
+    faiss, milvus = reports["faiss"], reports[milvus_uri_prefix]
+    for part in ("product", "bm25", "dense"):
+        for key in ("passage_hit1", "passage_hit5", "sentence1"):
+            assert abs(faiss[part][key] - milvus[part][key]) <= 0.01, (part, key)
+    assert faiss["abstention"] == milvus["abstention"]
+    from pymilvus import MilvusClient
+
+    collections = MilvusClient(uri=f"http://{milvus_uri_prefix.split('/')[2]}").list_collections()
+    assert any(name.startswith("eval_") for name in collections), collections
+
+
+@pytest.fixture
+def milvus_uri_prefix(milvus_server: str) -> str:
+    return f"milvus://{milvus_server}/eval?grace=0"
+
