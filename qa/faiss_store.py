@@ -35,7 +35,6 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.chunking import ChunkSpan, Span
 from qa.store import (
     DocumentInfo,
     DocumentUpdate,
@@ -173,15 +172,10 @@ class FaissStore:
                 f"index holds model {base.model!r} ({base.dim}-d); a change to {model!r} "
                 f"({dim}-d) needs reset=True"
             )
-        changed = {u.doc_id: u for u in updates}
-        keep = (
-            []
-            if base is None
-            else [
-                d for d in base.entries if d.doc_id not in changed and d.doc_id not in set(deletes)
-            ]
-        )
-        parts = [_Part.from_stored(base, d) for d in keep] if base else []
+        replaced = {u.doc_id for u in updates} | set(deletes)
+        parts = [] if base is None else [
+            _Part.from_stored(base, d) for d in base.entries if d.doc_id not in replaced
+        ]  # fmt: skip
         parts += [_Part.from_update(u) for u in updates]
         parts.sort(key=lambda p: p.doc_id)
         number = self._next_generation_number()
@@ -550,13 +544,3 @@ class FaissSnapshot:
         ):
             raise KeyError(f"unknown chunk {chunk_id!r}")
         return entry.chunk_lo + int(number)
-
-
-def chunk_spans(rows: np.ndarray) -> list[ChunkSpan]:
-    """Rows of a document's chunk table as `ChunkSpan`s (used by tests and tools)."""
-    return [ChunkSpan(int(s), int(e), int(f), int(la)) for s, e, f, la in rows]
-
-
-def sentence_spans(rows: np.ndarray) -> list[Span]:
-    """Rows of a document's sentence table as `Span`s."""
-    return [Span(int(s), int(e)) for s, e in rows]
