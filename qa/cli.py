@@ -110,7 +110,10 @@ def index_command(
     docs_dir: Path | None, index_dir: Path | None, store: str | None, as_json: bool
 ) -> None:
     """Bring the index up to date with the documents folder (incremental)."""
-    report = _assistant(docs_dir, index_dir, store).refresh(progress=not as_json, switch=False)
+    assistant = _assistant(docs_dir, index_dir, store)
+    report = assistant.refresh(progress=not as_json, switch=False)
+    if report.embedded:  # the model is loaded anyway: export the question encoder now
+        getattr(assistant.embedder, "prepare_queries", lambda: None)()
     if as_json:
         click.echo(json.dumps(report.to_dict()))
         return

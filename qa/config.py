@@ -1,8 +1,8 @@
 """Settings, read from the environment and overridden by command-line flags.
 
 In: environment variables (`QA_DOCS_DIR`, `QA_INDEX_DIR`, `QA_STORE`, `QA_MODEL`,
-`QA_MAX_FILE_MB`, `QA_THRESHOLD`, `QA_ADMIN_TOKEN`) and keyword overrides. Out: a frozen
-`Settings`; bad values raise ValueError with the variable's name in the message.
+`QA_QUERY_ENCODER`, `QA_MAX_FILE_MB`, `QA_THRESHOLD`, `QA_ADMIN_TOKEN`) and keyword overrides.
+Out: a frozen `Settings`; bad values raise ValueError with the variable's name in the message.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from qa.embedding import DEFAULT_MODEL
+from qa.embedding import DEFAULT_MODEL, QUERY_ENCODERS
 
 MAX_QUESTION_CHARS = 1000
 MAX_TOP_K = 20
@@ -25,6 +25,7 @@ class Settings:
     index_dir: Path = Path("index")
     store: str = "faiss"
     model: str = DEFAULT_MODEL
+    query_encoder: str = "onnx"  # how questions are encoded: onnx, onnx-int8 or torch
     top_k: int = 5
     max_file_mb: float = 20.0
     threshold: float | None = None  # None: the fitted scoring model's own threshold
@@ -32,6 +33,11 @@ class Settings:
     def __post_init__(self) -> None:
         if not 1 <= self.top_k <= MAX_TOP_K:
             raise ValueError(f"top_k must be between 1 and {MAX_TOP_K}, got {self.top_k}")
+        if self.query_encoder not in QUERY_ENCODERS:
+            raise ValueError(
+                f"QA_QUERY_ENCODER must be one of {', '.join(QUERY_ENCODERS)}, "
+                f"got {self.query_encoder!r}"
+            )
         if self.max_file_mb <= 0:
             raise ValueError(f"QA_MAX_FILE_MB must be > 0, got {self.max_file_mb}")
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
@@ -50,6 +56,7 @@ class Settings:
             index_dir=Path(env.get("QA_INDEX_DIR", "index")),
             store=env.get("QA_STORE", "faiss"),
             model=env.get("QA_MODEL", DEFAULT_MODEL),
+            query_encoder=env.get("QA_QUERY_ENCODER", "onnx"),
             max_file_mb=_number(env, "QA_MAX_FILE_MB", 20.0),
             threshold=_number(env, "QA_THRESHOLD", None),
         )

@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import json
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -163,6 +164,25 @@ class CachedEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([self._vectors[k] for k in keys]).astype(np.float32)
 
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode_queries([text])[0]
+
+    def encode_queries(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        """Each question's vector as the product computes it (one at a time, by the configured
+        question encoder), cached apart from document vectors and per encoder."""
+        encoder = getattr(self.inner, "query_encoder", "same")
+        keys = [hashlib.sha1(f"query {encoder}\n{t}".encode()).digest() for t in texts]
+        fresh = {k: t for k, t in zip(keys, texts, strict=True) if k not in self._vectors}
+        for n, (key, text) in enumerate(_bar(fresh.items(), progress, "questions"), start=1):
+            self._vectors[key] = self.inner.encode_query(text)
+            self._dirty = True
+            if n % SAVE_EVERY == 0:
+                self.save()
+        self.save()
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._vectors[k] for k in keys]).astype(np.float32)
+
     def save(self) -> None:
         """Write the cache file if anything was added."""
         if not self._dirty:
@@ -215,3 +235,9 @@ def build_index(
     if warm is not None:
         warm()
     return snapshot
+
+
+def _bar(items, show: bool, label: str):  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    return tqdm(list(items), desc=label, file=sys.stderr, disable=not show, leave=False)

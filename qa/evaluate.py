@@ -59,9 +59,11 @@ LATENCY_SAMPLE = 200
 
 def make_embedder(cache: Path, dataset: str) -> CachedEmbedder:
     """The product's embedding model behind a vector cache for `dataset` (tests replace this)."""
+    from qa.config import Settings
     from qa.embedding import SentenceTransformerEmbedder
 
-    return CachedEmbedder(SentenceTransformerEmbedder(), cache / f"vectors-{dataset}.npz")
+    inner = SentenceTransformerEmbedder(query_encoder=Settings.from_env().query_encoder)
+    return CachedEmbedder(inner, cache / f"vectors-{dataset}.npz")
 
 
 def _progress(items, label: str, show: bool):  # type: ignore[no-untyped-def]
@@ -269,7 +271,7 @@ def squad_report(
     half = max(1, len(articles) // 2)
     first, second = set(range(half)), set(range(half, len(articles)))
     embedder = make_embedder(CACHE, "squad")
-    vectors = embedder.encode([q.question for q in chosen], progress=progress)
+    vectors = embedder.encode_queries([q.question for q in chosen], progress=progress)
     docs = {a.doc_id: a.text for a in articles}
     tag = f"squad-{len(articles)}"
     model = _scoring()
@@ -419,7 +421,7 @@ def beir_report(
         folder.name, {f"{k}.txt": v for k, v in corpus.items()}, embedder,
         progress=progress,
     )  # fmt: skip
-    vectors = embedder.encode([q.text for q in queries], progress=progress)
+    vectors = embedder.encode_queries([q.text for q in queries], progress=progress)
     sums: dict[str, dict[str, float]] = {
         n: {"ndcg10": 0.0, "recall100": 0.0} for n in ("product", "bm25", "dense")
     }

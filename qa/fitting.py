@@ -67,7 +67,7 @@ def fit_squad(path: Path, progress: bool = False) -> tuple[ScoringModel, dict]:
     quarter = half // 2
     train = [q for q in questions if q.article < half]
     embedder = make_embedder(CACHE, "squad")
-    vectors = embedder.encode([q.question for q in train], progress=progress)
+    vectors = embedder.encode_queries([q.question for q in train], progress=progress)
     options = RetrievalOptions()
     tag = f"squad-{len(articles)}"
     full = build_index(f"{tag}-all", {a.doc_id: a.text for a in articles}, embedder)

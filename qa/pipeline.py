@@ -63,7 +63,9 @@ class Assistant:
         retrieval: RetrievalOptions = RetrievalOptions(),
     ) -> None:
         self.settings = settings
-        self.embedder = embedder or SentenceTransformerEmbedder(settings.model)
+        self.embedder = embedder or SentenceTransformerEmbedder(
+            settings.model, query_encoder=settings.query_encoder
+        )
         self.store = store or open_store(settings)
         self.reload_interval = reload_interval
         self.chunking = chunking
@@ -133,7 +135,7 @@ class Assistant:
         question = validate_question(question)
         top_k = self.settings.top_k if top_k is None else top_k
         snapshot = self.snapshot()
-        vector = self.embedder.encode([question])[0]
+        vector = self.embedder.encode_query(question)
         depth = max(top_k, self.retrieval.rerank)
         passages = retrieve(snapshot, question, vector, depth, self.retrieval)
         result = answer(question, vector, passages, self.scoring, top_k=top_k)

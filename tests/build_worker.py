@@ -28,5 +28,5 @@ def run_build(docs: Path, index: Path) -> dict:
 
 
 if __name__ == "__main__":
-    qa.pipeline.SentenceTransformerEmbedder = lambda name: FakeEmbedder()  # type: ignore[assignment]
+    qa.pipeline.SentenceTransformerEmbedder = lambda name, **_: FakeEmbedder()  # type: ignore[assignment]
     main(["index", "--docs", sys.argv[1], "--index", sys.argv[2], "--json"])

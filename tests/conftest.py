@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 from pathlib import Path
@@ -16,6 +17,9 @@ from qa.pipeline import Assistant
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SEED_DOC = "japan-new-zealand-information-sharing.txt"
+# The ONNX export of the model (qa.onnx_export) is made once into the repository's .cache and
+# reused by every test and every process a test starts, not written to the user's home.
+os.environ.setdefault("QA_CACHE_DIR", str(ROOT / ".cache" / "qa"))
 
 
 class FakeEmbedder:
@@ -40,6 +44,9 @@ class FakeEmbedder:
             norm = np.linalg.norm(out[row])
             out[row] = out[row] / norm if norm else out[row]
         return out
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
 
 
 @pytest.fixture

@@ -45,7 +45,7 @@ if __name__ == "__main__":
     build = float(os.environ.get("QA_FAKE_BUILD_DELAY", "0"))
     query = float(os.environ.get("QA_FAKE_QUERY_DELAY", "0"))
     write = float(os.environ.get("QA_FAKE_WRITE_DELAY", "0"))
-    qa.pipeline.SentenceTransformerEmbedder = lambda name: SlowFakeEmbedder(build, query)  # type: ignore[assignment]
+    qa.pipeline.SentenceTransformerEmbedder = lambda name, **_: SlowFakeEmbedder(build, query)  # type: ignore[assignment]
     if write:
         qa.faiss_store._fsync_file = _slow_fsync(write)  # type: ignore[assignment]
     docs, index, port, *rest = sys.argv[1:]

@@ -17,7 +17,9 @@ CONTRACT_ANSWER_KEYS = {"question", "answered", "answer", "confidence", "citatio
 
 @pytest.fixture(autouse=True)
 def fake_model(monkeypatch):
-    monkeypatch.setattr(qa.pipeline, "SentenceTransformerEmbedder", lambda name: FakeEmbedder())
+    monkeypatch.setattr(
+        qa.pipeline, "SentenceTransformerEmbedder", lambda name, **options: FakeEmbedder()
+    )
 
 
 def run(*args, input=None):
