@@ -28,7 +28,7 @@ import numpy as np
 
 from qa.lexical import term_weights, token_set, weighted_overlap
 from qa.retrieval import Passage
-from qa.short_answer import ShortAnswer, find_short_answer, holds_type, question_type
+from qa.short_answer import ShortAnswer, find_short_answer, holds_type_lower, question_type
 from qa.store import StoredSentence
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
@@ -184,60 +184,119 @@ class Candidates:
     passage_of: list[int]  # index into the passages list of the best passage holding it
     words: list[frozenset[str]]  # the question words each sentence holds
     matrix: np.ndarray  # (len(sentences), len(FEATURES))
+    members: list[list[int]]  # for each passage, the rows of the sentences it holds
 
 
 def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Candidates:
-    """Every distinct sentence of `passages` (best passage first) with its features."""
+    """Every distinct sentence of `passages` (best passage first) with its features.
+
+    Word overlaps go through bit masks of the question's words: each sentence's mask is taken
+    once, a window's or a document's is the OR of its sentences', and each distinct mask's
+    overlap is computed once per question. Features of a passage or a document are computed
+    once and spread to its sentences by indexing."""
     weights = term_weights(question)
-    question_words = set(weights)
+    terms = list(weights)
     rarest = dict(sorted(weights.items(), key=lambda kv: -kv[1])[:2])
     kind = question_type(question)
-    sentences, titles, passage_of, seen = [], [], [], set()
-    window_words: list[set[str]] = []
-    sentence_words: list[frozenset[str]] = []
-    doc_words: dict[str, set[str]] = {}
+    sentences: list[StoredSentence] = []
+    passage_of: list[int] = []
+    masks: list[int] = []  # the question words each sentence holds, as bits of `terms`
+    window_masks: list[int] = []  # the same for the sentence and its neighbours
+    lengths: list[int] = []  # content words in each sentence
+    doc_masks: dict[str, int] = {}  # the same over every retrieved sentence of a document
+    members: list[list[int]] = []
+    row_of: dict[tuple[str, int], int] = {}
     for index, passage in enumerate(passages):
         chunk = passage.chunk
         words_in_chunk = [token_set(s.text) for s in chunk.sentences]
-        doc_words.setdefault(chunk.doc_id, set()).update(*words_in_chunk)
+        held = [_mask(terms, words) for words in words_in_chunk]
+        doc_mask = doc_masks.get(chunk.doc_id, 0)
+        for mask in held:
+            doc_mask |= mask
+        doc_masks[chunk.doc_id] = doc_mask
+        last = len(held) - 1
+        rows: list[int] = []
+        members.append(rows)
         for i, sentence in enumerate(chunk.sentences):
             key = (sentence.doc_id, sentence.start)
-            if key in seen:
+            row = row_of.get(key)
+            if row is not None:
+                rows.append(row)
                 continue  # the best passage holding it came first
-            seen.add(key)
+            row_of[key] = len(sentences)
+            rows.append(len(sentences))
             sentences.append(sentence)
-            titles.append(chunk.title)
             passage_of.append(index)
-            sentence_words.append(words_in_chunk[i])
-            window_words.append(set().union(*words_in_chunk[max(0, i - 1) : i + 2]))
+            masks.append(held[i])
+            window_masks.append(held[max(0, i - 1)] | held[i] | (held[i + 1] if i < last else 0))
+            lengths.append(len(words_in_chunk[i]))
     if not sentences:
-        return Candidates([], [], [], [], np.zeros((0, len(FEATURES))))
-    dense = np.stack([s.vector for s in sentences]) @ vector
-    overlap = np.array([weighted_overlap(weights, w) for w in sentence_words])
-    rows = []
-    dense_best, overlap_best = dense.max(), overlap.max()  # once, not once per sentence
-    for j, sentence in enumerate(sentences):
-        passage = passages[passage_of[j]]
-        typed = kind is not None
-        match = holds_type(sentence.text, kind, question) if typed else False
-        rows.append([
-            dense[j],
-            dense[j] - dense_best,
-            float(np.dot(vector, passage.chunk.vector)),
-            overlap[j],
-            overlap[j] - overlap_best,
-            weighted_overlap(weights, window_words[j]),
-            weighted_overlap(weights, doc_words[sentence.doc_id]),
-            weighted_overlap(rarest, doc_words[sentence.doc_id]),
-            1.0 / passage.rank,
-            1.0 / passage.lexical_rank if passage.lexical_rank else 0.0,
-            1.0 / passage.dense_rank if passage.dense_rank else 0.0,
-            float(typed and match),
-            float(typed and not match),
-            min(1.0, len(sentence_words[j]) / 40),
-        ])  # fmt: skip
-    words = [frozenset(w & question_words) for w in sentence_words]
-    return Candidates(sentences, titles, passage_of, words, np.asarray(rows, dtype=np.float64))
+        return Candidates([], [], [], [], np.zeros((0, len(FEATURES))), members)
+    words_of = {
+        mask: frozenset(t for bit, t in enumerate(terms) if mask >> bit & 1)
+        for mask in {*masks, *window_masks, *doc_masks.values()}
+    }  # a question has few words: a few distinct masks cover every sentence and window
+    share = {mask: weighted_overlap(weights, words) for mask, words in words_of.items()}
+    overlap = np.array([share[mask] for mask in masks])
+    # The same matrix as np.stack makes, in a third of the time.
+    dense = np.concatenate([s.vector for s in sentences]).reshape(len(sentences), -1) @ vector
+    matrix = np.empty((len(sentences), len(FEATURES)), dtype=np.float64)
+    column = _COLUMN
+    matrix[:, column["dense"]] = dense
+    matrix[:, column["dense_gap"]] = dense - dense.max()
+    matrix[:, column["overlap"]] = overlap
+    matrix[:, column["overlap_gap"]] = overlap - overlap.max()
+    matrix[:, column["window_overlap"]] = [share[mask] for mask in window_masks]
+    context = {
+        doc: (share[mask], weighted_overlap(rarest, words_of[mask]))
+        for doc, mask in doc_masks.items()
+    }
+    per_passage = _passage_features(vector, passages, context)
+    matrix[:, [column[name] for name in _PASSAGE_FEATURES]] = per_passage[passage_of]
+    match = np.zeros(len(sentences))
+    if kind is not None:
+        question_lower = question.lower()
+        match[:] = [holds_type_lower(s.text, kind, question_lower) for s in sentences]
+    matrix[:, column["type_match"]] = match
+    matrix[:, column["type_miss"]] = 0.0 if kind is None else 1.0 - match
+    matrix[:, column["length"]] = np.minimum(1.0, np.array(lengths) / 40)
+    titles = [passages[p].chunk.title for p in passage_of]
+    words = [words_of[mask] for mask in masks]
+    return Candidates(sentences, titles, passage_of, words, matrix, members)
+
+
+_COLUMN = {name: i for i, name in enumerate(FEATURES)}
+
+# The features that are the same for every sentence of a passage, in `_passage_features` order.
+_PASSAGE_FEATURES = (
+    "passage_dense",
+    "context_coverage",
+    "context_rare",
+    "passage_rank",
+    "lexical_rank",
+    "dense_rank",
+)
+
+
+def _passage_features(
+    vector: np.ndarray, passages: list[Passage], context: dict[str, tuple[float, float]]
+) -> np.ndarray:
+    """One row of `_PASSAGE_FEATURES` per passage; `context`: doc_id -> its two context ones."""
+    return np.array([
+        (float(np.dot(vector, p.chunk.vector)), *context[p.chunk.doc_id], 1.0 / p.rank,
+         1.0 / p.lexical_rank if p.lexical_rank else 0.0,
+         1.0 / p.dense_rank if p.dense_rank else 0.0)
+        for p in passages
+    ], dtype=np.float64)  # fmt: skip
+
+
+def _mask(terms: list[str], words: frozenset[str]) -> int:
+    """Bit i set when `words` holds `terms[i]`."""
+    mask = 0
+    for bit, term in enumerate(terms):
+        if term in words:
+            mask |= 1 << bit
+    return mask
 
 
 def answer(
@@ -257,10 +316,12 @@ def answer(
     these passages when already computed."""
     found = found if found is not None else candidates(question, vector, passages)
     scores = model.scores(found.matrix) if found.sentences else np.zeros(0)
-    order = sorted(
-        range(len(scores)),
-        key=lambda j: (-scores[j], found.sentences[j].doc_id, found.sentences[j].start),
-    )
+    # Best first; ties by document order. Plain floats sort much faster than numpy scalars.
+    ranked = sorted(
+        zip((-scores).tolist(), [s.doc_id for s in found.sentences],
+            [s.start for s in found.sentences], range(len(scores)), strict=True)
+    )  # fmt: skip
+    order = [j for *_, j in ranked]
     shown = rerank_passages(passages, found, scores)[: top_k or len(passages)]
     passages_out = [
         PassageOut(p.chunk.doc_id, p.chunk.chunk_id, p.chunk.text, p.chunk.start, p.chunk.end,
@@ -303,14 +364,10 @@ def rerank_passages(
     passages: list[Passage], found: Candidates, scores: np.ndarray
 ) -> list[tuple[Passage, float]]:
     """`passages` ordered by the best score of the sentences they hold (ties: fused rank),
-    each with that score (a logit; its sigmoid is the passage's reported score)."""
-    best = [-math.inf] * len(passages)
-    index_of = {(s.doc_id, s.start): j for j, s in enumerate(found.sentences)}
-    for p, passage in enumerate(passages):
-        for sentence in passage.chunk.sentences:
-            j = index_of.get((sentence.doc_id, sentence.start))
-            if j is not None:
-                best[p] = max(best[p], float(scores[j]))
+    each with that score (a logit; its sigmoid is the passage's reported score). `found`: the
+    candidates of these same `passages`, `scores` theirs."""
+    values = scores.tolist()
+    best = [max((values[j] for j in rows), default=-math.inf) for rows in found.members]
     order = sorted(range(len(passages)), key=lambda p: (-best[p], p))
     return [(passages[p], best[p]) for p in order]
 

@@ -30,7 +30,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +50,7 @@ from qa.vector_index import open_index as open_dense_index
 from qa.vector_index import persist as persist_dense
 
 FORMAT = 2
+CHUNK_CACHE = 4096  # chunks a snapshot keeps built (a few KB each; lru_cache is thread-safe)
 _FILES = ("texts.jsonl", "sentences.npy", "chunks.npy", "sentence_vectors.npy", "chunk_vectors.npy")
 
 
@@ -386,6 +387,13 @@ class FaissSnapshot:
         self.sentence_vectors = sentence_vectors
         self.chunk_vectors = chunk_vectors
         self._by_id = {d.doc_id: d for d in entries}
+        # Chunks are built on first use and kept (up to CHUNK_CACHE): one cache per snapshot, so
+        # a new generation never sees an old one's. The cache holds the arrays, not `self`, so
+        # no reference cycle keeps a replaced snapshot's vectors alive until a gc pass.
+        build = partial(
+            _build_chunk, entries, texts, chunk_rows, sentence_rows, sentence_vectors, chunk_vectors
+        )
+        self._chunk_of_row = lru_cache(maxsize=CHUNK_CACHE)(build)
 
     @classmethod
     def load(cls, folder: Path, manifest: dict) -> FaissSnapshot:
@@ -483,11 +491,11 @@ class FaissSnapshot:
             return []
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
         scores, rows = self._dense_index.search(query, k)
-        return [
-            ScoredChunk(self._chunk_id(int(r)), float(s))
-            for s, r in zip(scores[0], rows[0], strict=True)
-            if r >= 0
+        found = [
+            (r, s) for r, s in zip(rows[0].tolist(), scores[0].tolist(), strict=True) if r >= 0
         ]
+        ids = self._chunk_ids([r for r, _ in found])
+        return [ScoredChunk(i, s) for i, (_, s) in zip(ids, found, strict=True)]
 
     @cached_property
     def _lexical_index(self):  # type: ignore[no-untyped-def]
@@ -496,43 +504,28 @@ class FaissSnapshot:
         return LexicalIndex([self._chunk_text(i) for i in range(self.chunk_count)])
 
     def lexical_search(self, query: str, k: int) -> list[ScoredChunk]:
-        return [
-            ScoredChunk(self._chunk_id(row), score)
-            for row, score in self._lexical_index.search(query, k)
-        ]
+        found = self._lexical_index.search(query, k)
+        ids = self._chunk_ids([row for row, _ in found])
+        return [ScoredChunk(i, score) for i, (_, score) in zip(ids, found, strict=True)]
 
     def warm(self) -> None:
         """Build the in-memory search structures now rather than on the first query."""
         _ = self._dense_index, self._lexical_index
 
     def chunk(self, chunk_id: str) -> StoredChunk:
-        row = self._row_of(chunk_id)
-        doc_index, start, end, first, last = (int(v) for v in self.chunk_rows[row])
-        entry = self.entries[doc_index]
-        text = self.texts[entry.doc_id]
-        sentences = [
-            StoredSentence(entry.doc_id, int(s), int(e), text[int(s) : int(e)],
-                           self.sentence_vectors[i])
-            for i, (_, s, e) in zip(range(first, last), self.sentence_rows[first:last], strict=True)
-        ]  # fmt: skip
-        return StoredChunk(
-            chunk_id,
-            entry.doc_id,
-            entry.title,
-            start,
-            end,
-            text[start:end],
-            sentences,
-            self.chunk_vectors[row],
-        )
+        """The stored chunk `chunk_id` (KeyError if unknown). Built once and then shared by
+        every caller of this snapshot (it is immutable), up to `CHUNK_CACHE` chunks."""
+        return self._chunk_of_row(self._row_of(chunk_id))
 
     def _chunk_text(self, row: int) -> str:
         doc_index, start, end = (int(v) for v in self.chunk_rows[row, :3])
         return self.texts[self.entries[doc_index].doc_id][start:end]
 
-    def _chunk_id(self, row: int) -> str:
-        entry = self.entries[int(self.chunk_rows[row, 0])]
-        return f"{entry.doc_id}#{row - entry.chunk_lo}"
+    def _chunk_ids(self, rows: list[int]) -> list[str]:
+        """The chunk ids of `rows` (one numpy lookup for all of them)."""
+        docs = self.chunk_rows[rows, 0].tolist() if rows else []
+        entries = [self.entries[d] for d in docs]
+        return [f"{e.doc_id}#{r - e.chunk_lo}" for e, r in zip(entries, rows, strict=True)]
 
     def _row_of(self, chunk_id: str) -> int:
         doc_id, _, number = chunk_id.rpartition("#")
@@ -544,3 +537,32 @@ class FaissSnapshot:
         ):
             raise KeyError(f"unknown chunk {chunk_id!r}")
         return entry.chunk_lo + int(number)
+
+
+def _build_chunk(
+    entries: list[_DocEntry],
+    texts: dict[str, str],
+    chunk_rows: np.ndarray,
+    sentence_rows: np.ndarray,
+    sentence_vectors: np.ndarray,
+    chunk_vectors: np.ndarray,
+    row: int,
+) -> StoredChunk:
+    """Chunk `row` of a snapshot's arrays, with its sentences (vectors are views)."""
+    doc_index, start, end, first, last = chunk_rows[row].tolist()
+    entry = entries[doc_index]
+    text = texts[entry.doc_id]
+    sentences = [
+        StoredSentence(entry.doc_id, s, e, text[s:e], sentence_vectors[i])
+        for i, (_, s, e) in enumerate(sentence_rows[first:last].tolist(), start=first)
+    ]
+    return StoredChunk(
+        f"{entry.doc_id}#{row - entry.chunk_lo}",
+        entry.doc_id,
+        entry.title,
+        start,
+        end,
+        text[start:end],
+        sentences,
+        chunk_vectors[row],
+    )

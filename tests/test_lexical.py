@@ -38,3 +38,11 @@ def test_bm25_leaves_out_documents_without_a_query_word() -> None:
     index = LexicalIndex(["Espresso is brewed.", "Tea is steeped.", ""])
     assert [row for row, _ in index.search("steeped tea", 5)] == [1]
     assert index.search("the of and", 5) == []
+
+
+def test_bm25_hits_are_plain_numbers_best_first() -> None:
+    index = LexicalIndex(["tea tea tea", "tea and espresso", "espresso only"])
+    hits = index.search("tea", 3)
+    assert [row for row, _ in hits] == [0, 1]
+    assert all(type(row) is int and type(score) is float for row, score in hits)
+    assert hits[0][1] > hits[1][1] > 0
