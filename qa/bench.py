@@ -549,9 +549,11 @@ def run_bench(config: BenchConfig) -> dict:
     index = config.work / "index"
     embedder = config.embedder
     if embedder is None and config.parts & {"build", "answer"}:
+        from qa.config import Settings
         from qa.embedding import SentenceTransformerEmbedder
 
-        embedder = SentenceTransformerEmbedder()
+        settings = Settings.from_env()  # QA_MODEL and QA_QUERY_ENCODER apply here too
+        embedder = SentenceTransformerEmbedder(settings.model, query_encoder=settings.query_encoder)
         started = time.perf_counter()
         _ = embedder.model
         embedder.warm()  # the question encoder's export, made once per model

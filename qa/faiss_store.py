@@ -509,8 +509,18 @@ class FaissSnapshot:
         return [ScoredChunk(i, score) for i, (_, score) in zip(ids, found, strict=True)]
 
     def warm(self) -> None:
-        """Build the in-memory search structures now rather than on the first query."""
+        """Build the in-memory search structures, and the first `CHUNK_CACHE` chunks, now
+        rather than on the first queries."""
         _ = self._dense_index, self._lexical_index
+        for row in range(min(CHUNK_CACHE, len(self.chunk_rows))):
+            self._chunk_of_row(row)
+
+    def sentence_texts(self, limit: int) -> list[str]:
+        """The texts of the first `limit` stored sentences (for warming per-sentence caches)."""
+        out = []
+        for doc_index, start, end in self.sentence_rows[:limit].tolist():
+            out.append(self.texts[self.entries[doc_index].doc_id][start:end])
+        return out
 
     def chunk(self, chunk_id: str) -> StoredChunk:
         """The stored chunk `chunk_id` (KeyError if unknown). Built once and then shared by

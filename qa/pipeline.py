@@ -16,7 +16,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from qa.answer import Answer, ScoringModel, answer
+from qa.answer import WARM_SENTENCES, Answer, ScoringModel, answer, prepare_sentences
 from qa.chunking import ChunkingOptions
 from qa.config import Settings, validate_question
 from qa.embedding import Embedder, SentenceTransformerEmbedder
@@ -113,13 +113,22 @@ class Assistant:
                     # Keep answering from the snapshot in memory; the next build repairs it.
                     log.warning("keeping index %s: %s", self._snapshot.version, exc)
                     return self._snapshot
-                warm = getattr(fresh, "warm", None)
-                if warm is not None:
-                    warm()
+                self._warm(fresh)
                 self._snapshot = fresh
             return self._snapshot
         finally:
             self._load_lock.release()
+
+    @staticmethod
+    def _warm(snapshot: Snapshot) -> None:
+        """Build what a snapshot computes lazily (search structures, chunks, per-sentence
+        signals) before it serves, so questions do not pay for it. Optional for a store."""
+        warm = getattr(snapshot, "warm", None)
+        if warm is not None:
+            warm()
+        sentence_texts = getattr(snapshot, "sentence_texts", None)
+        if sentence_texts is not None:
+            prepare_sentences(sentence_texts(WARM_SENTENCES))
 
     def _version(self) -> str | None:
         """The store's current version; None (meaning "changed") when it cannot be read, so

@@ -101,7 +101,17 @@ def _fresh(words: tuple[str, ...], question_lower: str) -> bool:
     return bool(words) and not all(w in question_lower for w in words)
 
 
-@lru_cache(maxsize=65536)
+MENTION_CACHE = 131072  # (sentence, kind) pairs: every kind of 26,000 sentences
+
+
+def prepare(sentence: str) -> None:
+    """Compute the question-independent part of `holds_type` for `sentence`, for every kind,
+    now (when an index is loaded) rather than during a question."""
+    for kind in _TYPE_TOKENS:
+        _mentions(sentence, kind)
+
+
+@lru_cache(maxsize=MENTION_CACHE)
 def _mentions(sentence: str, kind: str) -> tuple[tuple[str, ...], ...]:
     """The distinct spans of `sentence` that `holds_type` tests for `kind`, as lowercased words
     (capitalized common words that only start the sentence left out); question-independent."""

@@ -266,3 +266,19 @@ def test_a_sentence_shared_by_two_passages_counts_for_both() -> None:
     # Both d.txt chunks hold the quoted sentence, which was kept once (from the first).
     assert by_chunk["d.txt#1"] == by_chunk["d.txt#3"] > by_chunk["e.txt#2"]
     assert [p.chunk_id for p in result.passages] == ["d.txt#1", "d.txt#3", "e.txt#2"]
+
+
+def test_loading_a_snapshot_prepares_the_signals_of_its_sentences(docs, make_assistant):
+    import qa.short_answer as short_answer
+
+    assistant = make_assistant(docs, FakeEmbedder())
+    assistant.refresh(switch=False)
+    token_set.cache_clear()
+    short_answer._mentions.cache_clear()
+    snapshot = assistant.snapshot()
+    texts = snapshot.sentence_texts(10_000)
+    assert len(texts) > 5
+    assert token_set.cache_info().currsize == len(set(texts))
+    hits = short_answer._mentions.cache_info().hits
+    holds_type(texts[0], "date", "When was it?")  # answered from what the load computed
+    assert short_answer._mentions.cache_info().hits == hits + 1
