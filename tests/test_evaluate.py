@@ -134,4 +134,3 @@ def test_the_same_figures_on_a_milvus_store(eval_cache, squad_slice, milvus_uri_
 @pytest.fixture
 def milvus_uri_prefix(milvus_server: str) -> str:
     return f"milvus://{milvus_server}/eval?grace=0"
-
