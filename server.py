@@ -96,15 +96,18 @@ def create_app(
     build_on_start: bool = True,
     watch: bool = False,
     admin_token: str | None = None,
+    answer_workers: int | None = None,
 ) -> FastAPI:
     """The FastAPI app over `assistant`.
 
     `build_on_start`: refresh the index and warm the model in a background thread, answering
     503 until done (False: ready at once, for an index already built). `watch`: rebuild when
     the docs folder changes. `admin_token`: the bearer token for `POST /index/rebuild` from
-    other machines (default: env `QA_ADMIN_TOKEN`; unset means only loopback may rebuild)."""
+    other machines (default: env `QA_ADMIN_TOKEN`; unset means only loopback may rebuild).
+    `answer_workers`: how many questions are answered at once; more wait their turn (default:
+    env `QA_ANSWER_WORKERS`, else one per CPU)."""
     token = admin_token if admin_token is not None else os.environ.get("QA_ADMIN_TOKEN")
-    service = Service(assistant, token)
+    service = Service(assistant, token, answer_workers)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
@@ -209,17 +212,21 @@ def _allowed_methods(app: FastAPI, request: Request) -> list[str]:
 
 
 def _add_api_routes(app: FastAPI, service: Service) -> None:
-    def ready() -> Service:
+    async def ready() -> Service:  # async: no thread-pool hop for a flag check
         service.check_ready()
         return service
 
     needs_index = [Depends(ready)]
 
-    def ask(question: str, top_k: int | None) -> dict[str, Any]:
+    async def ask(question: str, top_k: int | None) -> Response:
+        """The answer as JSON, computed on the answer executor. The bytes go out as they are:
+        `response_model` still documents them, but FastAPI does not validate and re-encode a
+        `Response` (that cost two thread-pool hops and more time than the JSON itself)."""
         try:
-            return service.assistant.ask(question, top_k).to_dict()
+            body = await service.answer_json(question, top_k)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
+        return Response(body, media_type="application/json")
 
     @app.post(
         "/ask",
@@ -229,9 +236,9 @@ def _add_api_routes(app: FastAPI, service: Service) -> None:
         dependencies=needs_index,
         summary="Answer a question",
     )
-    def ask_post(body: AskRequest) -> dict[str, Any]:
+    async def ask_post(body: AskRequest) -> Response:
         """Answer a question with verbatim, cited sentences from the documents."""
-        return ask(body.question, body.top_k)
+        return await ask(body.question, body.top_k)
 
     @app.get(
         "/ask",
@@ -241,12 +248,12 @@ def _add_api_routes(app: FastAPI, service: Service) -> None:
         dependencies=needs_index,
         summary="Answer a question (query string)",
     )
-    def ask_get(
+    async def ask_get(
         q: Annotated[str, Query(description="The question.", examples=[EXAMPLE_QUESTION])],
         top_k: Annotated[int | None, Query(ge=1, le=MAX_TOP_K, description="1..20")] = None,
-    ) -> dict[str, Any]:
+    ) -> Response:
         """The same as `POST /ask`, for links and curl."""
-        return ask(q, top_k)
+        return await ask(q, top_k)
 
     @app.get(
         "/documents/{doc_id:path}",
@@ -337,7 +344,7 @@ def _add_page_routes(app: FastAPI, service: Service, templates: Jinja2Templates)
         if not service.ready.is_set():
             return render(request, "index.html", 503, **base)
         try:
-            result = service.assistant.ask(question, top_k).to_dict()
+            result = service.ask(question, top_k)  # waits its turn on the answer executor
         except PRODUCT_ERRORS as exc:
             return render(request, "index.html", 503, error=str(exc), **base)
         return render(request, "index.html", **base, **answer_view(result))

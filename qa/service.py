@@ -2,7 +2,8 @@
 
 In: an `Assistant` and the admin token. Out: `Service`, which the routes share: `ready` (set
 once questions can be answered), `check_ready()` (raises `NotReady`), `rebuild()` (waits while
-another rebuild runs, then refreshes and switches), `start(build, watch)` and `stop()`.
+another rebuild runs, then refreshes and switches), `answer_json()` and `ask()` (a question on
+the answer executor), `start(build, watch)` and `stop()`.
 
 On start a background thread brings the index up to date and warms the model; until then
 questions get a 503 that says so. Rebuilds take turns on one lock: a second request waits for
@@ -10,16 +11,25 @@ the running one, then runs its own refresh, so its report reflects the folder as
 asked. Queries are answered from the old snapshot until the new one is switched in. An index
 rebuilt by another process (`qa index`) is picked up by `Assistant.snapshot()`, which checks
 the store's version at most once a second.
+
+Answering is CPU-bound (encoding the question), so questions run on a small executor of their
+own (`answer_workers` threads, default one per CPU) rather than in the web framework's large
+thread pool: under load requests queue for a worker instead of all running the model at once,
+and the event loop, /health and the pages stay free.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
+
+import orjson
 
 from qa.embedding import ModelError
 from qa.indexer import DocsFolderError, IndexReport
@@ -33,6 +43,7 @@ WATCH_QUIET_MS = 500  # rebuild once the docs folder has been quiet this long...
 WATCH_MAX_WAIT_MS = 3000  # ...or at the latest this long after the first change
 STOP_WAIT_SECONDS = 2.0  # how long shutdown waits for background threads
 WARM_UP_QUESTION = "When did Luxon take office?"
+ANSWER_WORKERS_ENV = "QA_ANSWER_WORKERS"  # threads answering questions (default: CPUs)
 # Failures a person can fix (docs folder, index, model); shown as a 503 with their message.
 PRODUCT_ERRORS = (DocsFolderError, IndexProblem, ModelError)
 
@@ -45,9 +56,14 @@ class Service:
     """What the routes share: the one Assistant, whether it is ready, and one rebuild at a
     time. Background work (first build, folder watcher) runs in daemon threads."""
 
-    def __init__(self, assistant: Assistant, admin_token: str | None) -> None:
+    def __init__(
+        self, assistant: Assistant, admin_token: str | None, answer_workers: int | None = None
+    ) -> None:
         self.assistant = assistant
         self.admin_token = admin_token or None
+        self.answer_workers = answer_workers or default_answer_workers()
+        self._answers: ThreadPoolExecutor | None = None
+        self._answers_lock = threading.Lock()
         self.ready = threading.Event()
         self.error: str | None = None
         self.last_report: IndexReport | None = None
@@ -59,6 +75,30 @@ class Service:
     @property
     def rebuilding(self) -> bool:
         return self._rebuilding
+
+    def answer_json(self, question: str, top_k: int | None) -> asyncio.Future[bytes]:
+        """`assistant.ask(question, top_k)` as the JSON bytes of `Answer.to_dict()`, computed
+        on the answer executor; await it from the event loop. Raises what `ask` raises
+        (ValueError for a bad question, the `PRODUCT_ERRORS`)."""
+
+        def work() -> bytes:
+            return orjson.dumps(self.assistant.ask(question, top_k).to_dict())
+
+        return asyncio.get_running_loop().run_in_executor(self._executor(), work)
+
+    def ask(self, question: str, top_k: int | None) -> dict[str, Any]:
+        """`assistant.ask(question, top_k).to_dict()` on the answer executor, for callers in a
+        worker thread (the page): waits for its turn like the API's questions."""
+        future = self._executor().submit(self.assistant.ask, question, top_k)
+        return future.result().to_dict()
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._answers_lock:
+            if self._answers is None:
+                self._answers = ThreadPoolExecutor(
+                    self.answer_workers, thread_name_prefix="qa-answer"
+                )
+            return self._answers
 
     def rebuild(self) -> IndexReport:
         """Bring the index up to date and switch to it; waits while another rebuild runs."""
@@ -142,6 +182,12 @@ class Service:
         A build still running then is left to die with the process (see
         `rebuild_in_background`)."""
         self._stop.set()
+        with self._answers_lock:
+            if self._answers is not None:
+                # Questions still queued are dropped (their requests are gone by now); one
+                # being answered finishes, which takes milliseconds.
+                self._answers.shutdown(wait=False, cancel_futures=True)
+                self._answers = None
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -218,6 +264,25 @@ class Service:
                     log.exception("rebuild after change failed")
         except FileNotFoundError as exc:
             log.warning("cannot watch %s: %s", docs, exc)
+
+
+def default_answer_workers() -> int:
+    """Threads answering questions: env `QA_ANSWER_WORKERS`, else the CPUs this process may
+    use (more would only make questions wait for each other's model calls)."""
+    configured = os.environ.get(ANSWER_WORKERS_ENV, "").strip()
+    if configured:
+        try:
+            workers = int(configured)
+        except ValueError:
+            workers = 0
+        if workers < 1:
+            raise ValueError(
+                f"{ANSWER_WORKERS_ENV} must be a whole number >= 1, not {configured!r}"
+            )
+        return workers
+    if hasattr(os, "sched_getaffinity"):  # Linux: honours taskset and container CPU sets
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def summary(report: IndexReport | None) -> str:

@@ -267,7 +267,8 @@ SMALL = b'{"question": "When did Luxon take office?"}'
     [
         ("honest length", f"Content-Length: {len(BIG)}\r\n", BIG, {413}),
         ("length says 70 KB, sends a little", "Content-Length: 70000\r\n", SMALL, {413}),
-        ("huge length", "Content-Length: 99999999999999999999\r\n", SMALL, {413}),
+        # Past 64 bits: httptools (uvicorn's parser) refuses the framing itself (RFC 9112).
+        ("huge length", "Content-Length: 99999999999999999999\r\n", SMALL, {400, 413}),
         ("length says less than it sends", "Content-Length: 10\r\n", BIG, {400, 422}),
         ("chunked, too big", "Transfer-Encoding: chunked\r\n", chunked(BIG), {413}),
         ("chunked, one huge chunk", "Transfer-Encoding: chunked\r\n", chunked(BIG, 70_001), {413}),

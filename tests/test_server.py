@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -21,6 +22,7 @@ import server
 from qa.config import Settings
 from qa.indexer import refresh
 from qa.pipeline import Assistant
+from qa.service import default_answer_workers
 from tests.conftest import ROOT, SEED_DOC, FakeEmbedder
 
 QUESTION = "When did Luxon take office?"
@@ -116,6 +118,74 @@ def test_fields_added_to_the_answer_pass_through(client: TestClient, monkeypatch
     monkeypatch.setattr(qa.pipeline.Assistant, "ask", ask_with_extra)
     body = client.get("/ask", params={"q": QUESTION}).json()
     assert body["short_answer"] == {"text": "x"} and body["extra"] == 1
+
+
+def test_ask_sends_the_answer_object_as_json(client: TestClient, assistant: Assistant) -> None:
+    response = client.post("/ask", json={"question": QUESTION, "top_k": 2})
+    assert response.headers["content-type"] == "application/json"
+    expected = assistant.ask(QUESTION, 2).to_dict()
+    body = response.json()
+    assert body.pop("took_ms") >= 0 and expected.pop("took_ms") >= 0
+    assert body == expected
+
+
+def test_questions_queue_for_the_answer_workers_and_health_does_not_wait(
+    assistant: Assistant, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """With 2 answer workers, 6 slow questions run at most 2 at a time, all get their answer,
+    and /health and the documents answer at once meanwhile."""
+    running, most, lock = [0], [0], threading.Lock()
+    original = qa.pipeline.Assistant.ask
+
+    def slow_ask(self, question, top_k=None):  # type: ignore[no-untyped-def]
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.3)
+        try:
+            return original(self, question, top_k)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(qa.pipeline.Assistant, "ask", slow_ask)
+    app = server.create_app(assistant, answer_workers=2)
+    statuses: list[int] = []
+    with serve(app) as client:
+        threads = [
+            threading.Thread(
+                target=lambda: statuses.append(
+                    client.get("/ask", params={"q": QUESTION}).status_code
+                )
+            )
+            for _ in range(6)
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            wait_until(lambda: running[0] == 2)
+            started = time.monotonic()
+            assert client.get("/health").status_code == 200
+            assert client.get(f"/documents/{SEED_DOC}").status_code == 200
+            assert time.monotonic() - started < 0.25, "health waited behind the questions"
+        finally:
+            for thread in threads:
+                thread.join(10)
+    assert statuses == [200] * 6 and most[0] == 2
+
+
+@pytest.mark.parametrize(("value", "workers"), [("3", 3), (" 1 ", 1), ("", None)])
+def test_answer_workers_come_from_the_environment(monkeypatch, value: str, workers) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("QA_ANSWER_WORKERS", value)
+    expected = workers or max(1, len(os.sched_getaffinity(0)))
+    assert default_answer_workers() == expected
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two"])
+def test_a_bad_answer_workers_setting_says_what_it_needs(monkeypatch, value: str) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("QA_ANSWER_WORKERS", value)
+    with pytest.raises(ValueError, match="QA_ANSWER_WORKERS must be a whole number >= 1"):
+        default_answer_workers()
 
 
 def test_default_top_k_is_five(folder: Path, make_assistant) -> None:  # type: ignore[no-untyped-def]
