@@ -76,7 +76,7 @@ def test_store_builds_hnsw_above_the_limit_and_search_finds_the_chunk(
     assert describe(snapshot._dense_index).startswith("hnsw")
     row = snapshot.chunk_count // 2
     hits = snapshot.dense_search(snapshot.chunk_vectors[row], 3)
-    assert hits[0].chunk_id == snapshot._chunk_id(row)
+    assert hits[0].chunk_id == snapshot._chunk_ids([row])[0]
     assert hits[0].score == pytest.approx(1.0, abs=1e-4)
 
 
