@@ -31,6 +31,7 @@ FLOAT_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
 META_FILE = "meta.json"
 TOKENIZER_FILE = "tokenizer.json"
+SCRATCH_PREFIX = ".export-"
 
 
 class ExportError(Exception):
@@ -96,6 +97,8 @@ def ensure_export(model_dir: Path, cache_dir: Path | None = None) -> ExportInfo:
     folder.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder) + ".lock"):
         if not (folder / META_FILE).is_file():  # another process may have finished meanwhile
+            for stale in folder.parent.glob(SCRATCH_PREFIX + "*"):  # left by a killed export
+                shutil.rmtree(stale, ignore_errors=True)
             _export(model_dir, folder)
     return ExportInfo.load(folder)
 
@@ -103,7 +106,7 @@ def ensure_export(model_dir: Path, cache_dir: Path | None = None) -> ExportInfo:
 def _export(model_dir: Path, folder: Path) -> None:
     """Export into a temporary sibling of `folder`, then rename it into place."""
     log.info("exporting %s to ONNX (once per model version) in %s", model_dir, folder)
-    scratch = Path(tempfile.mkdtemp(prefix=".export-", dir=folder.parent))
+    scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=folder.parent))
     try:
         os.chmod(scratch, 0o755)  # mkdtemp's 0700 would hide it from other users
         with warnings.catch_warnings():

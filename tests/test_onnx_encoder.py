@@ -104,6 +104,9 @@ def test_a_leftover_without_meta_is_replaced(tmp_path, monkeypatch):
     folder = export_folder(model, tmp_path / "cache")
     folder.mkdir(parents=True)
     (folder / "model.onnx").write_bytes(b"from a crashed export")
+    killed = folder.parent / ".export-abc123"  # the scratch folder of a killed export
+    killed.mkdir()
+    (killed / "model.onnx").write_bytes(b"half")
 
     def fake(model_dir, scratch):  # type: ignore[no-untyped-def]
         (scratch / "model.onnx").write_bytes(b"complete")
@@ -115,6 +118,7 @@ def test_a_leftover_without_meta_is_replaced(tmp_path, monkeypatch):
     info = ensure_export(model, tmp_path / "cache")
     assert info.folder == folder and info.dim == 4
     assert (folder / "model.onnx").read_bytes() == b"complete"
+    assert not killed.exists()
 
 
 def test_a_model_that_cannot_be_exported_falls_back_to_torch(real_embedder, monkeypatch, caplog):
@@ -162,3 +166,21 @@ def test_answering_never_imports_torch(tmp_path, real_embedder, export):
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result == {"answered": True, "loaded": []}
+
+
+def test_qa_index_prepares_the_question_encoder_for_the_server(tmp_path):
+    """`make run` is `qa index` then `qa serve`: the index command, which loads the model to
+    embed anyway, leaves the export behind so the server never needs torch."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / SEED_DOC).write_text((SEEDS / SEED_DOC).read_text())
+    cache = tmp_path / "cache"
+    env = {**os.environ, "QA_CACHE_DIR": str(cache)}
+    command = [sys.executable, "-m", "qa.cli", "index", "--docs", str(docs),
+               "--index", str(tmp_path / "index"), "--json"]  # fmt: skip
+    out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["embedded"] > 0
+    exported = list((cache / "onnx").glob(f"*/{META_FILE}"))
+    assert len(exported) == 1
+    assert (exported[0].parent / "model.onnx").stat().st_size > 1_000_000
