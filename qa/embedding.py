@@ -186,14 +186,9 @@ class SentenceTransformerEmbedder:
         if self.query_encoder == "torch":
             return False
         try:
-            from qa.onnx_encoder import OnnxEncoder
-            from qa.onnx_export import ensure_export
+            from qa.onnx_encoder import load_encoder
 
-            encoder = OnnxEncoder(
-                ensure_export(Path(self._path)), int8=self.query_encoder == "onnx-int8"
-            )
-            _ = encoder.session, encoder.tokenizer
-            return encoder
+            return load_encoder(Path(self._path), int8=self.query_encoder == "onnx-int8")
         except Exception as exc:  # noqa: BLE001 - any failure means "use torch", said once
             log.warning("questions will be encoded with torch: no ONNX encoder (%s)", exc)
             return False

