@@ -73,7 +73,8 @@ def resolve_model_path(name: str) -> str:
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model on the CPU, loaded lazily and offline."""
+    """A sentence-transformers model on the CPU, loaded lazily and offline, for documents; its
+    ONNX export (or the model itself, per `query_encoder`) for questions."""
 
     def __init__(
         self, name: str = DEFAULT_MODEL, batch_size: int = 64, query_encoder: str = "onnx"
