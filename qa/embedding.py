@@ -26,7 +26,7 @@ import sys
 import threading
 from functools import cached_property
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -90,7 +90,7 @@ class SentenceTransformerEmbedder:
         self.query_encoder = query_encoder
         self._path = resolve_model_path(name)
         self._onnx_lock = threading.Lock()
-        self._onnx: object | None = None  # OnnxEncoder once loaded; False when unavailable
+        self._onnx: Any = None  # the OnnxEncoder once loaded; False when unavailable
 
     @cached_property
     def model(self):  # type: ignore[no-untyped-def]
@@ -110,9 +110,8 @@ class SentenceTransformerEmbedder:
 
     @cached_property
     def dim(self) -> int:
-        onnx = self._onnx_encoder()
-        if onnx is not None:
-            return onnx.export.dim  # without loading torch
+        if self._onnx:  # already loaded for questions: no need to load torch for this
+            return self._onnx.export.dim
         dim = self.model.get_embedding_dimension()
         if not dim:
             raise ModelError(f"model {self.name!r} does not report its embedding dimension")
