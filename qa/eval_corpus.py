@@ -173,7 +173,9 @@ class CachedEmbedder:
         encoder = getattr(self.inner, "query_encoder", "same")
         keys = [hashlib.sha1(f"query {encoder}\n{t}".encode()).digest() for t in texts]
         fresh = {k: t for k, t in zip(keys, texts, strict=True) if k not in self._vectors}
-        for n, (key, text) in enumerate(_bar(fresh.items(), progress, "questions"), start=1):
+        for n, (key, text) in enumerate(
+            progress_bar(list(fresh.items()), "questions", progress), start=1
+        ):
             self._vectors[key] = self.inner.encode_query(text)
             self._dirty = True
             if n % SAVE_EVERY == 0:
@@ -237,7 +239,8 @@ def build_index(
     return snapshot
 
 
-def _bar(items, show: bool, label: str):  # type: ignore[no-untyped-def]
+def progress_bar(items, label: str, show: bool):  # type: ignore[no-untyped-def]
+    """`items` with a tqdm bar on stderr when `show` (the eval commands' one progress bar)."""
     from tqdm import tqdm
 
-    return tqdm(list(items), desc=label, file=sys.stderr, disable=not show, leave=False)
+    return tqdm(items, desc=label, file=sys.stderr, disable=not show, leave=False)

@@ -18,7 +18,6 @@ second half, so its in-corpus questions are held out too.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,6 +36,7 @@ from qa.eval_corpus import (
     index_settings,
     load_beir,
     load_squad,
+    progress_bar,
 )
 from qa.lexical import LexicalIndex
 from qa.metrics import (
@@ -64,12 +64,6 @@ def make_embedder(cache: Path, dataset: str) -> CachedEmbedder:
 
     inner = SentenceTransformerEmbedder(query_encoder=Settings.from_env().query_encoder)
     return CachedEmbedder(inner, cache / f"vectors-{dataset}.npz")
-
-
-def _progress(items, label: str, show: bool):  # type: ignore[no-untyped-def]
-    from tqdm import tqdm
-
-    return tqdm(items, desc=label, file=sys.stderr, disable=not show, leave=False)
 
 
 # --- SQuAD -----------------------------------------------------------------------------------
@@ -102,7 +96,9 @@ def run_trials(
     """Retrieve for every question and compute its candidates' features and labels."""
     trials = []
     depth = max(TOP_K, options.rerank)
-    for question, vector in _progress(list(zip(questions, vectors, strict=True)), label, progress):
+    for question, vector in progress_bar(
+        list(zip(questions, vectors, strict=True)), label, progress
+    ):
         started = time.perf_counter()
         passages = retrieve(snapshot, question.question, vector, depth, options)
         found = candidates(question.question, vector, passages)
@@ -161,7 +157,7 @@ def evaluate_full(
     sentence_bm25 = LexicalIndex([s.text for s in sentences])
     sentence_vectors = np.stack([s.vector for s in sentences])
     rows = []
-    for trial in _progress(trials, "squad: answering", progress):
+    for trial in progress_bar(trials, "squad: answering", progress):
         q = trial.question
         gold = golds(q)
         result, seconds = ask_trial(trial, model, short=True)
@@ -425,7 +421,7 @@ def beir_report(
     sums: dict[str, dict[str, float]] = {
         n: {"ndcg10": 0.0, "recall100": 0.0} for n in ("product", "bm25", "dense")
     }
-    for query, vector in _progress(
+    for query, vector in progress_bar(
         list(zip(queries, vectors, strict=True)), f"beir {folder.name}", progress
     ):
         for name, ranking in beir_rankings(snapshot, query, vector, options).items():

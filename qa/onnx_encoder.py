@@ -29,18 +29,19 @@ log = logging.getLogger(__name__)
 def load_encoder(model_dir: Path, int8: bool = False) -> OnnxEncoder:
     """The encoder of `model_dir`'s export, ready to run (made first when missing). An export
     that onnxruntime cannot load (a damaged file in the cache) is made again, once."""
-    for attempt in (1, 2):
-        encoder = OnnxEncoder(ensure_export(model_dir), int8=int8)
-        try:
-            _ = encoder.session, encoder.tokenizer
-            return encoder
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own kinds
-            if attempt == 2:
-                raise
-            log.warning("the ONNX export in %s is damaged (%s); exporting again",
-                        encoder.export.folder, exc)  # fmt: skip
-            discard_export(encoder.export.folder)
-    raise AssertionError("unreachable")
+    export = ensure_export(model_dir)
+    try:
+        return _opened(OnnxEncoder(export, int8=int8))
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own kinds
+        log.warning("the ONNX export in %s is damaged (%s); exporting again", export.folder, exc)
+        discard_export(export.folder)
+    return _opened(OnnxEncoder(ensure_export(model_dir), int8=int8))
+
+
+def _opened(encoder: OnnxEncoder) -> OnnxEncoder:
+    """`encoder` with its session and tokenizer loaded (raises when they cannot be)."""
+    _ = encoder.session, encoder.tokenizer
+    return encoder
 
 
 class OnnxEncoder:
