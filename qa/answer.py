@@ -210,13 +210,12 @@ def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Ca
     """Every distinct sentence of `passages` (best passage first) with its features.
 
     Word overlaps go through bit masks of the question's words: each sentence's mask is taken
-    once, a window's or a document's is the OR of its sentences', and each distinct mask's
-    overlap is computed once per question. Features of a passage or a document are computed
-    once and spread to its sentences by indexing."""
+    once (a set intersection), a window's or a document's is the OR of its sentences', and each
+    distinct mask's overlap is computed once per question. Features of a passage or a document
+    are computed once and spread to its sentences by indexing."""
     weights = term_weights(question)
     terms = list(weights)
-    rarest = dict(sorted(weights.items(), key=lambda kv: -kv[1])[:2])
-    kind = question_type(question)
+    bit_of = {term: 1 << bit for bit, term in enumerate(terms)}
     sentences: list[StoredSentence] = []
     passage_of: list[int] = []
     masks: list[int] = []  # the question words each sentence holds, as bits of `terms`
@@ -228,35 +227,29 @@ def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Ca
     for index, passage in enumerate(passages):
         chunk = passage.chunk
         words_in_chunk = [token_set(s.text) for s in chunk.sentences]
-        held = [_mask(terms, words) for words in words_in_chunk]
+        held = [_mask(words, terms, bit_of) for words in words_in_chunk]
         doc_mask = doc_masks.get(chunk.doc_id, 0)
         for mask in held:
             doc_mask |= mask
         doc_masks[chunk.doc_id] = doc_mask
-        last = len(held) - 1
+        padded = [0, *held, 0]
         rows: list[int] = []
         members.append(rows)
         for i, sentence in enumerate(chunk.sentences):
             key = (sentence.doc_id, sentence.start)
             row = row_of.get(key)
-            if row is not None:
-                rows.append(row)
-                continue  # the best passage holding it came first
-            row_of[key] = len(sentences)
-            rows.append(len(sentences))
-            sentences.append(sentence)
-            passage_of.append(index)
-            masks.append(held[i])
-            window_masks.append(held[max(0, i - 1)] | held[i] | (held[i + 1] if i < last else 0))
-            lengths.append(len(words_in_chunk[i]))
+            if row is None:  # else the best passage holding it came first
+                row = row_of[key] = len(sentences)
+                sentences.append(sentence)
+                passage_of.append(index)
+                masks.append(held[i])
+                window_masks.append(padded[i] | padded[i + 1] | padded[i + 2])
+                lengths.append(len(words_in_chunk[i]))
+            rows.append(row)
     if not sentences:
         return Candidates([], [], [], [], np.zeros((0, len(FEATURES))), members)
-    words_of = {
-        mask: frozenset(t for bit, t in enumerate(terms) if mask >> bit & 1)
-        for mask in {*masks, *window_masks, *doc_masks.values()}
-    }  # a question has few words: a few distinct masks cover every sentence and window
-    share = {mask: weighted_overlap(weights, words) for mask, words in words_of.items()}
-    overlap = np.array([share[mask] for mask in masks])
+    share = _Shares(weights)
+    overlap = np.array([share(mask) for mask in masks])
     # The same matrix as np.stack makes, in a third of the time.
     dense = np.concatenate([s.vector for s in sentences]).reshape(len(sentences), -1) @ vector
     matrix = np.empty((len(sentences), len(FEATURES)), dtype=np.float64)
@@ -265,23 +258,59 @@ def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Ca
     matrix[:, column["dense_gap"]] = dense - dense.max()
     matrix[:, column["overlap"]] = overlap
     matrix[:, column["overlap_gap"]] = overlap - overlap.max()
-    matrix[:, column["window_overlap"]] = [share[mask] for mask in window_masks]
-    context = {
-        doc: (share[mask], weighted_overlap(rarest, words_of[mask]))
-        for doc, mask in doc_masks.items()
-    }
+    matrix[:, column["window_overlap"]] = [share(mask) for mask in window_masks]
+    rarest = _Shares(dict(sorted(weights.items(), key=lambda kv: -kv[1])[:2]), terms)
+    context = {doc: (share(mask), rarest(mask)) for doc, mask in doc_masks.items()}
     per_passage = _passage_features(vector, passages, context)
     matrix[:, [column[name] for name in _PASSAGE_FEATURES]] = per_passage[passage_of]
-    match = np.zeros(len(sentences))
-    if kind is not None:
+    kind = question_type(question)
+    if kind is None:
+        matrix[:, column["type_match"]] = 0.0
+        matrix[:, column["type_miss"]] = 0.0
+    else:
         question_lower = question.lower()
-        match[:] = [holds_type_lower(s.text, kind, question_lower) for s in sentences]
-    matrix[:, column["type_match"]] = match
-    matrix[:, column["type_miss"]] = 0.0 if kind is None else 1.0 - match
+        match = np.array([holds_type_lower(s.text, kind, question_lower) for s in sentences])
+        matrix[:, column["type_match"]] = match
+        matrix[:, column["type_miss"]] = 1.0 - match
     matrix[:, column["length"]] = np.minimum(1.0, np.array(lengths) / 40)
     titles = [passages[p].chunk.title for p in passage_of]
-    words = [words_of[mask] for mask in masks]
+    words = [share.words(mask) for mask in masks]
     return Candidates(sentences, titles, passage_of, words, matrix, members)
+
+
+def _mask(words: frozenset[str], terms: list[str], bit_of: dict[str, int]) -> int:
+    """The bits of `terms` (bit i: `terms[i]`, as `bit_of` maps them) that `words` holds."""
+    mask = 0
+    for term in words.intersection(terms):
+        mask |= bit_of[term]
+    return mask
+
+
+class _Shares:
+    """`weighted_overlap(weights, words of mask)` for bit masks over `terms` (default: the keys
+    of `weights`), each distinct mask computed once. Sums in the order of `weights`, as
+    `weighted_overlap` does, so the floats are the same."""
+
+    def __init__(self, weights: dict[str, float], terms: list[str] | None = None) -> None:
+        self.weights = weights
+        self.terms = list(weights) if terms is None else terms
+        self.found: dict[int, float] = {}
+        self.sets: dict[int, frozenset[str]] = {}
+
+    def words(self, mask: int) -> frozenset[str]:
+        """The terms whose bits are set in `mask`."""
+        words = self.sets.get(mask)
+        if words is None:
+            words = self.sets[mask] = frozenset(
+                t for bit, t in enumerate(self.terms) if mask >> bit & 1
+            )
+        return words
+
+    def __call__(self, mask: int) -> float:
+        value = self.found.get(mask)
+        if value is None:
+            value = self.found[mask] = weighted_overlap(self.weights, self.words(mask))
+        return value
 
 
 _COLUMN = {name: i for i, name in enumerate(FEATURES)}
@@ -307,15 +336,6 @@ def _passage_features(
          1.0 / p.dense_rank if p.dense_rank else 0.0)
         for p in passages
     ], dtype=np.float64)  # fmt: skip
-
-
-def _mask(terms: list[str], words: frozenset[str]) -> int:
-    """Bit i set when `words` holds `terms[i]`."""
-    mask = 0
-    for bit, term in enumerate(terms):
-        if term in words:
-            mask |= 1 << bit
-    return mask
 
 
 def answer(
@@ -405,25 +425,27 @@ def _choose(order: list[int], found: Candidates, scores: np.ndarray, limit: int)
 
 
 @lru_cache(maxsize=1)
-def _environment():  # type: ignore[no-untyped-def]
+def _template():  # type: ignore[no-untyped-def]
+    """The answer template, compiled once. `auto_reload=False`: jinja2 would otherwise stat the
+    file on every answer to see whether it changed; it is part of the installed code."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     # Plain-text output: the web page escapes it when it shows it.
-    return Environment(
+    environment = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=False,
         undefined=StrictUndefined,
         keep_trailing_newline=False,
+        auto_reload=False,
     )
+    return environment.get_template("answer.txt.j2")
 
 
 def render_answer(citations: list[Citation]) -> str:
     """The answer text: each quote followed by its `[n]` marker."""
-    template = _environment().get_template("answer.txt.j2")
-    return template.render(citations=citations, answered=True).strip()
+    return _template().render(citations=citations, answered=True).strip()
 
 
 def render_abstention(question: str) -> str:
     """The sentence said when the documents do not answer `question`."""
-    template = _environment().get_template("answer.txt.j2")
-    return template.render(citations=[], answered=False, question=question).strip()
+    return _template().render(citations=[], answered=False, question=question).strip()
