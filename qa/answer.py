@@ -383,8 +383,9 @@ def answer(
         for n, j in enumerate(chosen, start=1)
     ]  # fmt: skip
     first = found.sentences[chosen[0]]
+    kind = question_type(question)
     short_answer = (
-        find_short_answer(question, question_type(question), first.text, first.doc_id, first.start)
+        find_short_answer(question, kind, first.text, first.doc_id, first.start, first.entities)
         if short
         else None
     )

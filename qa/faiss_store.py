@@ -10,6 +10,8 @@ Layout of `--index DIR`:
         chunks.npy           int64 rows (doc, start, end, first sentence, last sentence)
         sentence_vectors.npy float32, one unit vector per sentence row
         chunk_vectors.npy    float32, one unit vector per chunk row
+        entities.jsonl       one JSON object per document: the tagger that ran, and the named
+                             entities of the sentences it tagged (absent in older generations)
     .lock            held by a builder for a whole refresh
 
 A write builds a new generation in `gen-N.tmp-PID`, fsyncs it, renames it to `gen-N` and only
@@ -35,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.short_answer import Entity, ner_model_id
 from qa.store import (
     DocumentInfo,
     DocumentUpdate,
@@ -52,6 +55,18 @@ from qa.vector_index import persist as persist_dense
 FORMAT = 2
 CHUNK_CACHE = 4096  # chunks a snapshot keeps built (a few KB each; lru_cache is thread-safe)
 _FILES = ("texts.jsonl", "sentences.npy", "chunks.npy", "sentence_vectors.npy", "chunk_vectors.npy")
+ENTITIES = "entities.jsonl"  # optional: generations written before it existed have none
+
+
+def _files(manifest: dict) -> tuple[str, ...]:
+    """The data files of a generation: `_FILES`, and ENTITIES when its manifest lists it."""
+    sizes = manifest.get("sizes") if isinstance(manifest, dict) else None
+    return (*_FILES, ENTITIES) if isinstance(sizes, dict) and ENTITIES in sizes else _FILES
+
+
+# A document's stored entities: the tagger's id and sentence index (within the document) ->
+# entities. Kept as stored, and used for answers only while the tagger installed is the same.
+DocEntities = tuple[str | None, dict[int, tuple[Entity, ...]]]
 
 
 @dataclass(frozen=True)
@@ -223,6 +238,7 @@ class _Part:
     chunks: np.ndarray  # (n, 4) start, end, first, last (sentence indices within the doc)
     sentence_vectors: np.ndarray
     chunk_vectors: np.ndarray
+    entities: DocEntities
 
     @classmethod
     def from_update(cls, u: DocumentUpdate) -> _Part:
@@ -239,6 +255,7 @@ class _Part:
             chunks,
             u.sentence_vectors,
             u.chunk_vectors,
+            (u.entities_model, dict(u.entities)) if u.entities else (None, {}),
         )
 
     @classmethod
@@ -249,7 +266,7 @@ class _Part:
             d.doc_id, d.title, d.sha256, snap.texts[d.doc_id],
             snap.sentence_rows[d.sentence_lo : d.sentence_hi, 1:].copy(), chunks,
             snap.sentence_vectors[d.sentence_lo : d.sentence_hi],
-            snap.chunk_vectors[d.chunk_lo : d.chunk_hi],
+            snap.chunk_vectors[d.chunk_lo : d.chunk_hi], snap.current_entities(d.doc_id),
         )  # fmt: skip
 
 
@@ -270,6 +287,9 @@ def _write_generation(folder: Path, model: str, dim: int, parts: list[_Part]) ->
     with open(folder / "texts.jsonl", "w", encoding="utf-8") as out:
         for part in parts:
             out.write(json.dumps(part.text, ensure_ascii=False) + "\n")
+    with open(folder / ENTITIES, "w", encoding="utf-8") as out:
+        for part in parts:
+            out.write(json.dumps(_entities_json(part.entities), ensure_ascii=False) + "\n")
     arrays = {
         "sentences.npy": _stack(sentence_rows, (0, 3), np.int64),
         "chunks.npy": _stack(chunk_rows, (0, 5), np.int64),
@@ -284,13 +304,40 @@ def _write_generation(folder: Path, model: str, dim: int, parts: list[_Part]) ->
     manifest = {
         "format": FORMAT, "model": model, "dim": dim, "created": time.time(),
         "documents": documents,
-        "sizes": {name: (folder / name).stat().st_size for name in _FILES},
-        "crc32": {name: zlib.crc32((folder / name).read_bytes()) for name in _FILES},
+        "sizes": {name: (folder / name).stat().st_size for name in (*_FILES, ENTITIES)},
+        "crc32": {name: zlib.crc32((folder / name).read_bytes()) for name in (*_FILES, ENTITIES)},
     }  # fmt: skip
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    for name in (*_FILES, "manifest.json"):
+    for name in (*_FILES, ENTITIES, "manifest.json"):
         _fsync_file(folder / name)
     _fsync_dir(folder)
+
+
+def _entities_json(entities: DocEntities) -> dict:
+    """One line of ENTITIES: {"model": id, "sentences": {"3": [[start, end, label], ...]}}."""
+    model, by_sentence = entities
+    return {
+        "model": model,
+        "sentences": {
+            str(i): [[e.start, e.end, e.label] for e in found]
+            for i, found in sorted(by_sentence.items())
+        },
+    }
+
+
+def _entities_from_json(line: dict, text: str, sentences: np.ndarray) -> DocEntities:
+    """The inverse of `_entities_json` for a document of `text` whose sentence rows (start,
+    end) are `sentences`; an entity's text is the slice of its sentence it spans."""
+    found = {}
+    for key, spans in line["sentences"].items():
+        i = int(key)
+        start, end = (int(v) for v in sentences[i])
+        sentence = text[start:end]
+        found[i] = tuple(
+            Entity(sentence[int(a) : int(b)], str(label), int(a), int(b)) for a, b, label in spans
+        )
+    model = line["model"]
+    return (str(model) if model is not None else None), found
 
 
 def _stack(arrays: list[np.ndarray], empty: tuple[int, int], dtype: type) -> np.ndarray:
@@ -326,7 +373,7 @@ def _atomic_write(path: Path, content: str) -> None:
 
 def _check_sizes(folder: Path, manifest: dict) -> None:
     """Raise IndexCorrupt unless every data file exists with the size the manifest recorded."""
-    for name in _FILES:
+    for name in _files(manifest):
         try:
             actual = (folder / name).stat().st_size
             expected = manifest["sizes"][name]
@@ -352,7 +399,7 @@ def _check_crc(path: Path, crc: int, manifest: dict) -> None:
 def _verify_files(folder: Path, manifest: dict) -> None:
     """Sizes and checksums of every data file, read in blocks (cheap next to a load)."""
     _check_sizes(folder, manifest)
-    for name in _FILES:
+    for name in _files(manifest):
         crc = 0
         with open(folder / name, "rb") as data:
             while block := data.read(1 << 20):
@@ -376,6 +423,7 @@ class FaissSnapshot:
         chunk_rows: np.ndarray,
         sentence_vectors: np.ndarray,
         chunk_vectors: np.ndarray,
+        stored_entities: dict[str, DocEntities] | None = None,
     ) -> None:
         self.generation = generation
         self.model = model
@@ -387,12 +435,17 @@ class FaissSnapshot:
         self.sentence_vectors = sentence_vectors
         self.chunk_vectors = chunk_vectors
         self._by_id = {d.doc_id: d for d in entries}
+        empty: dict[int, tuple[Entity, ...]] = {}
+        self.stored_entities: dict[str, DocEntities] = {d.doc_id: (None, empty) for d in entries}
+        self.stored_entities.update(stored_entities or {})
+        usable = {doc_id: self.current_entities(doc_id)[1] for doc_id in self.stored_entities}
         # Chunks are built on first use and kept (up to CHUNK_CACHE): one cache per snapshot, so
         # a new generation never sees an old one's. The cache holds the arrays, not `self`, so
         # no reference cycle keeps a replaced snapshot's vectors alive until a gc pass.
         build = partial(
-            _build_chunk, entries, texts, chunk_rows, sentence_rows, sentence_vectors, chunk_vectors
-        )
+            _build_chunk, entries, texts, chunk_rows, sentence_rows, sentence_vectors,
+            chunk_vectors, usable,
+        )  # fmt: skip
         self._chunk_of_row = lru_cache(maxsize=CHUNK_CACHE)(build)
 
     @classmethod
@@ -400,14 +453,19 @@ class FaissSnapshot:
         """Read a generation folder; raises IndexCorrupt on any missing or damaged file."""
         try:
             _check_sizes(folder, manifest)
-            raw = {name: (folder / name).read_bytes() for name in _FILES}
+            raw = {name: (folder / name).read_bytes() for name in _files(manifest)}
             for name, data in raw.items():
                 _check_crc(folder / name, zlib.crc32(data), manifest)
             arrays = {
                 name: np.load(io.BytesIO(raw[name]), allow_pickle=False) for name in _FILES[1:]
             }
             text_list = [json.loads(line) for line in raw["texts.jsonl"].decode().splitlines()]
-            snapshot = cls._assemble(folder.name, manifest, text_list, arrays)
+            entity_lines = (
+                [json.loads(line) for line in raw[ENTITIES].decode().splitlines()]
+                if ENTITIES in raw
+                else None
+            )
+            snapshot = cls._assemble(folder.name, manifest, text_list, arrays, entity_lines)
             snapshot.folder = folder
             return snapshot
         except IndexCorrupt:
@@ -419,7 +477,12 @@ class FaissSnapshot:
 
     @classmethod
     def _assemble(
-        cls, generation: str, manifest: dict, text_list: list[str], arrays: dict[str, np.ndarray]
+        cls,
+        generation: str,
+        manifest: dict,
+        text_list: list[str],
+        arrays: dict[str, np.ndarray],
+        entity_lines: list[dict] | None = None,
     ) -> FaissSnapshot:
         dim = int(manifest["dim"])
         docs = manifest["documents"]
@@ -438,17 +501,35 @@ class FaissSnapshot:
         if chunk_vectors.shape != (chunk_lo, dim) or sentence_vectors.shape != (sentence_lo, dim):
             raise ValueError("vector files do not match the manifest")
         texts = {d["doc_id"]: t for d, t in zip(docs, text_list, strict=True)}
+        sentence_rows = arrays["sentences.npy"]
+        stored = None
+        if entity_lines is not None:
+            if len(entity_lines) != len(docs):
+                raise ValueError(f"{ENTITIES} does not match the manifest")
+            stored = {
+                e.doc_id: _entities_from_json(
+                    line, texts[e.doc_id], sentence_rows[e.sentence_lo : e.sentence_hi, 1:]
+                )
+                for e, line in zip(entries, entity_lines, strict=True)
+            }
         return cls(
             generation,
             str(manifest["model"]),
             dim,
             entries,
             texts,
-            arrays["sentences.npy"],
+            sentence_rows,
             arrays["chunks.npy"],
             sentence_vectors,
             chunk_vectors,
+            stored,
         )
+
+    def current_entities(self, doc_id: str) -> DocEntities:
+        """The entities stored for `doc_id` if the tagger installed here made them, else none
+        (a build carries only those over; the others are tagged again when asked for)."""
+        model, found = self.stored_entities[doc_id]
+        return (model, found) if model is not None and model == ner_model_id() else (None, {})
 
     # --- the Snapshot protocol -----------------------------------------------------------------
 
@@ -556,16 +637,20 @@ def _build_chunk(
     sentence_rows: np.ndarray,
     sentence_vectors: np.ndarray,
     chunk_vectors: np.ndarray,
+    entities: dict[str, dict[int, tuple[Entity, ...]]],
     row: int,
 ) -> StoredChunk:
-    """Chunk `row` of a snapshot's arrays, with its sentences (vectors are views)."""
+    """Chunk `row` of a snapshot's arrays, with its sentences (vectors are views) and the
+    entities stored for them (`entities`: doc_id -> sentence index in the document -> them)."""
     doc_index, start, end, first, last = chunk_rows[row].tolist()
     entry = entries[doc_index]
     text = texts[entry.doc_id]
+    known = entities.get(entry.doc_id, {})
     sentences = [
-        StoredSentence(entry.doc_id, s, e, text[s:e], sentence_vectors[i])
+        StoredSentence(entry.doc_id, s, e, text[s:e], sentence_vectors[i],
+                       known.get(i - entry.sentence_lo))
         for i, (_, s, e) in enumerate(sentence_rows[first:last].tolist(), start=first)
-    ]
+    ]  # fmt: skip
     return StoredChunk(
         f"{entry.doc_id}#{row - entry.chunk_lo}",
         entry.doc_id,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.chunking import ChunkingOptions, chunk_document
+from qa.chunking import ChunkingOptions, Span, chunk_document
 from qa.documents import (
     DEFAULT_MAX_BYTES,
     Document,
@@ -26,6 +26,7 @@ from qa.documents import (
     scan,
 )
 from qa.embedding import Embedder
+from qa.short_answer import Entity, extract_entities, ner_model_id, stored_at_build
 from qa.store import ChunkStore, DocumentUpdate, IndexCorrupt, IndexState
 
 
@@ -173,8 +174,9 @@ def _embed(
         texts += [document.text[s.start : s.end] for s in sentences]
         texts += [document.text[c.start : c.end] for c in chunks]
     vectors = embedder.encode(texts, progress=progress)
+    entities, model = _tag(documents, [sentences for sentences, _ in pieces])
     updates, row = [], 0
-    for document, (sentences, chunks) in zip(documents, pieces, strict=True):
+    for n, (document, (sentences, chunks)) in enumerate(zip(documents, pieces, strict=True)):
         sentence_vectors = vectors[row : row + len(sentences)]
         row += len(sentences)
         chunk_vectors = vectors[row : row + len(chunks)]
@@ -182,5 +184,27 @@ def _embed(
         updates.append(DocumentUpdate(
             document.doc_id, document.title, document.sha256, document.text,
             sentences, chunks, np.asarray(sentence_vectors), np.asarray(chunk_vectors),
+            entities[n], model,
         ))  # fmt: skip
     return updates
+
+
+def _tag(
+    documents: list[Document], sentences: list[list[Span]]
+) -> tuple[list[dict[int, tuple[Entity, ...]]], str | None]:
+    """The named entities of the sentences `stored_at_build` picks, per document (sentence
+    index -> entities), tagged in one batched pass, and the tagger's id; nothing without it."""
+    wanted = [
+        (n, i, document.text[s.start : s.end])
+        for n, document in enumerate(documents)
+        for i, s in enumerate(sentences[n])
+        if stored_at_build(document.text[s.start : s.end])
+    ]
+    found: list[dict[int, tuple[Entity, ...]]] = [{} for _ in documents]
+    model = ner_model_id()
+    tagged = extract_entities([text for *_, text in wanted]) if wanted and model else None
+    if tagged is None:
+        return found, None
+    for (n, i, _), entities in zip(wanted, tagged, strict=True):
+        found[n][i] = entities
+    return found, model

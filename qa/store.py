@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from qa.chunking import ChunkSpan, Span
+from qa.short_answer import Entity
 
 
 class IndexProblem(Exception):
@@ -42,8 +43,14 @@ class DocumentUpdate:
     chunks: list[ChunkSpan]
     sentence_vectors: np.ndarray
     chunk_vectors: np.ndarray
+    # Named entities of some sentences (index into `sentences` -> entities), tagged at build
+    # time by `entities_model`; a store may keep them or not (they are recomputed on demand).
+    entities: dict[int, tuple[Entity, ...]] = field(default_factory=dict)
+    entities_model: str | None = None
 
     def __post_init__(self) -> None:
+        if any(not 0 <= i < len(self.sentences) for i in self.entities):
+            raise ValueError(f"{self.doc_id}: entities of a sentence that does not exist")
         if len(self.sentences) != len(self.sentence_vectors):
             raise ValueError(f"{self.doc_id}: sentences and sentence vectors differ in count")
         if len(self.chunks) != len(self.chunk_vectors):
@@ -70,6 +77,8 @@ class StoredSentence:
     end: int
     text: str
     vector: np.ndarray = field(repr=False)
+    # Its named entities when the index stored them for the model installed here, else None.
+    entities: tuple[Entity, ...] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

