@@ -174,7 +174,7 @@ def _embed(
         texts += [document.text[s.start : s.end] for s in sentences]
         texts += [document.text[c.start : c.end] for c in chunks]
     vectors = embedder.encode(texts, progress=progress)
-    entities, model = _tag(documents, [sentences for sentences, _ in pieces])
+    entities, model = _tag(documents, [sentences for sentences, _ in pieces], progress)
     updates, row = [], 0
     for n, (document, (sentences, chunks)) in enumerate(zip(documents, pieces, strict=True)):
         sentence_vectors = vectors[row : row + len(sentences)]
@@ -190,7 +190,7 @@ def _embed(
 
 
 def _tag(
-    documents: list[Document], sentences: list[list[Span]]
+    documents: list[Document], sentences: list[list[Span]], progress: bool = False
 ) -> tuple[list[dict[int, tuple[Entity, ...]]], str | None]:
     """The named entities of the sentences `stored_at_build` picks, per document (sentence
     index -> entities), tagged in one batched pass, and the tagger's id; nothing without it."""
@@ -202,7 +202,8 @@ def _tag(
     ]
     found: list[dict[int, tuple[Entity, ...]]] = [{} for _ in documents]
     model = ner_model_id()
-    tagged = extract_entities([text for *_, text in wanted]) if wanted and model else None
+    texts = [text for *_, text in wanted]
+    tagged = extract_entities(texts, progress=progress) if wanted and model else None
     if tagged is None:
         return found, None
     for (n, i, _), entities in zip(wanted, tagged, strict=True):

@@ -206,9 +206,9 @@ def test_entities_of_unchanged_documents_are_carried_over_untagged(tmp_path, mon
     tagged: list[str] = []
     real = short_answer.extract_entities
 
-    def recording(texts, batch_size=64):  # type: ignore[no-untyped-def]
+    def recording(texts, batch_size=64, progress=False):  # type: ignore[no-untyped-def]
         tagged.extend(texts)
-        return real(texts, batch_size)
+        return real(texts, batch_size, progress)
 
     monkeypatch.setattr(indexer, "extract_entities", recording)
     (docs / "other.txt").write_text("In 1991 the tower was rebuilt.")
