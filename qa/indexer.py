@@ -9,9 +9,13 @@ to the store in one `apply`, which is atomic: a failure anywhere leaves the old 
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +32,8 @@ from qa.documents import (
 from qa.embedding import Embedder
 from qa.short_answer import Entity, extract_entities, ner_model_id, stored_at_build
 from qa.store import ChunkStore, DocumentUpdate, IndexCorrupt, IndexState
+
+log = logging.getLogger(__name__)
 
 
 class DocsFolderError(Exception):
@@ -167,14 +173,18 @@ def _extract(todo: list[SourceFile], skipped: list[Skipped]) -> tuple[list[Docum
 def _embed(
     documents: list[Document], embedder: Embedder, options: ChunkingOptions, progress: bool
 ) -> list[DocumentUpdate]:
-    """Chunk every document, encode all sentences and chunks in one batched call."""
+    """Chunk every document, encode all sentences and chunks in one batched call, and tag the
+    named entities of some sentences meanwhile (`_tag`, on a thread of its own)."""
     pieces = [chunk_document(d.text, embedder.count_tokens, options) for d in documents]
     texts: list[str] = []
     for document, (sentences, chunks) in zip(documents, pieces, strict=True):
         texts += [document.text[s.start : s.end] for s in sentences]
         texts += [document.text[c.start : c.end] for c in chunks]
+    # The tagger is single-threaded Python and numpy; run alongside the encode it costs a
+    # tenth of what it costs after it (measured: 2.3 s after a 21 s encode, 0-0.5 s during).
+    tagging = _Background(_tag, documents, [sentences for sentences, _ in pieces])
     vectors = embedder.encode(texts, progress=progress)
-    entities, model = _tag(documents, [sentences for sentences, _ in pieces], progress)
+    entities, model = tagging.result()
     updates, row = [], 0
     for n, (document, (sentences, chunks)) in enumerate(zip(documents, pieces, strict=True)):
         sentence_vectors = vectors[row : row + len(sentences)]
@@ -189,11 +199,36 @@ def _embed(
     return updates
 
 
+class _Background:
+    """`function(*args)` started on a daemon thread; `result()` waits for it and returns its
+    value or raises its exception. Daemon, so a build that fails or is interrupted meanwhile
+    exits at once instead of waiting for it."""
+
+    def __init__(self, function: Callable[..., object], *args: object) -> None:
+        self._value: object = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(function, args), daemon=True)
+        self._thread.start()
+
+    def _run(self, function: Callable[..., object], args: tuple) -> None:
+        try:
+            self._value = function(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller by result()
+            self._error = exc
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 def _tag(
-    documents: list[Document], sentences: list[list[Span]], progress: bool = False
+    documents: list[Document], sentences: list[list[Span]]
 ) -> tuple[list[dict[int, tuple[Entity, ...]]], str | None]:
     """The named entities of the sentences `stored_at_build` picks, per document (sentence
-    index -> entities), tagged in one batched pass, and the tagger's id; nothing without it."""
+    index -> entities), tagged in one batched pass, and the tagger's id. Nothing without the
+    tagger, or when it fails: the build goes on, and questions tag their quotes themselves."""
     wanted = [
         (n, i, document.text[s.start : s.end])
         for n, document in enumerate(documents)
@@ -203,7 +238,11 @@ def _tag(
     found: list[dict[int, tuple[Entity, ...]]] = [{} for _ in documents]
     model = ner_model_id()
     texts = [text for *_, text in wanted]
-    tagged = extract_entities(texts, progress=progress) if wanted and model else None
+    try:
+        tagged = extract_entities(texts) if wanted and model else None
+    except Exception as exc:  # noqa: BLE001 - stored entities are an optimization
+        log.warning("named entities not stored with this build: %s", exc)
+        tagged = None
     if tagged is None:
         return found, None
     for (n, i, _), entities in zip(wanted, tagged, strict=True):

@@ -1,4 +1,4 @@
-"""The one progress bar of the long commands (`qa eval`, the tagging step of `qa index`).
+"""The one progress bar of the long `qa eval` commands.
 
 In: an iterable, a label, whether to show it (and its length when it has none). Out: the same
 items, with a tqdm bar on stderr while they are consumed.

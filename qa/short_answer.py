@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from qa.lexical import word_weight
-from qa.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -250,16 +249,12 @@ def stored_at_build(sentence: str) -> bool:
     return _YEAR.search(sentence) is not None
 
 
-def extract_entities(
-    sentences: list[str], batch_size: int = 64, progress: bool = False
-) -> list[tuple[Entity, ...]] | None:
-    """The entities of each of `sentences` (batched, for a build; a bar with `progress`);
-    None without the model."""
+def extract_entities(sentences: list[str], batch_size: int = 64) -> list[tuple[Entity, ...]] | None:
+    """The entities of each of `sentences` (batched, for a build); None without the model."""
     nlp = _ner()
     if nlp is None:
         return None
-    docs = nlp.pipe(sentences, batch_size=batch_size)
-    return [_from_doc(d) for d in progress_bar(docs, "Tagging", progress, len(sentences))]
+    return [_from_doc(doc) for doc in nlp.pipe(sentences, batch_size=batch_size)]
 
 
 def _from_doc(doc) -> tuple[Entity, ...]:  # type: ignore[no-untyped-def]

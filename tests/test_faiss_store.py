@@ -206,9 +206,9 @@ def test_entities_of_unchanged_documents_are_carried_over_untagged(tmp_path, mon
     tagged: list[str] = []
     real = short_answer.extract_entities
 
-    def recording(texts, batch_size=64, progress=False):  # type: ignore[no-untyped-def]
+    def recording(texts, batch_size=64):  # type: ignore[no-untyped-def]
         tagged.extend(texts)
-        return real(texts, batch_size, progress)
+        return real(texts, batch_size)
 
     monkeypatch.setattr(indexer, "extract_entities", recording)
     (docs / "other.txt").write_text("In 1991 the tower was rebuilt.")
@@ -250,3 +250,18 @@ def test_a_generation_written_before_entities_were_stored_still_loads(tmp_path):
     (docs / "more.txt").write_text("Another 12 words.")
     refresh(docs, store, FakeEmbedder())
     assert (tmp_path / "index" / store.version() / "entities.jsonl").is_file()
+
+
+def test_a_tagger_failure_leaves_a_complete_index_without_entities(tmp_path, monkeypatch, caplog):
+    docs, store = tmp_path / "docs", FaissStore(tmp_path / "index")
+    docs.mkdir()
+    (docs / "bridge.txt").write_text(BRIDGE)
+
+    def broken(texts, batch_size=64):  # type: ignore[no-untyped-def]
+        raise RuntimeError("tagger crashed")
+
+    monkeypatch.setattr(indexer, "extract_entities", broken)
+    report = refresh(docs, store, FakeEmbedder())
+    assert report.documents == 1 and "tagger crashed" in caplog.text
+    sentences = _sentences(store.open(), "bridge.txt")
+    assert len(sentences) == 3 and all(s.entities is None for s in sentences)
