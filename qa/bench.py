@@ -295,13 +295,15 @@ def bench_build(config: BenchConfig, embedder, index: Path) -> dict:  # type: ig
     """Full build as a fresh process vs the bare encode of the texts it encodes."""
     import tempfile
 
+    from qa.config import Settings
     from qa.faiss_store import FaissStore
     from qa.indexer import refresh
 
     recorder = _RecordingEmbedder(embedder)
     with tempfile.TemporaryDirectory() as scratch:
         started = time.perf_counter()
-        refresh(config.docs, FaissStore(Path(scratch)), recorder)
+        tag = Settings.from_env().entities_at_build  # as the `qa index` below will
+        refresh(config.docs, FaissStore(Path(scratch)), recorder, tag_entities=tag)
         overhead = time.perf_counter() - started
     config.log(f"build: {len(recorder.texts)} texts to encode; bare encode...")
     encode_seconds = bare_encode(embedder, recorder.texts)

@@ -1,7 +1,8 @@
 """Settings, read from the environment and overridden by command-line flags.
 
 In: environment variables (`QA_DOCS_DIR`, `QA_INDEX_DIR`, `QA_STORE`, `QA_MODEL`,
-`QA_QUERY_ENCODER`, `QA_MAX_FILE_MB`, `QA_THRESHOLD`, `QA_ADMIN_TOKEN`) and keyword overrides.
+`QA_QUERY_ENCODER`, `QA_MAX_FILE_MB`, `QA_THRESHOLD`, `QA_ENTITIES_AT_BUILD`, `QA_ADMIN_TOKEN`)
+and keyword overrides.
 Out: a frozen `Settings`; bad values raise ValueError with the variable's name in the message.
 """
 
@@ -29,6 +30,9 @@ class Settings:
     top_k: int = 5
     max_file_mb: float = 20.0
     threshold: float | None = None  # None: the fitted scoring model's own threshold
+    # Tag and store the named entities of sentences that name a year when building: short
+    # answers from those quotes then cost nothing, builds take longer (docs/performance.md).
+    entities_at_build: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.top_k <= MAX_TOP_K:
@@ -59,8 +63,18 @@ class Settings:
             query_encoder=env.get("QA_QUERY_ENCODER", "onnx"),
             max_file_mb=_number(env, "QA_MAX_FILE_MB", 20.0),
             threshold=_number(env, "QA_THRESHOLD", None),
+            entities_at_build=_flag(env, "QA_ENTITIES_AT_BUILD"),
         )
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _flag(env: os._Environ[str] | dict[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name} must be 1 or 0, got {raw!r}")
 
 
 def _number(

