@@ -100,6 +100,9 @@ def test_smoke_run_gives_every_figure_of_the_issue(docs, tmp_path):
 
     assert result["errors"] == {}
     assert {"seconds", "encode_seconds", "ratio", "peak_rss_mb"} <= set(result["build"])
+    build = result["build"]
+    mean = (build["encode_seconds_before"] + build["encode_seconds_after"]) / 2
+    assert build["encode_seconds"] == pytest.approx(mean, abs=1e-3)
     assert result["build"]["texts"] > result["build"]["chunks"] > 0  # sentences and chunks
     assert result["refresh_seconds"] > 0
     assert {"seconds", "share"} <= set(result["incremental"])
