@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import json
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -24,7 +25,6 @@ from qa.config import Settings
 from qa.embedding import Embedder
 from qa.indexer import refresh
 from qa.pipeline import open_store
-from qa.progress import progress_bar
 from qa.store import Snapshot
 
 CACHE = Path(__file__).resolve().parent.parent / ".cache" / "eval"
@@ -237,3 +237,10 @@ def build_index(
     if warm is not None:
         warm()
     return snapshot
+
+
+def progress_bar(items, label: str, show: bool):  # type: ignore[no-untyped-def]
+    """`items` with a tqdm bar on stderr when `show` (the eval commands' one progress bar)."""
+    from tqdm import tqdm
+
+    return tqdm(items, desc=label, file=sys.stderr, disable=not show, leave=False)

@@ -36,6 +36,7 @@ from qa.eval_corpus import (
     index_settings,
     load_beir,
     load_squad,
+    progress_bar,
 )
 from qa.lexical import LexicalIndex
 from qa.metrics import (
@@ -49,7 +50,6 @@ from qa.metrics import (
     token_f1,
     tradeoff,
 )
-from qa.progress import progress_bar
 from qa.retrieval import Passage, RetrievalOptions, retrieve
 from qa.store import Snapshot, StoredSentence
 
