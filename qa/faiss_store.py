@@ -301,14 +301,15 @@ def _write_generation(folder: Path, model: str, dim: int, parts: list[_Part]) ->
     # Big corpora: build the approximate dense index here, once, not on every load.
     if persist_dense(folder / DENSE_FILE, arrays["chunk_vectors.npy"]):
         _fsync_file(folder / DENSE_FILE)
+    written = (*_FILES, ENTITIES)
     manifest = {
         "format": FORMAT, "model": model, "dim": dim, "created": time.time(),
         "documents": documents,
-        "sizes": {name: (folder / name).stat().st_size for name in (*_FILES, ENTITIES)},
-        "crc32": {name: zlib.crc32((folder / name).read_bytes()) for name in (*_FILES, ENTITIES)},
+        "sizes": {name: (folder / name).stat().st_size for name in written},
+        "crc32": {name: zlib.crc32((folder / name).read_bytes()) for name in written},
     }  # fmt: skip
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    for name in (*_FILES, ENTITIES, "manifest.json"):
+    for name in (*written, "manifest.json"):
         _fsync_file(folder / name)
     _fsync_dir(folder)
 

@@ -193,8 +193,9 @@ def _embed(
     for document, (sentences, chunks) in zip(documents, pieces, strict=True):
         texts += [document.text[s.start : s.end] for s in sentences]
         texts += [document.text[c.start : c.end] for c in chunks]
-    # The tagger is single-threaded Python and numpy; run alongside the encode it costs a
-    # tenth of what it costs after it (measured: 2.3 s after a 21 s encode, 0-0.5 s during).
+    # The tagger is single-threaded Python and numpy, so it runs beside the encode rather than
+    # after it (on 3,000 texts: 2.3 s after a 21 s encode, 0-0.5 s beside it; in full SQuAD
+    # builds the difference was within the machine's noise).
     tagging = (
         _Background(_tag, documents, [sentences for sentences, _ in pieces])
         if tag_entities
@@ -246,12 +247,12 @@ def _tag(
     """The named entities of the sentences `stored_at_build` picks, per document (sentence
     index -> entities), tagged in one batched pass, and the tagger's id. Nothing without the
     tagger, or when it fails: the build goes on, and questions tag their quotes themselves."""
-    wanted = [
+    every = (
         (n, i, document.text[s.start : s.end])
         for n, document in enumerate(documents)
         for i, s in enumerate(sentences[n])
-        if stored_at_build(document.text[s.start : s.end])
-    ]
+    )
+    wanted = [(n, i, text) for n, i, text in every if stored_at_build(text)]
     found: list[dict[int, tuple[Entity, ...]]] = [{} for _ in documents]
     model = ner_model_id()
     texts = [text for *_, text in wanted]

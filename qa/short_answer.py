@@ -61,11 +61,12 @@ _QUESTION_TYPES: list[tuple[str, re.Pattern[str]]] = [
         r"band|group|party|agency|network|club|newspaper|institution|firm|business)\b", re.I)),
 ]  # fmt: skip
 
+_YEAR = r"\b(1\d{3}|20\d{2})s?\b"  # a year or a decade: 1932, 1960s, 2023
+
 # Cheap per-sentence tests: does the sentence name something of that type?
 _TYPE_TOKENS: dict[str, re.Pattern[str]] = {
     "date": re.compile(
-        rf"\b(1\d{{3}}|20\d{{2}})s?\b|\b({_MONTHS})\b|\b(century|centuries|decade|BC|AD|BCE|CE)\b",
-        re.I,
+        rf"{_YEAR}|\b({_MONTHS})\b|\b(century|centuries|decade|BC|AD|BCE|CE)\b", re.I
     ),
     "number": re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.I),
     "person": re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z.]+)*"),
@@ -237,7 +238,7 @@ def ner_model_id() -> str | None:
         return None
 
 
-_YEAR = re.compile(r"\b(1\d{3}|20\d{2})s?\b")
+_NAMES_A_YEAR = re.compile(_YEAR)
 
 
 def stored_at_build(sentence: str) -> bool:
@@ -248,7 +249,7 @@ def stored_at_build(sentence: str) -> bool:
     almost half the questions that ask for a date, a number or a name. Tagging every sentence
     would cost about a fifth of a build (spaCy's tagger takes 3.5 ms a sentence here, half
     as long as encoding it); the others are tagged when a question first quotes them."""
-    return _YEAR.search(sentence) is not None
+    return _NAMES_A_YEAR.search(sentence) is not None
 
 
 def extract_entities(sentences: list[str], batch_size: int = 64) -> list[tuple[Entity, ...]] | None:

@@ -172,6 +172,15 @@ BRIDGE = (
 )
 
 
+@pytest.fixture
+def bridge(tmp_path):  # type: ignore[no-untyped-def]
+    """A docs folder holding BRIDGE as bridge.txt, and an empty store."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "bridge.txt").write_text(BRIDGE)
+    return docs, FaissStore(tmp_path / "index")
+
+
 def _sentences(snapshot, doc_id: str):  # type: ignore[no-untyped-def]
     """Every stored sentence of `doc_id`, in order, each once."""
     seen = {}
@@ -181,10 +190,8 @@ def _sentences(snapshot, doc_id: str):  # type: ignore[no-untyped-def]
     return [seen[start] for start in sorted(seen)]
 
 
-def test_a_build_stores_the_entities_of_sentences_with_digits(tmp_path):
-    docs, store = tmp_path / "docs", FaissStore(tmp_path / "index")
-    docs.mkdir()
-    (docs / "bridge.txt").write_text(BRIDGE)
+def test_a_build_stores_the_entities_of_sentences_that_name_a_year(tmp_path, bridge):
+    docs, store = bridge
     refresh(docs, store, FakeEmbedder(), tag_entities=True)
     live = tmp_path / "index" / store.version()
     assert "entities.jsonl" in json.loads((live / "manifest.json").read_text())["sizes"]
@@ -196,10 +203,8 @@ def test_a_build_stores_the_entities_of_sentences_with_digits(tmp_path):
             assert all(s.text[e.start : e.end] == e.text for e in s.entities)
 
 
-def test_entities_of_unchanged_documents_are_carried_over_untagged(tmp_path, monkeypatch):
-    docs, store = tmp_path / "docs", FaissStore(tmp_path / "index")
-    docs.mkdir()
-    (docs / "bridge.txt").write_text(BRIDGE)
+def test_entities_of_unchanged_documents_are_carried_over_untagged(bridge, monkeypatch):
+    docs, store = bridge
     (docs / "other.txt").write_text("In 1990 the tower was built.")
     refresh(docs, store, FakeEmbedder(), tag_entities=True)
     before = _sentences(store.open(), "bridge.txt")
@@ -219,10 +224,8 @@ def test_entities_of_unchanged_documents_are_carried_over_untagged(tmp_path, mon
     assert _sentences(store.open(), "other.txt")[0].entities is not None
 
 
-def test_entities_from_another_tagger_are_not_used(tmp_path, monkeypatch):
-    docs, store = tmp_path / "docs", FaissStore(tmp_path / "index")
-    docs.mkdir()
-    (docs / "bridge.txt").write_text(BRIDGE)
+def test_entities_from_another_tagger_are_not_used(bridge, monkeypatch):
+    docs, store = bridge
     refresh(docs, store, FakeEmbedder(), tag_entities=True)
     monkeypatch.setattr(faiss_store, "ner_model_id", lambda: "another-tagger==1.0")
     assert all(s.entities is None for s in _sentences(store.open(), "bridge.txt"))
@@ -233,10 +236,8 @@ def test_entities_from_another_tagger_are_not_used(tmp_path, monkeypatch):
     assert all(s.entities is None for s in _sentences(store.open(), "bridge.txt"))
 
 
-def test_a_generation_written_before_entities_were_stored_still_loads(tmp_path):
-    docs, store = tmp_path / "docs", FaissStore(tmp_path / "index")
-    docs.mkdir()
-    (docs / "bridge.txt").write_text(BRIDGE)
+def test_a_generation_written_before_entities_were_stored_still_loads(tmp_path, bridge):
+    docs, store = bridge
     refresh(docs, store, FakeEmbedder(), tag_entities=True)
     live = tmp_path / "index" / store.version()
     manifest = json.loads((live / "manifest.json").read_text())
@@ -252,10 +253,8 @@ def test_a_generation_written_before_entities_were_stored_still_loads(tmp_path):
     assert (tmp_path / "index" / store.version() / "entities.jsonl").is_file()
 
 
-def test_a_tagger_failure_leaves_a_complete_index_without_entities(tmp_path, monkeypatch, caplog):
-    docs, store = tmp_path / "docs", FaissStore(tmp_path / "index")
-    docs.mkdir()
-    (docs / "bridge.txt").write_text(BRIDGE)
+def test_a_tagger_failure_leaves_a_complete_index_without_entities(bridge, monkeypatch, caplog):
+    docs, store = bridge
 
     def broken(texts, batch_size=64):  # type: ignore[no-untyped-def]
         raise RuntimeError("tagger crashed")
@@ -267,10 +266,8 @@ def test_a_tagger_failure_leaves_a_complete_index_without_entities(tmp_path, mon
     assert len(sentences) == 3 and all(s.entities is None for s in sentences)
 
 
-def test_by_default_a_build_stores_no_entities(tmp_path, monkeypatch):
-    docs, store = tmp_path / "docs", FaissStore(tmp_path / "index")
-    docs.mkdir()
-    (docs / "bridge.txt").write_text(BRIDGE)
+def test_by_default_a_build_stores_no_entities(bridge, monkeypatch):
+    docs, store = bridge
 
     def must_not_run(texts, batch_size=64):  # type: ignore[no-untyped-def]
         raise AssertionError("tagged although QA_ENTITIES_AT_BUILD is off")
