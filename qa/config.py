@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from qa.embedding import DEFAULT_MODEL, QUERY_ENCODERS
 
@@ -52,7 +53,7 @@ class Settings:
         return int(self.max_file_mb * 1024 * 1024)
 
     @classmethod
-    def from_env(cls, **overrides: object) -> Settings:
+    def from_env(cls, **overrides: Any) -> Settings:
         """Defaults, then environment variables, then the non-None `overrides`."""
         env = os.environ
         settings = cls(
