@@ -31,9 +31,10 @@ class Settings:
     top_k: int = 5
     max_file_mb: float = 20.0
     threshold: float | None = None  # None: the fitted scoring model's own threshold
-    # Tag and store the named entities of sentences that name a year when building: short
-    # answers from those quotes then cost nothing, builds take longer (docs/performance.md).
-    entities_at_build: bool = False
+    # Tag and store the named entities of sentences that name a year when building, in a
+    # helper process while the build chunks and loads the model: short answers from those
+    # quotes then cost nothing at question time (docs/performance.md). Off: QA_ENTITIES_AT_BUILD=0.
+    entities_at_build: bool = True
 
     def __post_init__(self) -> None:
         if not 1 <= self.top_k <= MAX_TOP_K:
@@ -64,14 +65,16 @@ class Settings:
             query_encoder=env.get("QA_QUERY_ENCODER", "onnx"),
             max_file_mb=_number(env, "QA_MAX_FILE_MB", 20.0),
             threshold=_number(env, "QA_THRESHOLD", None),
-            entities_at_build=_flag(env, "QA_ENTITIES_AT_BUILD"),
+            entities_at_build=_flag(env, "QA_ENTITIES_AT_BUILD", True),
         )
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def _flag(env: os._Environ[str] | dict[str, str], name: str) -> bool:
+def _flag(env: os._Environ[str] | dict[str, str], name: str, default: bool) -> bool:
     raw = env.get(name, "").strip().lower()
-    if raw in ("", "0", "false", "no", "off"):
+    if raw == "":
+        return default
+    if raw in ("0", "false", "no", "off"):
         return False
     if raw in ("1", "true", "yes", "on"):
         return True

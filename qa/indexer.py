@@ -10,12 +10,10 @@ to the store in one `apply`, which is atomic: a failure anywhere leaves the old 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -32,6 +30,7 @@ from qa.documents import (
 from qa.embedding import Embedder
 from qa.short_answer import Entity, extract_entities, ner_model_id, stored_at_build
 from qa.store import ChunkStore, DocumentUpdate, IndexCorrupt, IndexState
+from qa.tagging import HelperTagger
 
 log = logging.getLogger(__name__)
 
@@ -187,22 +186,25 @@ def _embed(
     tag_entities: bool,
 ) -> list[DocumentUpdate]:
     """Chunk every document, encode all sentences and chunks in one batched call, and tag the
-    named entities of some sentences meanwhile (`_tag`, on a thread of its own)."""
-    pieces = [chunk_document(d.text, embedder.count_tokens, options) for d in documents]
-    texts: list[str] = []
-    for document, (sentences, chunks) in zip(documents, pieces, strict=True):
-        texts += [document.text[s.start : s.end] for s in sentences]
-        texts += [document.text[c.start : c.end] for c in chunks]
-    # The tagger is single-threaded Python and numpy, so it runs beside the encode rather than
-    # after it (on 3,000 texts: 2.3 s after a 21 s encode, 0-0.5 s beside it; in full SQuAD
-    # builds the difference was within the machine's noise).
-    tagging = (
-        _Background(_tag, documents, [sentences for sentences, _ in pieces])
-        if tag_entities
-        else None
-    )
-    vectors = embedder.encode(texts, progress=progress)
-    entities, model = tagging.result() if tagging else ([{} for _ in documents], None)
+    named entities of the sentences `stored_at_build` picks: in a helper process that works
+    while this one chunks and loads the model (`qa.tagging`), or for a little text, here after
+    the encode."""
+    helper = tag_entities and sum(len(d.text) for d in documents) >= HELPER_MIN_CHARS
+    with HelperTagger() if helper else nullcontext() as tagger:
+        pieces = [chunk_document(d.text, embedder.count_tokens, options) for d in documents]
+        texts: list[str] = []
+        for document, (sentences, chunks) in zip(documents, pieces, strict=True):
+            texts += [document.text[s.start : s.end] for s in sentences]
+            texts += [document.text[c.start : c.end] for c in chunks]
+        wanted = _to_tag(documents, [s for s, _ in pieces]) if tag_entities else []
+        if tagger and wanted:
+            tagger.send([text for *_, text in wanted])
+        vectors = embedder.encode(texts, progress=progress)
+        if tagger and wanted:
+            tagged = tagger.result()
+        else:
+            tagged = _tag_here([text for *_, text in wanted]) if wanted else None
+    entities, model = _by_document(len(documents), wanted, tagged)
     updates, row = [], 0
     for n, (document, (sentences, chunks)) in enumerate(zip(documents, pieces, strict=True)):
         sentence_vectors = vectors[row : row + len(sentences)]
@@ -217,51 +219,38 @@ def _embed(
     return updates
 
 
-class _Background:
-    """`function(*args)` started on a daemon thread; `result()` waits for it and returns its
-    value or raises its exception. Daemon, so a build that fails or is interrupted meanwhile
-    exits at once instead of waiting for it."""
-
-    def __init__(self, function: Callable[..., object], *args: object) -> None:
-        self._value: object = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(function, args), daemon=True)
-        self._thread.start()
-
-    def _run(self, function: Callable[..., object], args: tuple) -> None:
-        try:
-            self._value = function(*args)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller by result()
-            self._error = exc
-
-    def result(self) -> Any:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
+# Below this much text, tagging runs in this process after the encode: a helper process
+# costs about 1.5 s of CPU to load spaCy, which a few sentences do not repay.
+HELPER_MIN_CHARS = 100_000
 
 
-def _tag(
-    documents: list[Document], sentences: list[list[Span]]
-) -> tuple[list[dict[int, tuple[Entity, ...]]], str | None]:
-    """The named entities of the sentences `stored_at_build` picks, per document (sentence
-    index -> entities), tagged in one batched pass, and the tagger's id. Nothing without the
-    tagger, or when it fails: the build goes on, and questions tag their quotes themselves."""
+def _to_tag(documents: list[Document], sentences: list[list[Span]]) -> list[tuple[int, int, str]]:
+    """(document number, sentence number, text) of each sentence whose entities are stored."""
     every = (
         (n, i, document.text[s.start : s.end])
         for n, document in enumerate(documents)
         for i, s in enumerate(sentences[n])
     )
-    wanted = [(n, i, text) for n, i, text in every if stored_at_build(text)]
-    found: list[dict[int, tuple[Entity, ...]]] = [{} for _ in documents]
-    model = ner_model_id()
-    texts = [text for *_, text in wanted]
+    return [(n, i, text) for n, i, text in every if stored_at_build(text)]
+
+
+def _tag_here(texts: list[str]) -> list[tuple[Entity, ...]] | None:
+    """`extract_entities(texts)` in this process; None without the tagger or when it fails:
+    the build goes on, and questions tag their quotes themselves."""
     try:
-        tagged = extract_entities(texts) if wanted and model else None
+        return extract_entities(texts)
     except Exception as exc:  # noqa: BLE001 - stored entities are an optimization
         log.warning("named entities not stored with this build: %s", exc)
-        tagged = None
-    if tagged is None:
+        return None
+
+
+def _by_document(
+    count: int, wanted: list[tuple[int, int, str]], tagged: list[tuple[Entity, ...]] | None
+) -> tuple[list[dict[int, tuple[Entity, ...]]], str | None]:
+    """Per document, sentence number -> entities, and the tagger's id (None: nothing tagged)."""
+    found: list[dict[int, tuple[Entity, ...]]] = [{} for _ in range(count)]
+    model = ner_model_id()
+    if tagged is None or model is None:
         return found, None
     for (n, i, _), entities in zip(wanted, tagged, strict=True):
         found[n][i] = entities

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from qa import faiss_store, indexer, short_answer
+from qa import faiss_store, indexer, short_answer, tagging
 from qa.faiss_store import FaissStore
 from qa.indexer import refresh
 from qa.store import IndexCorrupt, IndexMissing
@@ -85,11 +85,13 @@ def test_a_damaged_index_is_reported_and_rebuilt_by_the_next_build(tmp_path, dam
     assert store.open().document_count == 2
 
 
-def _spawn_build(docs: Path, index: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.build_worker", str(docs), str(index)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+def _spawn_build(docs: Path, index: Path, log: Path | None = None) -> subprocess.Popen:
+    """`tests.build_worker` started; stderr to `log` when given (read while it runs)."""
+    command = [sys.executable, "-m", "tests.build_worker", str(docs), str(index)]
+    if log is None:
+        return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with log.open("wb") as stderr:  # the child keeps its own copy
+        return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
@@ -140,12 +142,21 @@ def test_a_kill_at_any_moment_of_a_build_leaves_the_previous_index_usable(tmp_pa
 def test_two_builders_at_once_never_corrupt_the_index(tmp_path):
     docs, index = tmp_path / "docs", tmp_path / "index"
     make_docs(docs, 40, "v1")
-    processes = [_spawn_build(docs, index) for _ in range(3)]
+    logs = [tmp_path / f"builder{i}.log" for i in range(3)]
+    # Hold the lock while they start, so all three contend for it rather than one finishing
+    # before the others have imported (which made this test depend on timing).
+    with FaissStore(index).lock():
+        processes = [_spawn_build(docs, index, log) for log in logs]
+        deadline = time.monotonic() + 120
+        while not all(b"waiting for another build" in log.read_bytes() for log in logs):
+            assert time.monotonic() < deadline, [log.read_bytes() for log in logs]
+            assert all(p.poll() is None for p in processes), [log.read_bytes() for log in logs]
+            time.sleep(0.05)
     outputs = [p.communicate(timeout=120) for p in processes]
-    assert [p.returncode for p in processes] == [0, 0, 0], outputs
+    assert [p.returncode for p in processes] == [0, 0, 0], [log.read_bytes() for log in logs]
+    assert all(json.loads(out)["documents"] == 40 for out, _ in outputs)
     snapshot = FaissStore(index).open()
     assert snapshot.document_count == 40
-    assert sum(b"waiting for another build" in err for _, err in outputs) >= 1
 
 
 def test_the_lock_serializes_builders_in_one_process(tmp_path):
@@ -266,19 +277,73 @@ def test_a_tagger_failure_leaves_a_complete_index_without_entities(bridge, monke
     assert len(sentences) == 3 and all(s.entities is None for s in sentences)
 
 
-def test_by_default_a_build_stores_no_entities(bridge, monkeypatch):
+def test_refresh_tags_nothing_unless_asked(bridge, monkeypatch):
     docs, store = bridge
 
     def must_not_run(texts, batch_size=64):  # type: ignore[no-untyped-def]
-        raise AssertionError("tagged although QA_ENTITIES_AT_BUILD is off")
+        raise AssertionError("tagged although tag_entities is off")
 
     monkeypatch.setattr(indexer, "extract_entities", must_not_run)
+    monkeypatch.setattr(indexer, "HelperTagger", must_not_run)
     refresh(docs, store, FakeEmbedder())
     assert all(s.entities is None for s in _sentences(store.open(), "bridge.txt"))
 
 
+def test_a_big_build_tags_in_a_helper_process_with_the_same_entities(bridge, monkeypatch):
+    docs, store = bridge
+
+    def must_not_run(texts, batch_size=64):  # type: ignore[no-untyped-def]
+        raise AssertionError("tagged in the building process")
+
+    monkeypatch.setattr(indexer, "HELPER_MIN_CHARS", 0)  # the bridge counts as big
+    monkeypatch.setattr(indexer, "extract_entities", must_not_run)
+    refresh(docs, store, FakeEmbedder(), tag_entities=True)
+    sentences = _sentences(store.open(), "bridge.txt")
+    assert [s.entities is not None for s in sentences] == [True, False, True]
+    for s in sentences:
+        if s.entities is not None:
+            assert s.entities == short_answer._entities(s.text) and s.entities
+
+
+def test_a_failed_helper_leaves_a_complete_index_without_entities(bridge, monkeypatch, caplog):
+    docs, store = bridge
+    monkeypatch.setattr(indexer, "HELPER_MIN_CHARS", 0)
+    crash = (sys.executable, "-c", "import sys; sys.exit('tagger crashed')")
+    monkeypatch.setattr(tagging.HelperTagger, "command", crash)
+    report = refresh(docs, store, FakeEmbedder(), tag_entities=True)
+    assert report.documents == 1 and "tagger crashed" in caplog.text
+    sentences = _sentences(store.open(), "bridge.txt")
+    assert len(sentences) == 3 and all(s.entities is None for s in sentences)
+
+
+def test_a_build_that_fails_stops_its_helper_at_once(bridge, monkeypatch):
+    docs, store = bridge
+    helpers: list[tagging.HelperTagger] = []
+
+    class Recorded(tagging.HelperTagger):
+        command = (sys.executable, "-c", "import time; time.sleep(600)")  # would never end
+
+        def __init__(self) -> None:
+            super().__init__()
+            helpers.append(self)
+
+    class Failing(FakeEmbedder):
+        def encode(self, texts, progress=False):  # type: ignore[no-untyped-def]
+            raise RuntimeError("encode failed")
+
+    monkeypatch.setattr(indexer, "HELPER_MIN_CHARS", 0)
+    monkeypatch.setattr(indexer, "HelperTagger", Recorded)
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="encode failed"):
+        refresh(docs, store, Failing(), tag_entities=True)
+    assert time.monotonic() - started < 30
+    assert len(helpers) == 1 and helpers[0]._process.poll() is not None
+    assert store.state() is None  # and nothing was written
+
+
 @pytest.mark.parametrize(
-    ("raw", "expected"), [("", False), ("0", False), ("off", False), ("1", True), ("true", True)]
+    ("raw", "expected"),
+    [("", True), ("0", False), ("off", False), ("1", True), ("true", True)],
 )
 def test_qa_entities_at_build_is_read_from_the_environment(monkeypatch, raw, expected):
     from qa.config import Settings
