@@ -24,6 +24,7 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
@@ -72,6 +73,17 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
+def token_counter(tokenizer_file: Path) -> Callable[[str], int]:
+    """Word pieces of a text, without special tokens, by the tokenizer in `tokenizer_file`
+    (through the light `tokenizers` library: no torch)."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(tokenizer_file))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model on the CPU, loaded lazily and offline, for documents; its
     ONNX export (or the model itself, per `query_encoder`) for questions."""
@@ -117,23 +129,31 @@ class SentenceTransformerEmbedder:
             raise ModelError(f"model {self.name!r} does not report its embedding dimension")
         return int(dim)
 
-    @cached_property
-    def _tokenizer(self):  # type: ignore[no-untyped-def]
-        tokenizer_file = Path(self._path) / "tokenizer.json"
-        if tokenizer_file.is_file():
-            from tokenizers import Tokenizer
+    @property
+    def tokenizer_file(self) -> Path | None:
+        """The model's `tokenizer.json`, which `count_tokens` uses; None when it has none."""
+        path = Path(self._path) / "tokenizer.json"
+        return path if path.is_file() else None
 
-            tokenizer = Tokenizer.from_file(str(tokenizer_file))
-            tokenizer.no_truncation()
-            tokenizer.no_padding()
-            return tokenizer
-        return None
+    @cached_property
+    def _counter(self) -> Callable[[str], int] | None:
+        return token_counter(self.tokenizer_file) if self.tokenizer_file else None
 
     def count_tokens(self, text: str) -> int:
         """Word pieces in `text`, without the [CLS]/[SEP] the model adds."""
-        if self._tokenizer is not None:
-            return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+        if self._counter is not None:
+            return self._counter(text)
         return len(self.model.tokenizer.tokenize(text))
+
+    def load(self) -> None:
+        """Load the document model (torch) now rather than on the first `encode`."""
+        _ = self.model
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the document model is loaded (a build that must still load it has 5-6 s
+        of imports to hide other work behind)."""
+        return "model" in self.__dict__  # where cached_property keeps it
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         """Encode `texts` in batches into an (n, dim) float32 array of unit vectors."""

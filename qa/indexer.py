@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.chunking import ChunkingOptions, Span, chunk_document
+from qa.build_helper import BuildHelper, Pieces, to_tag
+from qa.chunking import ChunkingOptions, chunk_document
 from qa.documents import (
     DEFAULT_MAX_BYTES,
     Document,
@@ -28,9 +29,8 @@ from qa.documents import (
     scan,
 )
 from qa.embedding import Embedder
-from qa.short_answer import Entity, extract_entities, ner_model_id, stored_at_build
+from qa.short_answer import Entity, extract_entities, ner_model_id
 from qa.store import ChunkStore, DocumentUpdate, IndexCorrupt, IndexState
-from qa.tagging import HelperTagger
 
 log = logging.getLogger(__name__)
 
@@ -186,22 +186,27 @@ def _embed(
     tag_entities: bool,
 ) -> list[DocumentUpdate]:
     """Chunk every document, encode all sentences and chunks in one batched call, and tag the
-    named entities of the sentences `stored_at_build` picks: in a helper process that works
-    while this one chunks and loads the model (`qa.tagging`), or for a little text, here after
-    the encode."""
-    helper = tag_entities and sum(len(d.text) for d in documents) >= HELPER_MIN_CHARS
-    with HelperTagger() if helper else nullcontext() as tagger:
-        pieces = [chunk_document(d.text, embedder.count_tokens, options) for d in documents]
-        texts: list[str] = []
-        for document, (sentences, chunks) in zip(documents, pieces, strict=True):
-            texts += [document.text[s.start : s.end] for s in sentences]
-            texts += [document.text[c.start : c.end] for c in chunks]
-        wanted = _to_tag(documents, [s for s, _ in pieces]) if tag_entities else []
-        if tagger and wanted:
-            tagger.send([text for *_, text in wanted])
-        vectors = embedder.encode(texts, progress=progress)
-        if tagger and wanted:
-            tagged = tagger.result()
+    named entities of the sentences `stored_at_build` picks (`tag_entities`).
+
+    When the model is still to be loaded (a fresh `qa index`, a server's first build),
+    chunking and tagging run in a helper process (`qa.build_helper`) meanwhile, on the idle
+    core; otherwise, or for an embedder without a `tokenizer.json` to share, here (tagging
+    after the encode: spaCy is then usually loaded already, for questions)."""
+    texts = [d.text for d in documents]
+    tokenizer_file = getattr(embedder, "tokenizer_file", None)
+    use_helper = tokenizer_file is not None and not getattr(embedder, "loaded", True)
+    with BuildHelper() if use_helper else nullcontext() as helper:
+        if helper is not None and tokenizer_file is not None:
+            helper.send(texts, options, tokenizer_file, tag_entities)
+        getattr(embedder, "load", lambda: None)()  # meanwhile, the model's imports
+        pieces = helper.pieces() if helper is not None else None
+        if pieces is None:  # no helper, or it failed (said in the log)
+            helper = None
+            pieces = [chunk_document(text, embedder.count_tokens, options) for text in texts]
+        wanted = to_tag(texts, pieces) if tag_entities else []
+        vectors = embedder.encode(_texts(texts, pieces), progress=progress)
+        if helper is not None:
+            tagged = helper.entities() if wanted else None
         else:
             tagged = _tag_here([text for *_, text in wanted]) if wanted else None
     entities, model = _by_document(len(documents), wanted, tagged)
@@ -219,19 +224,13 @@ def _embed(
     return updates
 
 
-# Below this much text, tagging runs in this process after the encode: a helper process
-# costs about 1.5 s of CPU to load spaCy, which a few sentences do not repay.
-HELPER_MIN_CHARS = 100_000
-
-
-def _to_tag(documents: list[Document], sentences: list[list[Span]]) -> list[tuple[int, int, str]]:
-    """(document number, sentence number, text) of each sentence whose entities are stored."""
-    every = (
-        (n, i, document.text[s.start : s.end])
-        for n, document in enumerate(documents)
-        for i, s in enumerate(sentences[n])
-    )
-    return [(n, i, text) for n, i, text in every if stored_at_build(text)]
+def _texts(texts: list[str], pieces: Pieces) -> list[str]:
+    """What a build encodes: each document's sentences, then its chunks."""
+    out: list[str] = []
+    for text, (sentences, chunks) in zip(texts, pieces, strict=True):
+        out += [text[s.start : s.end] for s in sentences]
+        out += [text[c.start : c.end] for c in chunks]
+    return out
 
 
 def _tag_here(texts: list[str]) -> list[tuple[Entity, ...]] | None:

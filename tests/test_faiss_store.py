@@ -1,5 +1,6 @@
 """The FAISS store on disk: atomic generations, corruption detection, crashes and locking."""
 
+import functools
 import json
 import os
 import signal
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from qa import faiss_store, indexer, short_answer, tagging
+from qa import build_helper, faiss_store, indexer, short_answer
+from qa.embedding import SentenceTransformerEmbedder, token_counter
 from qa.faiss_store import FaissStore
 from qa.indexer import refresh
 from qa.store import IndexCorrupt, IndexMissing
@@ -284,33 +286,86 @@ def test_refresh_tags_nothing_unless_asked(bridge, monkeypatch):
         raise AssertionError("tagged although tag_entities is off")
 
     monkeypatch.setattr(indexer, "extract_entities", must_not_run)
-    monkeypatch.setattr(indexer, "HelperTagger", must_not_run)
+    monkeypatch.setattr(indexer, "BuildHelper", must_not_run)
     refresh(docs, store, FakeEmbedder())
     assert all(s.entities is None for s in _sentences(store.open(), "bridge.txt"))
 
 
-def test_a_big_build_tags_in_a_helper_process_with_the_same_entities(bridge, monkeypatch):
-    docs, store = bridge
+class TokenizerEmbedder(FakeEmbedder):
+    """The fake vectors, with the real model's word-piece counts and `tokenizer.json`: what a
+    build needs to chunk in its helper process."""
 
-    def must_not_run(texts, batch_size=64):  # type: ignore[no-untyped-def]
-        raise AssertionError("tagged in the building process")
+    tokenizer_file = SentenceTransformerEmbedder().tokenizer_file
+    loaded = False  # as in a fresh `qa index`: chunk and tag in the helper
 
-    monkeypatch.setattr(indexer, "HELPER_MIN_CHARS", 0)  # the bridge counts as big
-    monkeypatch.setattr(indexer, "extract_entities", must_not_run)
-    refresh(docs, store, FakeEmbedder(), tag_entities=True)
-    sentences = _sentences(store.open(), "bridge.txt")
+    def count_tokens(self, text: str) -> int:
+        return _real_counter()(text)
+
+
+@functools.lru_cache(maxsize=1)
+def _real_counter():  # type: ignore[no-untyped-def]
+    return token_counter(TokenizerEmbedder.tokenizer_file)
+
+
+def _must_not_run(*args, **kwargs):  # type: ignore[no-untyped-def]
+    raise AssertionError("ran in the building process")
+
+
+def _generation(index: Path) -> dict[str, bytes]:
+    live = index / (index / "CURRENT").read_text().strip()
+    names = ("texts.jsonl", "sentences.npy", "chunks.npy", "entities.jsonl")
+    return {name: (live / name).read_bytes() for name in names}
+
+
+def test_a_fresh_build_chunks_and_tags_in_a_helper_with_the_same_result(tmp_path, monkeypatch):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "bridge.txt").write_text(BRIDGE)
+    (docs / "more.txt").write_text("Dr. Smith left in 1999. He was 42. " * 40)
+    here = TokenizerEmbedder()
+    here.loaded = True  # as in a server that has its model: no helper
+    monkeypatch.setattr(indexer, "BuildHelper", _must_not_run)
+    refresh(docs, FaissStore(tmp_path / "here"), here, tag_entities=True)
+    monkeypatch.undo()
+    monkeypatch.setattr(indexer, "chunk_document", _must_not_run)
+    monkeypatch.setattr(indexer, "extract_entities", _must_not_run)
+    refresh(docs, FaissStore(tmp_path / "helper"), TokenizerEmbedder(), tag_entities=True)
+    assert _generation(tmp_path / "helper") == _generation(tmp_path / "here")
+    sentences = _sentences(FaissStore(tmp_path / "helper").open(), "bridge.txt")
     assert [s.entities is not None for s in sentences] == [True, False, True]
-    for s in sentences:
-        if s.entities is not None:
-            assert s.entities == short_answer._entities(s.text) and s.entities
 
 
-def test_a_failed_helper_leaves_a_complete_index_without_entities(bridge, monkeypatch, caplog):
+def test_a_helper_that_fails_at_once_leaves_the_work_to_the_build(bridge, monkeypatch, caplog):
     docs, store = bridge
-    monkeypatch.setattr(indexer, "HELPER_MIN_CHARS", 0)
-    crash = (sys.executable, "-c", "import sys; sys.exit('tagger crashed')")
-    monkeypatch.setattr(tagging.HelperTagger, "command", crash)
-    report = refresh(docs, store, FakeEmbedder(), tag_entities=True)
+    crash = (sys.executable, "-c", "import sys; sys.exit('helper crashed')")
+    monkeypatch.setattr(build_helper.BuildHelper, "command", crash)
+    report = refresh(docs, store, TokenizerEmbedder(), tag_entities=True)
+    assert report.documents == 1 and "helper crashed" in caplog.text
+    sentences = _sentences(store.open(), "bridge.txt")  # chunked and tagged here instead
+    assert [s.entities is not None for s in sentences] == [True, False, True]
+
+
+# Chunks like the real helper, then dies before tagging.
+_DIES_WHILE_TAGGING = """
+import pickle, sys
+from qa.chunking import chunk_document
+from qa.embedding import token_counter
+request = pickle.load(sys.stdin.buffer)
+count = token_counter(request.tokenizer_file)
+pieces = [chunk_document(text, count, request.options) for text in request.texts]
+pickle.dump(pieces, sys.stdout.buffer)
+sys.stdout.flush()
+sys.exit("tagger crashed")
+"""
+
+
+def test_a_helper_that_fails_while_tagging_leaves_an_index_without_entities(
+    bridge, monkeypatch, caplog
+):  # type: ignore[no-untyped-def]
+    docs, store = bridge
+    dies = (sys.executable, "-c", _DIES_WHILE_TAGGING)
+    monkeypatch.setattr(build_helper.BuildHelper, "command", dies)
+    report = refresh(docs, store, TokenizerEmbedder(), tag_entities=True)
     assert report.documents == 1 and "tagger crashed" in caplog.text
     sentences = _sentences(store.open(), "bridge.txt")
     assert len(sentences) == 3 and all(s.entities is None for s in sentences)
@@ -318,23 +373,22 @@ def test_a_failed_helper_leaves_a_complete_index_without_entities(bridge, monkey
 
 def test_a_build_that_fails_stops_its_helper_at_once(bridge, monkeypatch):
     docs, store = bridge
-    helpers: list[tagging.HelperTagger] = []
+    helpers: list[build_helper.BuildHelper] = []
 
-    class Recorded(tagging.HelperTagger):
+    class Recorded(build_helper.BuildHelper):
         command = (sys.executable, "-c", "import time; time.sleep(600)")  # would never end
 
         def __init__(self) -> None:
             super().__init__()
             helpers.append(self)
 
-    class Failing(FakeEmbedder):
-        def encode(self, texts, progress=False):  # type: ignore[no-untyped-def]
-            raise RuntimeError("encode failed")
+    class Failing(TokenizerEmbedder):
+        def load(self) -> None:
+            raise RuntimeError("model failed to load")
 
-    monkeypatch.setattr(indexer, "HELPER_MIN_CHARS", 0)
-    monkeypatch.setattr(indexer, "HelperTagger", Recorded)
+    monkeypatch.setattr(indexer, "BuildHelper", Recorded)
     started = time.monotonic()
-    with pytest.raises(RuntimeError, match="encode failed"):
+    with pytest.raises(RuntimeError, match="model failed to load"):
         refresh(docs, store, Failing(), tag_entities=True)
     assert time.monotonic() - started < 30
     assert len(helpers) == 1 and helpers[0]._process.poll() is not None
