@@ -38,7 +38,11 @@ QUERY_ENCODERS = ("onnx", "onnx-int8", "torch")
 
 
 class Embedder(Protocol):
-    """What the indexer and retriever need from an embedding model."""
+    """What the indexer and retriever need from an embedding model.
+
+    Optional, looked up by the indexer: `tokenizer_file` (the `tokenizer.json` that
+    `count_tokens` counts with), `loaded` and `load()`. With them, a build whose model is not
+    loaded yet chunks in a helper process while `load()` runs (`qa.build_helper`)."""
 
     name: str
 
