@@ -10,11 +10,11 @@ SQuAD's 48 articles, mostly pysbd) and imports the embedding model (5-6 s: torch
 sentence-transformers, scikit-learn), one after the other, while the second core sits idle.
 `BuildHelper` starts `python -m qa.build_helper` at once; it chunks while the build imports the
 model (the encode of SQuAD started 3 s earlier), sends the chunks back, then loads spaCy and
-tags, partly beside the encode. A
-thread would not do: chunking, importing and tagging all need the GIL (measured: no gain), and
-beside the encode (torch keeps both cores busy) tagging slowed the build by 5-15%. A plain
-subprocess rather than `multiprocessing`: spawning re-runs the caller's main script, which a
-library must not do, and forking a process that may run torch's threads is not safe.
+tags, partly beside the encode. A thread would not do: chunking, importing and tagging all
+need the GIL (measured: no gain), and beside the encode (torch keeps both cores busy) tagging
+slowed the build by 5-15%. A plain subprocess rather than `multiprocessing`: spawning re-runs
+the caller's main script, which a library must not do, and forking a process that may run
+torch's threads is not safe.
 
 The two processes talk by pickles on the helper's stdin and stdout (the same code on both ends):
 one request, then two replies (the chunks; the entities or None).

@@ -70,7 +70,7 @@ def refresh(
 ) -> IndexReport:
     """Make `store` reflect `docs_dir` now. Holds the store's lock for the whole refresh.
     With `tag_entities`, the named entities of the sentences `stored_at_build` picks are
-    tagged and stored too (see `_tag`)."""
+    tagged and stored too (see `_embed`)."""
     started = time.perf_counter()
     docs_dir = Path(docs_dir)
     if not docs_dir.is_dir():
