@@ -266,19 +266,6 @@ def test_a_generation_written_before_entities_were_stored_still_loads(tmp_path, 
     assert (tmp_path / "index" / store.version() / "entities.jsonl").is_file()
 
 
-def test_a_tagger_failure_leaves_a_complete_index_without_entities(bridge, monkeypatch, caplog):
-    docs, store = bridge
-
-    def broken(texts, batch_size=64):  # type: ignore[no-untyped-def]
-        raise RuntimeError("tagger crashed")
-
-    monkeypatch.setattr(indexer, "extract_entities", broken)
-    report = refresh(docs, store, FakeEmbedder(), tag_entities=True)
-    assert report.documents == 1 and "tagger crashed" in caplog.text
-    sentences = _sentences(store.open(), "bridge.txt")
-    assert len(sentences) == 3 and all(s.entities is None for s in sentences)
-
-
 def test_refresh_tags_nothing_unless_asked(bridge, monkeypatch):
     docs, store = bridge
 
@@ -345,27 +332,38 @@ def test_a_helper_that_fails_at_once_leaves_the_work_to_the_build(bridge, monkey
     assert [s.entities is not None for s in sentences] == [True, False, True]
 
 
-# Chunks like the real helper, then dies before tagging.
-_DIES_WHILE_TAGGING = """
-import pickle, sys
-from qa.chunking import chunk_document
-from qa.embedding import token_counter
-request = pickle.load(sys.stdin.buffer)
-count = token_counter(request.tokenizer_file)
-pieces = [chunk_document(text, count, request.options) for text in request.texts]
-pickle.dump(pieces, sys.stdout.buffer)
-sys.stdout.flush()
-sys.exit("tagger crashed")
+def _broken_tagger(texts, batch_size=64):  # type: ignore[no-untyped-def]
+    raise RuntimeError("tagger crashed")
+
+
+# The real helper, whose tagger crashes after it has sent the chunks.
+_HELPER_WITH_A_BROKEN_TAGGER = """
+import sys
+from qa import build_helper
+def broken(texts, batch_size=64):
+    raise RuntimeError("tagger crashed")
+build_helper.extract_entities = broken
+build_helper._serve(sys.stdin.buffer, sys.stdout.buffer)
 """
 
 
-def test_a_helper_that_fails_while_tagging_leaves_an_index_without_entities(
-    bridge, monkeypatch, caplog
+def _tagger_breaks_here(monkeypatch) -> FakeEmbedder:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(indexer, "extract_entities", _broken_tagger)
+    return FakeEmbedder()
+
+
+def _tagger_breaks_in_the_helper(monkeypatch) -> FakeEmbedder:  # type: ignore[no-untyped-def]
+    command = (sys.executable, "-c", _HELPER_WITH_A_BROKEN_TAGGER)
+    monkeypatch.setattr(build_helper.BuildHelper, "command", command)
+    return TokenizerEmbedder()
+
+
+@pytest.mark.parametrize("breaks", [_tagger_breaks_here, _tagger_breaks_in_the_helper])
+def test_a_tagger_failure_leaves_a_complete_index_without_entities(
+    bridge, monkeypatch, caplog, breaks
 ):  # type: ignore[no-untyped-def]
     docs, store = bridge
-    dies = (sys.executable, "-c", _DIES_WHILE_TAGGING)
-    monkeypatch.setattr(build_helper.BuildHelper, "command", dies)
-    report = refresh(docs, store, TokenizerEmbedder(), tag_entities=True)
+    report = refresh(docs, store, breaks(monkeypatch), tag_entities=True)
     assert report.documents == 1 and "tagger crashed" in caplog.text
     sentences = _sentences(store.open(), "bridge.txt")
     assert len(sentences) == 3 and all(s.entities is None for s in sentences)
