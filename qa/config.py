@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from qa.embedding import DEFAULT_MODEL, QUERY_ENCODERS
+from qa.embedding import DEFAULT_MODEL, DEFAULT_QUERY_ENCODER, QUERY_ENCODERS
 
 MAX_QUESTION_CHARS = 1000
 MAX_TOP_K = 20
@@ -27,7 +27,7 @@ class Settings:
     index_dir: Path = Path("index")
     store: str = "faiss"
     model: str = DEFAULT_MODEL
-    query_encoder: str = "onnx"  # how questions are encoded: onnx, onnx-int8 or torch
+    query_encoder: str = DEFAULT_QUERY_ENCODER  # how questions are encoded: onnx-int8, onnx, torch
     top_k: int = 5
     max_file_mb: float = 20.0
     threshold: float | None = None  # None: the fitted scoring model's own threshold
@@ -62,7 +62,7 @@ class Settings:
             index_dir=Path(env.get("QA_INDEX_DIR", "index")),
             store=env.get("QA_STORE", "faiss"),
             model=env.get("QA_MODEL", DEFAULT_MODEL),
-            query_encoder=env.get("QA_QUERY_ENCODER", "onnx"),
+            query_encoder=env.get("QA_QUERY_ENCODER", DEFAULT_QUERY_ENCODER),
             max_file_mb=_number(env, "QA_MAX_FILE_MB", 20.0),
             threshold=_number(env, "QA_THRESHOLD", None),
             entities_at_build=_flag(env, "QA_ENTITIES_AT_BUILD", True),

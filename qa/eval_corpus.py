@@ -24,6 +24,7 @@ from qa.chunking import ChunkingOptions
 from qa.config import Settings
 from qa.embedding import Embedder
 from qa.indexer import refresh
+from qa.onnx_export import EXPORT_FORMAT
 from qa.pipeline import open_store
 from qa.store import Snapshot
 
@@ -169,8 +170,11 @@ class CachedEmbedder:
 
     def encode_queries(self, texts: list[str], progress: bool = False) -> np.ndarray:
         """Each question's vector as the product computes it (one at a time, by the configured
-        question encoder), cached apart from document vectors and per encoder."""
+        question encoder), cached apart from document vectors and per encoder (and per export
+        format: a new format may quantize differently)."""
         encoder = getattr(self.inner, "query_encoder", "same")
+        if encoder.startswith("onnx"):
+            encoder += f" export {EXPORT_FORMAT}"
         keys = [hashlib.sha1(f"query {encoder}\n{t}".encode()).digest() for t in texts]
         fresh = {k: t for k, t in zip(keys, texts, strict=True) if k not in self._vectors}
         for n, (key, text) in enumerate(
