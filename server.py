@@ -9,7 +9,8 @@ Routes (the HTTP contract of DESIGN.md): `POST /ask`, `GET /ask?q=&top_k=`,
 
 The parts live in `qa/`: request and response models in `qa.api_models`, the middleware
 (security headers, body limit, request log) and who may rebuild in `qa.http_guard`, the index's
-life (first build, readiness, one rebuild at a time, --watch) in `qa.service`.
+life (first build, readiness, one rebuild at a time, --watch) in `qa.service`, and the short
+way through for plainly valid `POST /ask` requests in `qa.fast_ask`.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from qa.api_models import (
 from qa.api_models import error_responses as _errors
 from qa.cli import confidence_words
 from qa.config import MAX_TOP_K, Settings, validate_question
+from qa.fast_ask import FastAsk
 from qa.http_guard import Guard, authorize, check_doc_id, is_loopback
 from qa.pipeline import Assistant
 from qa.service import PRODUCT_ERRORS, NotReady, Service
@@ -133,6 +135,7 @@ def create_app(
         ],
     )
     app.state.service = service
+    app.add_middleware(FastAsk, service=service)  # inside Guard: added first
     app.add_middleware(Guard)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     templates = _templates()
