@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from qa.embedding import DEFAULT_MODEL, DEFAULT_QUERY_ENCODER, QUERY_ENCODERS
 
@@ -81,9 +81,14 @@ def _flag(env: os._Environ[str] | dict[str, str], name: str, default: bool) -> b
     raise ValueError(f"{name} must be 1 or 0, got {raw!r}")
 
 
+@overload
+def _number(env: os._Environ[str] | dict[str, str], name: str, default: float) -> float: ...
+@overload
+def _number(env: os._Environ[str] | dict[str, str], name: str, default: None) -> float | None: ...
 def _number(
     env: os._Environ[str] | dict[str, str], name: str, default: float | None
 ) -> float | None:
+    """The number in env var `name`, `default` when unset or empty; ValueError otherwise."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default

@@ -264,7 +264,8 @@ def _extract_pdf(data: bytes) -> tuple[str, str | None]:
     pages = [_normalize_blocks(page.extract_text() or "") for page in reader.pages]
     title = None
     try:
-        title = (reader.metadata or {}).get("/Title")
+        metadata = reader.metadata
+        title = metadata.get("/Title") if metadata else None
     except Exception:  # noqa: BLE001 - broken metadata is not a reason to skip the text
         title = None
     return "\n\n".join(p for p in pages if p), str(title) if title else None
