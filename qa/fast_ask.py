@@ -24,7 +24,7 @@ import json
 from typing import TYPE_CHECKING
 
 from qa.api_models import AskRequest
-from qa.http_guard import ASGIApp, Message, Receive, Scope, Send
+from qa.http_guard import ASGIApp, Message, Receive, Scope, Send, replaying
 from qa.service import PRODUCT_ERRORS, NotReady
 
 if TYPE_CHECKING:
@@ -43,17 +43,12 @@ class FastAsk:
             await self.app(scope, receive, send)
             return
         message = await receive()
-        pending = [message]
-
-        async def replay() -> Message:
-            return pending.pop() if pending else await receive()
-
         answer = await self._answer(_valid_request(message))
         if answer is None:
             # The app replies as it would have without this layer: its 400 or 422 for a
             # request that is not valid; for an answer that raised, it asks again and turns
             # the same error into its 422 or 503.
-            await self.app(scope, replay, send)
+            await self.app(scope, replaying(message, receive), send)
             return
         headers = [
             (b"content-length", str(len(answer)).encode()),

@@ -135,12 +135,18 @@ class Guard:
             if not message.get("more_body", False):
                 break
         first: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-        pending = [first]
+        return replaying(first, receive)
 
-        async def replay() -> Message:
-            return pending.pop() if pending else await receive()
 
-        return replay
+def replaying(message: Message, receive: Receive) -> Receive:
+    """A `receive` that returns `message` first, then whatever `receive` returns: for a layer
+    that has read the request's message and hands the request on."""
+    pending = [message]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
 
 
 # ---- doc_ids ------------------------------------------------------------------------------
