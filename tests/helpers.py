@@ -1,8 +1,23 @@
-"""Small builders for test documents (PDF and DOCX) so tests need no binary fixtures."""
+"""Small builders for test documents (PDF and DOCX) so tests need no binary fixtures, and
+`require_system_tool` for tests that need a program pip cannot install."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
+
+
+def require_system_tool(present: bool, message: str) -> None:
+    """Skip the test when a system program it needs is missing, saying how to install it;
+    under CI (`CI` set, where `.ci/run` installs it) fail instead, so it is never silently
+    skipped there."""
+    if present:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 def write_pdf(path: Path, lines: list[str], title: str | None = None) -> None:

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import SEED_DOC, SEEDS
+from tests.helpers import require_system_tool
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
 
@@ -85,11 +86,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing; install it with `apt-get install chromium`"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_system_tool(
+        CHROMIUM.exists(), f"{CHROMIUM} is missing; install it with `apt-get install chromium`"
+    )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

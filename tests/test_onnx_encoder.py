@@ -24,6 +24,7 @@ from qa.onnx_export import META_FILE, ExportError, ensure_export, export_folder,
 from qa.pipeline import Assistant
 
 from .conftest import ROOT, SEED_DOC, SEEDS
+from .helpers import require_system_tool
 
 QUESTIONS = [
     "Who won Super Bowl 50?",
@@ -83,11 +84,9 @@ def test_int8_vectors_are_the_same_on_a_cpu_without_avx512(export):
     """The int8 export is run on an emulated Haswell (AVX2, no AVX512, no VNNI), where
     onnxruntime takes another integer kernel: the vectors must match this machine's. With
     full-range int8 weights they did not (cosine 0.990, see `_quantize`)."""
-    if QEMU is None:
-        message = "qemu-x86_64 is missing; install it with `apt-get install qemu-user`"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_system_tool(
+        QEMU is not None, "qemu-x86_64 is missing; install it with `apt-get install qemu-user`"
+    )
     questions = QUESTIONS[:3]
     command = [QEMU, "-cpu", "Haswell", sys.executable, "-c", EMULATED_ENCODE,
                str(export.folder), json.dumps(questions)]  # fmt: skip
