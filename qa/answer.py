@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.lexical import term_weights, token_set, weighted_overlap
+from qa.resources import template_dir
 from qa.retrieval import Passage
 from qa.short_answer import (
     MENTION_CACHE,
@@ -36,9 +37,7 @@ from qa.short_answer import (
     prepare,
     question_type,
 )
-from qa.store import StoredSentence
-
-TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
+from qa.stores.base import StoredSentence
 
 # The signals computed for every candidate sentence, in column order.
 FEATURES: tuple[str, ...] = (
@@ -106,9 +105,9 @@ class ScoringModel:
     """Sentence score = weights . features + bias (a logit); confidence = sigmoid(calibration .
     (best score, margin over the runner-up) + calibration bias). Abstain below `threshold`."""
 
-    features: tuple[str, ...] = ("dense", "overlap", "passage_rank", "type_match")
-    weights: tuple[float, ...] = (9.0, 3.0, 0.5, 0.5)
-    bias: float = -7.0
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    bias: float
     calibration: tuple[float, ...] = (1.0, 0.0)
     calibration_bias: float = 0.0
     threshold: float = 0.5
@@ -342,7 +341,7 @@ def answer(
     question: str,
     vector: np.ndarray,
     passages: list[Passage],
-    model: ScoringModel = ScoringModel(),
+    model: ScoringModel,
     max_sentences: int = 2,
     top_k: int | None = None,
     short: bool = True,
@@ -433,13 +432,21 @@ def _template():  # type: ignore[no-untyped-def]
 
     # Plain-text output: the web page escapes it when it shows it.
     environment = Environment(
-        loader=FileSystemLoader(TEMPLATES),
+        loader=FileSystemLoader(template_dir()),
         autoescape=False,
         undefined=StrictUndefined,
         keep_trailing_newline=False,
         auto_reload=False,
     )
     return environment.get_template("answer.txt.j2")
+
+
+CONFIDENCE_WORDS = ((0.85, "high"), (0.6, "medium"), (0.0, "low"))
+
+
+def confidence_words(confidence: float) -> str:
+    """`high`, `medium` or `low`, for people reading a confidence."""
+    return next(word for floor, word in CONFIDENCE_WORDS if confidence >= floor)
 
 
 def render_answer(citations: list[Citation]) -> str:

@@ -11,6 +11,7 @@ prints one `error: ...` line on stderr and exits with status 2; no traceback.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import signal
 import sys
@@ -23,13 +24,6 @@ import click
 
 from qa.config import MAX_TOP_K, Settings
 
-CONFIDENCE_WORDS = ((0.85, "high"), (0.6, "medium"), (0.0, "low"))
-
-
-def confidence_words(confidence: float) -> str:
-    """`high`, `medium` or `low`, for people reading a confidence."""
-    return next(word for floor, word in CONFIDENCE_WORDS if confidence >= floor)
-
 
 def _friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     """Turn the product's expected exceptions into one line on stderr and exit status 2."""
@@ -38,11 +32,12 @@ def _friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from qa.embedding import ModelError
         from qa.indexer import DocsFolderError
-        from qa.store import IndexProblem
+        from qa.resources import PackageDataError
+        from qa.stores.base import IndexProblem
 
         try:
             return command(*args, **kwargs)
-        except (DocsFolderError, IndexProblem, ModelError, ValueError) as exc:
+        except (DocsFolderError, IndexProblem, ModelError, PackageDataError, ValueError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
@@ -79,13 +74,21 @@ class _LazyGroup(click.Group):
     """Imports the heavier commands (`eval`, `bench`) only when they run, so `qa index` with
     nothing to do starts fast."""
 
-    lazy = {"eval": "qa.evaluate:eval_group", "bench": "qa.bench:bench_command"}
+    lazy = {"eval": "qa.tools.evaluate:eval_group", "bench": "qa.tools.bench:bench_command"}
+    # What the `eval` extra installs; the base install answers and indexes without it.
+    extra_modules = ("matplotlib", "aiohttp", "psutil", "httpx", "sklearn")
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *self.lazy])
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in self.lazy:
+            missing = [m for m in self.extra_modules if importlib.util.find_spec(m) is None]
+            if missing:
+                raise click.ClickException(
+                    f"`qa {name}` needs the evaluation tools, which the base install leaves "
+                    f"out ({', '.join(missing)} missing): pip install 'qa-assistant[eval]'"
+                )
             module, attribute = self.lazy[name].split(":")
             return getattr(importlib.import_module(module), attribute)
         return super().get_command(ctx, name)
@@ -175,6 +178,8 @@ def ask_command(
 
 def _format(result) -> str:  # type: ignore[no-untyped-def]
     """A readable answer: the quote(s), then numbered sources with their offsets."""
+    from qa.answer import confidence_words
+
     if not result.answered:
         return f"{result.answer}\n(confidence {result.confidence:.2f})"
     lines = [result.answer, ""]
@@ -203,10 +208,10 @@ def serve_command(
     watch: bool,
 ) -> None:
     """Bring the index up to date, then serve the web page and the HTTP API."""
-    import server
+    from qa.web.app import run
 
     settings = Settings.from_env(docs_dir=docs_dir, index_dir=index_dir, store=store)
-    server.run(settings, host=host, port=port, watch=watch)
+    run(settings, host=host, port=port, watch=watch)
 
 
 if __name__ == "__main__":

@@ -26,13 +26,14 @@ import logging
 import os
 import sys
 import threading
-import types
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+
+from qa.model_import import sentence_transformer_class
 
 log = logging.getLogger(__name__)
 
@@ -90,36 +91,6 @@ def token_counter(tokenizer_file: Path) -> Callable[[str], int]:
     tokenizer.no_truncation()
     tokenizer.no_padding()
     return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
-
-
-def sentence_transformer_class() -> Any:
-    """`sentence_transformers.SentenceTransformer`, imported without importing scikit-learn.
-
-    sentence-transformers imports `sklearn.metrics.pairwise_distances` when it is imported,
-    for a helper this product never calls, and scikit-learn's import took 1.3-2.1 s of the
-    5-7 s a fresh build spends importing before its encode can start (measured: 5.4 s
-    instead of 6.7-7.6 s). So while it imports, `sklearn.metrics` is a stand-in whose
-    `pairwise_distances` imports the real one when first called; the stand-in is gone from
-    `sys.modules` afterwards, so a later `import sklearn.metrics` gets the real module."""
-    if "sentence_transformers" in sys.modules or "sklearn.metrics" in sys.modules:
-        from sentence_transformers import SentenceTransformer
-
-        return SentenceTransformer
-    stand_in = types.ModuleType("sklearn.metrics")
-    stand_in.pairwise_distances = _pairwise_distances  # type: ignore[attr-defined]
-    sys.modules["sklearn.metrics"] = stand_in
-    try:
-        from sentence_transformers import SentenceTransformer
-    finally:
-        if sys.modules.get("sklearn.metrics") is stand_in:
-            del sys.modules["sklearn.metrics"]
-    return SentenceTransformer
-
-
-def _pairwise_distances(*args: Any, **kwargs: Any) -> Any:
-    from sklearn.metrics import pairwise_distances
-
-    return pairwise_distances(*args, **kwargs)
 
 
 class SentenceTransformerEmbedder:

@@ -30,7 +30,7 @@ from qa.documents import (
 )
 from qa.embedding import Embedder
 from qa.short_answer import Entity, extract_entities, ner_model_id
-from qa.store import ChunkStore, DocumentUpdate, IndexCorrupt, IndexState
+from qa.stores.base import ChunkStore, DocumentUpdate, IndexCorrupt, IndexState
 
 log = logging.getLogger(__name__)
 

@@ -137,7 +137,7 @@ def _export(model_dir: Path, folder: Path) -> None:
 def _load_for_export(model_dir: Path):  # type: ignore[no-untyped-def]
     """The model with eager attention (its graph exports and runs faster than SDPA's)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from qa.embedding import sentence_transformer_class
+    from qa.model_import import sentence_transformer_class
 
     SentenceTransformer = sentence_transformer_class()
 

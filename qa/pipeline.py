@@ -20,14 +20,13 @@ from qa.answer import WARM_SENTENCES, Answer, ScoringModel, answer, prepare_sent
 from qa.chunking import ChunkingOptions
 from qa.config import Settings, validate_question
 from qa.embedding import Embedder, SentenceTransformerEmbedder
-from qa.faiss_store import FaissStore
 from qa.indexer import IndexReport, refresh
+from qa.resources import REPAIR, PackageDataError, scoring_file, template_dir
 from qa.retrieval import RetrievalOptions, retrieve
-from qa.store import ChunkStore, DocumentInfo, IndexProblem, Snapshot
+from qa.stores.base import ChunkStore, DocumentInfo, IndexProblem, Snapshot
+from qa.stores.faiss_store import FaissStore
 
 log = logging.getLogger(__name__)
-
-SCORING_FILE = Path(__file__).resolve().parent / "scoring.json"
 
 
 def open_store(settings: Settings) -> ChunkStore:
@@ -36,7 +35,7 @@ def open_store(settings: Settings) -> ChunkStore:
     if settings.store == "faiss":
         return FaissStore(settings.index_dir)
     if settings.store.startswith("milvus://"):
-        from qa.milvus_store import MilvusStore
+        from qa.stores.milvus_store import MilvusStore
 
         return MilvusStore.from_uri(settings.store)
     raise ValueError(
@@ -44,9 +43,14 @@ def open_store(settings: Settings) -> ChunkStore:
     )
 
 
-def load_scoring(path: Path = SCORING_FILE, threshold: float | None = None) -> ScoringModel:
-    """The fitted scoring model in `path` (defaults when absent), with `threshold` if given."""
-    model = ScoringModel.from_file(path) if path.is_file() else ScoringModel()
+def load_scoring(path: Path | None = None, threshold: float | None = None) -> ScoringModel:
+    """The fitted scoring model in `path` (default: the one the package ships), with
+    `threshold` if given. A missing or unreadable file raises `PackageDataError`."""
+    path = path or scoring_file()
+    try:
+        model = ScoringModel.from_file(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PackageDataError(f"cannot read the scoring model {path}: {exc}; {REPAIR}") from exc
     return model if threshold is None else replace(model, threshold=threshold)
 
 
@@ -71,6 +75,7 @@ class Assistant:
         self.chunking = chunking
         self.retrieval = retrieval
         self.scoring = load_scoring(threshold=settings.threshold)
+        template_dir()  # the answer template: missing means a broken install, say so now
         self._snapshot: Snapshot | None = None
         self._checked_at = 0.0
         self._load_lock = threading.Lock()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.store import Snapshot, StoredChunk
+from qa.stores.base import Snapshot, StoredChunk
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,459 @@
+"""Choose the sentences that answer a question and render them as a cited, verbatim answer.
+
+In: the question, its vector and the retrieved `Passage`s (more than will be shown: their
+sentences are all scored). Out: an `Answer`, the `/ask` and `qa ask --json` object.
+
+Every distinct sentence of the passages gets the signals of `FEATURES` (dense similarity,
+IDF-weighted word overlap, the passage's ranks, whether it names the kind of thing the question
+asks for, ...). `ScoringModel` combines them with weights fitted by logistic regression on SQuAD
+(`qa eval fit`, saved in `qa/scoring.json`) into a per-sentence score; the best sentence is
+quoted, and a second only when it adds question words the first lacks. The passages are
+re-ordered by their best sentence, whose score (as a 0..1 logistic) becomes theirs.
+`confidence` is a calibrated probability that the quoted sentence answers the question (a second
+logistic fit on the best score, its margin over the runner-up and a few features of the best
+sentence); below the threshold the answerer abstains. The short answer (a date, a number, a
+name...) comes from `qa.short_answer`. The answer text comes from the Jinja2 template
+`web/templates/answer.txt.j2`, the one place to change its wording.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from qa.lexical import term_weights, token_set, weighted_overlap
+from qa.resources import template_dir
+from qa.retrieval import Passage
+from qa.short_answer import (
+    MENTION_CACHE,
+    ShortAnswer,
+    find_short_answer,
+    holds_type_lower,
+    prepare,
+    question_type,
+)
+from qa.stores.base import StoredSentence
+
+# The signals computed for every candidate sentence, in column order.
+FEATURES: tuple[str, ...] = (
+    "dense",  # cosine of question and sentence vectors
+    "dense_gap",  # dense minus the best dense among the candidates (<= 0)
+    "passage_dense",  # cosine of question and the best passage holding the sentence
+    "overlap",  # IDF-weighted share of the question's words in the sentence
+    "overlap_gap",  # overlap minus the best overlap among the candidates (<= 0)
+    "window_overlap",  # the same over the sentence and its neighbours
+    "context_coverage",  # the same over all retrieved passages of the sentence's document
+    "context_rare",  # share of the question's two rarest words found in those passages
+    "passage_rank",  # 1 / fused rank of the best passage holding the sentence
+    "lexical_rank",  # 1 / BM25 rank of that passage (0: not found by BM25)
+    "dense_rank",  # 1 / dense rank of that passage (0: not found by dense search)
+    "type_match",  # the question asks for a date/number/person/place and the sentence has one
+    "type_miss",  # it asks for one and the sentence has none
+    "length",  # content words in the sentence / 40, at most 1
+)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A quoted sentence: `quote == text_of(doc_id)[start:end]`."""
+
+    n: int
+    doc_id: str
+    title: str
+    quote: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class PassageOut:
+    """A retrieved passage as reported to the user."""
+
+    doc_id: str
+    chunk_id: str
+    text: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass
+class Answer:
+    """The answer object of the HTTP and CLI contracts (plus `short_answer`, may be None)."""
+
+    question: str
+    answered: bool
+    answer: str
+    confidence: float
+    citations: list[Citation] = field(default_factory=list)
+    passages: list[PassageOut] = field(default_factory=list)
+    took_ms: float = 0.0
+    short_answer: ShortAnswer | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ScoringModel:
+    """Sentence score = weights . features + bias (a logit); confidence = sigmoid(calibration .
+    (best score, margin over the runner-up) + calibration bias). Abstain below `threshold`."""
+
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    bias: float
+    calibration: tuple[float, ...] = (1.0, 0.0)
+    calibration_bias: float = 0.0
+    threshold: float = 0.5
+    calibration_inputs: tuple[str, ...] = ("best_score", "margin")
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold must be in 0..1, got {self.threshold}")
+        if len(self.features) != len(self.weights):
+            raise ValueError("scoring model: features and weights differ in count")
+        if len(self.calibration) != len(self.calibration_inputs):
+            raise ValueError("scoring model: calibration inputs and weights differ in count")
+        unknown = (set(self.features) | set(self.calibration_inputs[2:])) - set(FEATURES)
+        if unknown or self.calibration_inputs[:2] != ("best_score", "margin"):
+            raise ValueError(f"scoring model: unknown features {sorted(unknown)}")
+
+    @classmethod
+    def from_file(cls, path: Path) -> ScoringModel:
+        """The model saved by `qa eval fit` (see `to_json`)."""
+        data = json.loads(Path(path).read_text())
+        return cls(
+            tuple(data["features"]),
+            tuple(float(w) for w in data["weights"]),
+            float(data["bias"]),
+            tuple(float(w) for w in data["calibration"]["weights"]),  # type: ignore[arg-type]
+            float(data["calibration"]["bias"]),
+            float(data["threshold"]),
+            tuple(data["calibration"]["inputs"]),
+        )
+
+    def to_json(self, about: dict) -> str:
+        """The saved form, with `about` (how it was fitted) kept alongside."""
+        return json.dumps(
+            {
+                "features": list(self.features),
+                "weights": [round(w, 6) for w in self.weights],
+                "bias": round(self.bias, 6),
+                "calibration": {
+                    "inputs": list(self.calibration_inputs),
+                    "weights": [round(w, 6) for w in self.calibration],
+                    "bias": round(self.calibration_bias, 6),
+                },
+                "threshold": round(self.threshold, 4),
+                "fitted": about,
+            },
+            indent=2,
+        )
+
+    def scores(self, matrix: np.ndarray) -> np.ndarray:
+        """The score (logit) of each row of a full `FEATURES` matrix."""
+        columns = [FEATURES.index(name) for name in self.features]
+        return matrix[:, columns] @ np.asarray(self.weights) + self.bias
+
+    def calibration_row(self, best: float, margin: float, row: np.ndarray | None) -> list[float]:
+        """The calibration inputs: best score, margin, then features of the best sentence."""
+        extra = (
+            [float(row[FEATURES.index(n)]) for n in self.calibration_inputs[2:]]
+            if len(self.calibration_inputs) > 2 and row is not None
+            else [0.0] * (len(self.calibration_inputs) - 2)
+        )
+        return [best, margin, *extra]
+
+    def confidence(self, best: float, margin: float, row: np.ndarray | None = None) -> float:
+        """Calibrated probability that the best-scored sentence (features `row`) is right."""
+        values = self.calibration_row(best, margin, row)
+        z = sum(w * x for w, x in zip(self.calibration, values, strict=True))
+        return _sigmoid(z + self.calibration_bias)
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The distinct sentences of some passages, their `FEATURES` matrix and best passage."""
+
+    sentences: list[StoredSentence]
+    titles: list[str]
+    passage_of: list[int]  # index into the passages list of the best passage holding it
+    words: list[frozenset[str]]  # the question words each sentence holds
+    matrix: np.ndarray  # (len(sentences), len(FEATURES))
+    members: list[list[int]]  # for each passage, the rows of the sentences it holds
+
+
+WARM_SENTENCES = MENTION_CACHE // 5  # as many as the per-sentence caches hold
+
+
+def prepare_sentences(texts: list[str]) -> None:
+    """Compute the question-independent signals of these stored sentences (their word sets and
+    the typed spans they mention) once, when a snapshot is loaded, instead of the first time
+    each one turns up as a candidate (which tripled the answerer's own time on new questions)."""
+    for text in texts[:WARM_SENTENCES]:
+        token_set(text)
+        prepare(text)
+
+
+def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Candidates:
+    """Every distinct sentence of `passages` (best passage first) with its features.
+
+    Word overlaps go through bit masks of the question's words: each sentence's mask is taken
+    once (a set intersection), a window's or a document's is the OR of its sentences', and each
+    distinct mask's overlap is computed once per question. Features of a passage or a document
+    are computed once and spread to its sentences by indexing."""
+    weights = term_weights(question)
+    terms = list(weights)
+    bit_of = {term: 1 << bit for bit, term in enumerate(terms)}
+    sentences: list[StoredSentence] = []
+    passage_of: list[int] = []
+    masks: list[int] = []  # the question words each sentence holds, as bits of `terms`
+    window_masks: list[int] = []  # the same for the sentence and its neighbours
+    lengths: list[int] = []  # content words in each sentence
+    doc_masks: dict[str, int] = {}  # the same over every retrieved sentence of a document
+    members: list[list[int]] = []
+    row_of: dict[tuple[str, int], int] = {}
+    for index, passage in enumerate(passages):
+        chunk = passage.chunk
+        words_in_chunk = [token_set(s.text) for s in chunk.sentences]
+        held = [_mask(words, terms, bit_of) for words in words_in_chunk]
+        doc_mask = doc_masks.get(chunk.doc_id, 0)
+        for mask in held:
+            doc_mask |= mask
+        doc_masks[chunk.doc_id] = doc_mask
+        padded = [0, *held, 0]
+        rows: list[int] = []
+        members.append(rows)
+        for i, sentence in enumerate(chunk.sentences):
+            key = (sentence.doc_id, sentence.start)
+            row = row_of.get(key)
+            if row is None:  # else the best passage holding it came first
+                row = row_of[key] = len(sentences)
+                sentences.append(sentence)
+                passage_of.append(index)
+                masks.append(held[i])
+                window_masks.append(padded[i] | padded[i + 1] | padded[i + 2])
+                lengths.append(len(words_in_chunk[i]))
+            rows.append(row)
+    if not sentences:
+        return Candidates([], [], [], [], np.zeros((0, len(FEATURES))), members)
+    share = _Shares(weights)
+    overlap = np.array([share(mask) for mask in masks])
+    # The same matrix as np.stack makes, in a third of the time.
+    dense = np.concatenate([s.vector for s in sentences]).reshape(len(sentences), -1) @ vector
+    matrix = np.empty((len(sentences), len(FEATURES)), dtype=np.float64)
+    column = _COLUMN
+    matrix[:, column["dense"]] = dense
+    matrix[:, column["dense_gap"]] = dense - dense.max()
+    matrix[:, column["overlap"]] = overlap
+    matrix[:, column["overlap_gap"]] = overlap - overlap.max()
+    matrix[:, column["window_overlap"]] = [share(mask) for mask in window_masks]
+    rarest = _Shares(dict(sorted(weights.items(), key=lambda kv: -kv[1])[:2]), terms)
+    context = {doc: (share(mask), rarest(mask)) for doc, mask in doc_masks.items()}
+    per_passage = _passage_features(vector, passages, context)
+    matrix[:, [column[name] for name in _PASSAGE_FEATURES]] = per_passage[passage_of]
+    kind = question_type(question)
+    if kind is None:
+        matrix[:, column["type_match"]] = 0.0
+        matrix[:, column["type_miss"]] = 0.0
+    else:
+        question_lower = question.lower()
+        match = np.array([holds_type_lower(s.text, kind, question_lower) for s in sentences])
+        matrix[:, column["type_match"]] = match
+        matrix[:, column["type_miss"]] = 1.0 - match
+    matrix[:, column["length"]] = np.minimum(1.0, np.array(lengths) / 40)
+    titles = [passages[p].chunk.title for p in passage_of]
+    words = [share.words(mask) for mask in masks]
+    return Candidates(sentences, titles, passage_of, words, matrix, members)
+
+
+def _mask(words: frozenset[str], terms: list[str], bit_of: dict[str, int]) -> int:
+    """The bits of `terms` (bit i: `terms[i]`, as `bit_of` maps them) that `words` holds."""
+    mask = 0
+    for term in words.intersection(terms):
+        mask |= bit_of[term]
+    return mask
+
+
+class _Shares:
+    """`weighted_overlap(weights, words of mask)` for bit masks over `terms` (default: the keys
+    of `weights`), each distinct mask computed once. Sums in the order of `weights`, as
+    `weighted_overlap` does, so the floats are the same."""
+
+    def __init__(self, weights: dict[str, float], terms: list[str] | None = None) -> None:
+        self.weights = weights
+        self.terms = list(weights) if terms is None else terms
+        self.found: dict[int, float] = {}
+        self.sets: dict[int, frozenset[str]] = {}
+
+    def words(self, mask: int) -> frozenset[str]:
+        """The terms whose bits are set in `mask`."""
+        words = self.sets.get(mask)
+        if words is None:
+            words = self.sets[mask] = frozenset(
+                t for bit, t in enumerate(self.terms) if mask >> bit & 1
+            )
+        return words
+
+    def __call__(self, mask: int) -> float:
+        value = self.found.get(mask)
+        if value is None:
+            value = self.found[mask] = weighted_overlap(self.weights, self.words(mask))
+        return value
+
+
+_COLUMN = {name: i for i, name in enumerate(FEATURES)}
+
+# The features that are the same for every sentence of a passage, in `_passage_features` order.
+_PASSAGE_FEATURES = (
+    "passage_dense",
+    "context_coverage",
+    "context_rare",
+    "passage_rank",
+    "lexical_rank",
+    "dense_rank",
+)
+
+
+def _passage_features(
+    vector: np.ndarray, passages: list[Passage], context: dict[str, tuple[float, float]]
+) -> np.ndarray:
+    """One row of `_PASSAGE_FEATURES` per passage; `context`: doc_id -> its two context ones."""
+    return np.array([
+        (float(np.dot(vector, p.chunk.vector)), *context[p.chunk.doc_id], 1.0 / p.rank,
+         1.0 / p.lexical_rank if p.lexical_rank else 0.0,
+         1.0 / p.dense_rank if p.dense_rank else 0.0)
+        for p in passages
+    ], dtype=np.float64)  # fmt: skip
+
+
+def answer(
+    question: str,
+    vector: np.ndarray,
+    passages: list[Passage],
+    model: ScoringModel,
+    max_sentences: int = 2,
+    top_k: int | None = None,
+    short: bool = True,
+    found: Candidates | None = None,
+) -> Answer:
+    """Score the sentences of `passages` and build the cited answer (or an abstention).
+
+    The first `top_k` passages (all when None), re-ordered by their best sentence, are reported.
+    With `short`, a short answer is looked for in the first quote. `found`: the candidates of
+    these passages when already computed."""
+    found = found if found is not None else candidates(question, vector, passages)
+    scores = model.scores(found.matrix) if found.sentences else np.zeros(0)
+    # Best first; ties by document order. Plain floats sort much faster than numpy scalars.
+    ranked = sorted(
+        zip((-scores).tolist(), [s.doc_id for s in found.sentences],
+            [s.start for s in found.sentences], range(len(scores)), strict=True)
+    )  # fmt: skip
+    order = [j for *_, j in ranked]
+    shown = rerank_passages(passages, found, scores)[: top_k or len(passages)]
+    passages_out = [
+        PassageOut(p.chunk.doc_id, p.chunk.chunk_id, p.chunk.text, p.chunk.start, p.chunk.end,
+                   round(_sigmoid(best), 6) if best > -math.inf else 0.0)
+        for p, best in shown
+    ]  # fmt: skip
+    if not order:
+        return Answer(question, False, render_abstention(question), 0.0, [], passages_out)
+    margin = float(scores[order[0]] - scores[order[1]]) if len(order) > 1 else 0.0
+    confidence = model.confidence(float(scores[order[0]]), margin, found.matrix[order[0]])
+    if confidence < model.threshold:
+        return Answer(
+            question, False, render_abstention(question), round(confidence, 4), [], passages_out
+        )
+    chosen = _choose(order, found, scores, max_sentences)
+    citations = [
+        Citation(n, found.sentences[j].doc_id, found.titles[j], found.sentences[j].text,
+                 found.sentences[j].start, found.sentences[j].end,
+                 round(_sigmoid(float(scores[j])), 4))
+        for n, j in enumerate(chosen, start=1)
+    ]  # fmt: skip
+    first = found.sentences[chosen[0]]
+    kind = question_type(question)
+    short_answer = (
+        find_short_answer(question, kind, first.text, first.doc_id, first.start, first.entities)
+        if short
+        else None
+    )
+    return Answer(
+        question,
+        True,
+        render_answer(citations),
+        round(confidence, 4),
+        citations,
+        passages_out,
+        short_answer=short_answer,
+    )
+
+
+def rerank_passages(
+    passages: list[Passage], found: Candidates, scores: np.ndarray
+) -> list[tuple[Passage, float]]:
+    """`passages` ordered by the best score of the sentences they hold (ties: fused rank),
+    each with that score (a logit; its sigmoid is the passage's reported score). `found`: the
+    candidates of these same `passages`, `scores` theirs."""
+    values = scores.tolist()
+    best = [max((values[j] for j in rows), default=-math.inf) for rows in found.members]
+    order = sorted(range(len(passages)), key=lambda p: (-best[p], p))
+    return [(passages[p], best[p]) for p in order]
+
+
+def _choose(order: list[int], found: Candidates, scores: np.ndarray, limit: int) -> list[int]:
+    """The best sentence, plus close runners-up from its passage that add question words."""
+    chosen = [order[0]]
+    covered = set(found.words[order[0]])
+    for j in order[1 : 1 + 4]:
+        if len(chosen) >= limit or scores[j] < scores[order[0]] - 1.0:
+            break
+        if found.words[j] - covered and found.passage_of[j] == found.passage_of[order[0]]:
+            chosen.append(j)
+            covered |= found.words[j]
+    return chosen
+
+
+@lru_cache(maxsize=1)
+def _template():  # type: ignore[no-untyped-def]
+    """The answer template, compiled once. `auto_reload=False`: jinja2 would otherwise stat the
+    file on every answer to see whether it changed; it is part of the installed code."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    # Plain-text output: the web page escapes it when it shows it.
+    environment = Environment(
+        loader=FileSystemLoader(template_dir()),
+        autoescape=False,
+        undefined=StrictUndefined,
+        keep_trailing_newline=False,
+        auto_reload=False,
+    )
+    return environment.get_template("answer.txt.j2")
+
+
+CONFIDENCE_WORDS = ((0.85, "high"), (0.6, "medium"), (0.0, "low"))
+
+
+def confidence_words(confidence: float) -> str:
+    """`high`, `medium` or `low`, for people reading a confidence."""
+    return next(word for floor, word in CONFIDENCE_WORDS if confidence >= floor)
+
+
+def render_answer(citations: list[Citation]) -> str:
+    """The answer text: each quote followed by its `[n]` marker."""
+    return _template().render(citations=citations, answered=True).strip()
+
+
+def render_abstention(question: str) -> str:
+    """The sentence said when the documents do not answer `question`."""
+    return _template().render(citations=[], answered=False, question=question).strip()

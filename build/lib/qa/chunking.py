@@ -1,0 +1,229 @@
+"""Split a document's text into sentences and pack them into overlapping chunks.
+
+In: a document's plain text and a token counter (the embedding model's tokenizer).
+Out: `Span`s for sentences and `ChunkSpan`s for chunks, each with exact `[start, end)`
+offsets into the text, so `text[span.start:span.end]` is always the sentence or chunk.
+
+Sentences come from pysbd (rule-based; handles abbreviations, initials, times and decimals).
+Before pysbd sees the text it is cut into blocks at blank lines and at Markdown structure
+(headings, list items, quotes, table rows, rules), so a heading or a bullet never gets glued
+onto the sentence after it. A sentence longer than the chunk budget is cut at word
+boundaries, so the model never truncates a chunk silently.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+TokenCounter = Callable[[str], int]
+
+
+@dataclass(frozen=True)
+class Span:
+    """A half-open character range `[start, end)` of a document's text."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class ChunkSpan:
+    """A chunk: a run of whole sentences `sentences[first:last]` covering `[start, end)`."""
+
+    start: int
+    end: int
+    first: int
+    last: int
+
+
+@dataclass(frozen=True)
+class ChunkingOptions:
+    """How big chunks get (in model tokens) and how many sentences neighbours share."""
+
+    max_tokens: int = 200
+    overlap_sentences: int = 1
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 16:
+            raise ValueError(f"max_tokens must be at least 16, got {self.max_tokens}")
+        if self.overlap_sentences < 0:
+            raise ValueError(f"overlap_sentences must be >= 0, got {self.overlap_sentences}")
+
+
+# A line that stands on its own: Markdown heading, list item, quote, table row or rule.
+_STRUCTURAL_LINE = re.compile(
+    r"^[ \t]{0,3}(#{1,6}[ \t]|[-*+][ \t]|\d{1,9}[.)][ \t]|>|\||([-*_=][ \t]*){3,}$)"
+)
+
+
+@lru_cache(maxsize=1)
+def _segmenter():  # type: ignore[no-untyped-def]
+    import pysbd
+
+    segmenter = pysbd.Segmenter(language="en", clean=False)
+    segmenter.language_module = _english_rules()
+    return segmenter
+
+
+def _english_rules():  # type: ignore[no-untyped-def]
+    """pysbd's English rules with one shortcut in its hottest loop (half of a build's splitting
+    time): an abbreviation only changes the text where a period follows it, so abbreviations
+    never followed by one are not searched for. The sentences are the same (checked on all 48
+    SQuAD dev articles); the loop body is pysbd 0.3.4's `search_for_abbreviations_in_string`."""
+    from pysbd.lang.english import English
+
+    class Replacer(English.AbbreviationReplacer):  # type: ignore[name-defined,misc]
+        def search_for_abbreviations_in_string(self, text: str) -> str:
+            lowered = text.lower()
+            for abbr in self.lang.Abbreviation.ABBREVIATIONS:
+                stripped = abbr.strip()
+                needle = stripped if "." in stripped else stripped + "."  # "." in it: a regex
+                if needle not in lowered:
+                    continue
+                matches = re.findall(rf"(?:^|\s|\r|\n){stripped}", text, flags=re.IGNORECASE)
+                if not matches:
+                    continue
+                char_array = re.findall(r"(?<={" + re.escape(stripped) + "} ).{1}", text)
+                for ind, match in enumerate(matches):
+                    text = self.scan_for_replacements(text, match, ind, char_array)
+            return text
+
+    class FastEnglish(English):  # type: ignore[misc,valid-type]
+        AbbreviationReplacer = Replacer
+
+    return FastEnglish
+
+
+def split_blocks(text: str) -> list[Span]:
+    """Cut `text` into blocks: paragraphs separated by blank lines, and structural lines alone."""
+    blocks: list[Span] = []
+    start: int | None = None
+    end = 0
+    for match in re.finditer(r"[^\n]*\n?", text):
+        line = match.group()
+        if not line:
+            break
+        stripped = line.strip()
+        structural = bool(_STRUCTURAL_LINE.match(line))
+        if not stripped or structural:
+            if start is not None:
+                blocks.append(Span(start, end))
+                start = None
+            if structural:
+                blocks.append(Span(match.start(), match.start() + len(line.rstrip())))
+            continue
+        if start is None:
+            start = match.start() + (len(line) - len(line.lstrip()))
+        end = match.start() + len(line.rstrip())
+    if start is not None:
+        blocks.append(Span(start, end))
+    return blocks
+
+
+def split_sentences(text: str) -> list[Span]:
+    """Return the sentences of `text` as trimmed spans, in order and non-overlapping."""
+    sentences: list[Span] = []
+    for block in split_blocks(text):
+        sentences.extend(_sentences_in_block(text, block))
+    return sentences
+
+
+def _sentences_in_block(text: str, block: Span) -> Iterator[Span]:
+    # A line break inside a paragraph is wrapping, not a sentence end; same length keeps offsets.
+    body = text[block.start : block.end].replace("\r", " ").replace("\n", " ")
+    cursor = 0
+    # Only pysbd's rule pass: `Segmenter.segment` then maps each sentence back to the text with
+    # one fresh regex per sentence, which cost a third of its time and evicted the `re` cache
+    # the rules depend on. Offsets are found here instead, from a cursor (drift-proof).
+    for sentence in _segmenter().processor(body).process():
+        piece = sentence.strip()
+        found = body.find(piece, cursor) if piece else -1
+        if found < 0:
+            continue  # not verbatim in the text; the gap is kept below, so no text is lost
+        yield from _gap(body, cursor, found, block.start)
+        cursor = found + len(piece)
+        yield Span(block.start + found, block.start + cursor)
+    yield from _gap(body, cursor, len(body), block.start)
+
+
+def _gap(body: str, lo: int, hi: int, offset: int) -> Iterator[Span]:
+    """Text between two found sentences that pysbd did not return verbatim, as one span."""
+    stripped = body[lo:hi].strip()
+    if stripped:
+        start = body.index(stripped, lo)
+        yield Span(offset + start, offset + start + len(stripped))
+
+
+def cap_sentences(
+    text: str, sentences: list[Span], count_tokens: TokenCounter, max_tokens: int
+) -> list[Span]:
+    """Cut any sentence longer than `max_tokens` into word-boundary pieces that fit."""
+    capped: list[Span] = []
+    for sentence in sentences:
+        if count_tokens(text[sentence.start : sentence.end]) <= max_tokens:
+            capped.append(sentence)
+        else:
+            capped.extend(_cut_long(text, sentence, count_tokens, max_tokens))
+    return capped
+
+
+def _cut_long(
+    text: str, sentence: Span, count_tokens: TokenCounter, max_tokens: int
+) -> Iterator[Span]:
+    words = [
+        Span(sentence.start + m.start(), sentence.start + m.end())
+        for m in re.finditer(r"\S+", text[sentence.start : sentence.end])
+    ]
+    piece_start = 0
+    while piece_start < len(words):
+        # Grow the piece word by word; binary search keeps this O(n log n) tokenizer calls.
+        lo, hi = piece_start + 1, len(words)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            span_text = text[words[piece_start].start : words[mid - 1].end]
+            if count_tokens(span_text) <= max_tokens:
+                lo = mid
+            else:
+                hi = mid - 1
+        yield Span(words[piece_start].start, words[lo - 1].end)
+        piece_start = lo
+
+
+def chunk_sentences(
+    text: str,
+    sentences: list[Span],
+    count_tokens: TokenCounter,
+    options: ChunkingOptions = ChunkingOptions(),
+) -> list[ChunkSpan]:
+    """Pack consecutive sentences into chunks of at most `options.max_tokens` tokens.
+
+    Each chunk after the first repeats the last `overlap_sentences` sentences of the previous
+    one, when they fit. `sentences` must already be capped to `max_tokens` each.
+    """
+    sizes = [count_tokens(text[s.start : s.end]) for s in sentences]
+    chunks: list[ChunkSpan] = []
+    first = 0
+    while first < len(sentences):
+        last, total = first, 0
+        while last < len(sentences) and (
+            last == first or total + sizes[last] <= options.max_tokens
+        ):
+            total += sizes[last]
+            last += 1
+        chunks.append(ChunkSpan(sentences[first].start, sentences[last - 1].end, first, last))
+        if last >= len(sentences):
+            break
+        first = max(first + 1, last - options.overlap_sentences)
+    return chunks
+
+
+def chunk_document(
+    text: str, count_tokens: TokenCounter, options: ChunkingOptions = ChunkingOptions()
+) -> tuple[list[Span], list[ChunkSpan]]:
+    """Sentences (capped to the budget) and chunks of `text`; the one call the indexer needs."""
+    count_tokens = lru_cache(maxsize=None)(count_tokens)  # capping and packing both count each
+    sentences = cap_sentences(text, split_sentences(text), count_tokens, options.max_tokens)
+    return sentences, chunk_sentences(text, sentences, count_tokens, options)

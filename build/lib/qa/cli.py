@@ -1,0 +1,218 @@
+"""The `qa` command: a thin click layer over `qa.pipeline.Assistant`.
+
+    qa index [--docs DIR] [--index DIR] [--json]
+    qa ask QUESTION|- [--docs DIR] [--index DIR] [--top-k N] [--json]
+    qa serve [--docs DIR] [--index DIR] [--host 127.0.0.1] [--port 8000] [--watch]
+
+Every expected failure (missing docs folder, unreadable index, bad question, model missing)
+prints one `error: ...` line on stderr and exits with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import signal
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from qa.config import MAX_TOP_K, Settings
+
+
+def _friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the product's expected exceptions into one line on stderr and exit status 2."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from qa.embedding import ModelError
+        from qa.indexer import DocsFolderError
+        from qa.resources import PackageDataError
+        from qa.stores.base import IndexProblem
+
+        try:
+            return command(*args, **kwargs)
+        except (DocsFolderError, IndexProblem, ModelError, PackageDataError, ValueError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted; the index is unchanged", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def _store_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every command shares: where documents and the index live."""
+    options = [
+        click.option("--docs", "docs_dir", type=click.Path(path_type=Path), default=None,
+                     help="Documents folder (env QA_DOCS_DIR, default ./seeds)."),
+        click.option("--index", "index_dir", type=click.Path(path_type=Path), default=None,
+                     help="Index folder (env QA_INDEX_DIR, default ./index)."),
+        click.option("--store", default=None,
+                     help="Where chunks live: faiss (default, in --index) or "
+                          "milvus://HOST:PORT/COLLECTION (env QA_STORE)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _assistant(docs_dir: Path | None, index_dir: Path | None, store: str | None, **extra: Any):  # type: ignore[no-untyped-def]
+    from qa.pipeline import Assistant
+
+    settings = Settings.from_env(docs_dir=docs_dir, index_dir=index_dir, store=store, **extra)
+    return Assistant(settings)
+
+
+class _LazyGroup(click.Group):
+    """Imports the heavier commands (`eval`, `bench`) only when they run, so `qa index` with
+    nothing to do starts fast."""
+
+    lazy = {"eval": "qa.tools.evaluate:eval_group", "bench": "qa.tools.bench:bench_command"}
+    # What the `eval` extra installs; the base install answers and indexes without it.
+    extra_modules = ("matplotlib", "aiohttp", "psutil", "httpx", "sklearn")
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy:
+            missing = [m for m in self.extra_modules if importlib.util.find_spec(m) is None]
+            if missing:
+                raise click.ClickException(
+                    f"`qa {name}` needs the evaluation tools, which the base install leaves "
+                    f"out ({', '.join(missing)} missing): pip install 'qa-assistant[eval]'"
+                )
+            module, attribute = self.lazy[name].split(":")
+            return getattr(importlib.import_module(module), attribute)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Answer questions about a folder of documents with cited, verbatim quotes. Offline."""
+    signal.signal(signal.SIGTERM, _terminate)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C, so a half-written index generation is cleaned up."""
+    raise KeyboardInterrupt
+
+
+@main.command("index")
+@_store_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_friendly_errors
+def index_command(
+    docs_dir: Path | None, index_dir: Path | None, store: str | None, as_json: bool
+) -> None:
+    """Bring the index up to date with the documents folder (incremental)."""
+    assistant = _assistant(docs_dir, index_dir, store)
+    report = assistant.refresh(progress=not as_json, switch=False)
+    if report.embedded:  # the model is loaded anyway: export the question encoder now
+        getattr(assistant.embedder, "prepare_queries", lambda: None)()
+    if as_json:
+        click.echo(json.dumps(report.to_dict()))
+        return
+    click.echo(
+        f"{report.documents} documents, {report.chunks} chunks: {report.added} added, "
+        f"{report.updated} updated, {report.removed} removed, {report.unchanged} unchanged; "
+        f"{report.embedded} chunks embedded in {report.seconds:.1f} s"
+    )
+    if report.reason:
+        click.echo(report.reason)
+    for skipped in report.skipped:
+        click.echo(f"skipped {skipped['path']}: {skipped['reason']}")
+
+
+@main.command("ask")
+@click.argument("question")
+@_store_options
+@click.option(
+    "--top-k",
+    type=click.IntRange(1, MAX_TOP_K),
+    default=None,
+    help="Passages to retrieve (1..20, default 5).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")
+@_friendly_errors
+def ask_command(
+    question: str,
+    docs_dir: Path | None,
+    index_dir: Path | None,
+    store: str | None,
+    top_k: int | None,
+    as_json: bool,
+) -> None:
+    """Answer QUESTION; with `-`, answer one question per line of standard input."""
+    assistant = _assistant(docs_dir, index_dir, store, top_k=top_k)
+    settings = assistant.settings
+    if settings.store == "faiss" or settings.docs_dir.is_dir():
+        for line in assistant.refresh().skipped:
+            click.echo(f"skipped {line['path']}: {line['reason']}", err=True)
+    # else: a shared Milvus index built elsewhere; this machine has no documents to add.
+    if question != "-":
+        result = assistant.ask(question)
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False) if as_json else _format(result))
+        return
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            result = assistant.ask(line)
+        except ValueError as exc:
+            error = {"question": line.strip(), "error": str(exc)}
+            click.echo(json.dumps(error, ensure_ascii=False) if as_json else f"error: {exc}\n")
+            continue
+        if as_json:
+            click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+        else:
+            click.echo(_format(result) + "\n")
+
+
+def _format(result) -> str:  # type: ignore[no-untyped-def]
+    """A readable answer: the quote(s), then numbered sources with their offsets."""
+    from qa.answer import confidence_words
+
+    if not result.answered:
+        return f"{result.answer}\n(confidence {result.confidence:.2f})"
+    lines = [result.answer, ""]
+    short = getattr(result, "short_answer", None)
+    if short:
+        lines.append(f"short answer: {short.text}")
+    lines += [f"confidence {result.confidence:.2f} ({confidence_words(result.confidence)})",
+              "", "Sources:"]  # fmt: skip
+    for c in result.citations:
+        lines.append(f"  [{c.n}] {c.title} ({c.doc_id}, characters {c.start}-{c.end})")
+    return "\n".join(lines)
+
+
+@main.command("serve")
+@_store_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--watch", is_flag=True, help="Rebuild the index when documents change.")
+@_friendly_errors
+def serve_command(
+    docs_dir: Path | None,
+    index_dir: Path | None,
+    store: str | None,
+    host: str,
+    port: int,
+    watch: bool,
+) -> None:
+    """Bring the index up to date, then serve the web page and the HTTP API."""
+    from qa.web.app import run
+
+    settings = Settings.from_env(docs_dir=docs_dir, index_dir=index_dir, store=store)
+    run(settings, host=host, port=port, watch=watch)
+
+
+if __name__ == "__main__":
+    main()

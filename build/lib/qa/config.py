@@ -1,0 +1,118 @@
+"""Settings, read from the environment and overridden by command-line flags.
+
+In: environment variables (`QA_DOCS_DIR`, `QA_INDEX_DIR`, `QA_STORE`, `QA_MODEL`,
+`QA_QUERY_ENCODER`, `QA_MAX_FILE_MB`, `QA_THRESHOLD`, `QA_ENTITIES_AT_BUILD`, `QA_ADMIN_TOKEN`)
+and keyword overrides.
+Out: a frozen `Settings`; bad values raise ValueError with the variable's name in the message.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, overload
+
+from qa.embedding import DEFAULT_MODEL, DEFAULT_QUERY_ENCODER, QUERY_ENCODERS
+
+MAX_QUESTION_CHARS = 1000
+MAX_TOP_K = 20
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command or the server needs to find, build and query the index."""
+
+    docs_dir: Path = Path("seeds")
+    index_dir: Path = Path("index")
+    store: str = "faiss"
+    model: str = DEFAULT_MODEL
+    query_encoder: str = DEFAULT_QUERY_ENCODER  # how questions are encoded: onnx-int8, onnx, torch
+    top_k: int = 5
+    max_file_mb: float = 20.0
+    threshold: float | None = None  # None: the fitted scoring model's own threshold
+    # Tag and store the named entities of sentences that name a year when building, in a
+    # helper process while the build chunks and loads the model: short answers from those
+    # quotes then cost nothing at question time (docs/performance.md). Off: QA_ENTITIES_AT_BUILD=0.
+    entities_at_build: bool = True
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.top_k <= MAX_TOP_K:
+            raise ValueError(f"top_k must be between 1 and {MAX_TOP_K}, got {self.top_k}")
+        if self.query_encoder not in QUERY_ENCODERS:
+            raise ValueError(
+                f"QA_QUERY_ENCODER must be one of {', '.join(QUERY_ENCODERS)}, "
+                f"got {self.query_encoder!r}"
+            )
+        if self.max_file_mb <= 0:
+            raise ValueError(f"QA_MAX_FILE_MB must be > 0, got {self.max_file_mb}")
+        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"QA_THRESHOLD must be in 0..1, got {self.threshold}")
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        """Defaults, then environment variables, then the non-None `overrides`."""
+        env = os.environ
+        settings = cls(
+            docs_dir=Path(env.get("QA_DOCS_DIR", "seeds")),
+            index_dir=Path(env.get("QA_INDEX_DIR", "index")),
+            store=env.get("QA_STORE", "faiss"),
+            model=env.get("QA_MODEL", DEFAULT_MODEL),
+            query_encoder=env.get("QA_QUERY_ENCODER", DEFAULT_QUERY_ENCODER),
+            max_file_mb=_number(env, "QA_MAX_FILE_MB", 20.0),
+            threshold=_number(env, "QA_THRESHOLD", None),
+            entities_at_build=_flag(env, "QA_ENTITIES_AT_BUILD", True),
+        )
+        return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _flag(env: os._Environ[str] | dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name} must be 1 or 0, got {raw!r}")
+
+
+@overload
+def _number(env: os._Environ[str] | dict[str, str], name: str, default: float) -> float: ...
+@overload
+def _number(env: os._Environ[str] | dict[str, str], name: str, default: None) -> float | None: ...
+def _number(
+    env: os._Environ[str] | dict[str, str], name: str, default: float | None
+) -> float | None:
+    """The number in env var `name`, `default` when unset or empty; ValueError otherwise."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
+def validate_question(question: object) -> str:
+    """The question, stripped; ValueError with a reason when it cannot be asked."""
+    if not isinstance(question, str):
+        raise ValueError("question must be a string")
+    stripped = question.strip()
+    if not stripped:
+        raise ValueError("question is empty; type a question about the documents")
+    if len(stripped) > MAX_QUESTION_CHARS:
+        raise ValueError(
+            f"question is {len(stripped)} characters long; the limit is {MAX_QUESTION_CHARS}"
+        )
+    if "\x00" in stripped:
+        raise ValueError("question contains a NUL character")
+    try:
+        stripped.encode("utf-8")
+    except UnicodeEncodeError:  # e.g. a lone surrogate sent as "\ud800" in JSON
+        raise ValueError("question contains a character that is not valid Unicode") from None
+    return stripped

@@ -1,0 +1,256 @@
+"""Bring a store up to date with a docs folder, embedding only what changed.
+
+In: a docs folder, a `ChunkStore`, an `Embedder`. Out: an `IndexReport` (the `qa index --json`
+object). Documents are compared by the sha256 of their bytes: unchanged ones keep their stored
+vectors, new and changed ones are extracted, chunked and embedded, vanished ones are deleted.
+If the store was built with another model or dimension, everything is rebuilt. All changes go
+to the store in one `apply`, which is atomic: a failure anywhere leaves the old index as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from qa.build_helper import BuildHelper, Pieces, to_tag
+from qa.chunking import ChunkingOptions, chunk_document
+from qa.documents import (
+    DEFAULT_MAX_BYTES,
+    Document,
+    ExtractionError,
+    Skipped,
+    SourceFile,
+    load,
+    scan,
+)
+from qa.embedding import Embedder
+from qa.short_answer import Entity, extract_entities, ner_model_id
+from qa.stores.base import ChunkStore, DocumentUpdate, IndexCorrupt, IndexState
+
+log = logging.getLogger(__name__)
+
+
+class DocsFolderError(Exception):
+    """The docs folder is missing or not a folder."""
+
+
+@dataclass
+class IndexReport:
+    """What a refresh did; `asdict` of it is the `qa index --json` contract object."""
+
+    documents: int = 0
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    rebuilt: bool = False
+    reason: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def refresh(
+    docs_dir: Path,
+    store: ChunkStore,
+    embedder: Embedder,
+    options: ChunkingOptions = ChunkingOptions(),
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    progress: bool = False,
+    tag_entities: bool = False,
+) -> IndexReport:
+    """Make `store` reflect `docs_dir` now. Holds the store's lock for the whole refresh.
+    With `tag_entities`, the named entities of the sentences `stored_at_build` picks are
+    tagged and stored too (see `_embed`)."""
+    started = time.perf_counter()
+    docs_dir = Path(docs_dir)
+    if not docs_dir.is_dir():
+        raise DocsFolderError(f"docs folder {docs_dir} does not exist or is not a folder")
+    with store.lock():
+        report = _refresh_locked(
+            docs_dir, store, embedder, options, max_bytes, progress, tag_entities
+        )
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _refresh_locked(
+    docs_dir: Path,
+    store: ChunkStore,
+    embedder: Embedder,
+    options: ChunkingOptions,
+    max_bytes: int,
+    progress: bool,
+    tag_entities: bool,
+) -> IndexReport:
+    report = IndexReport()
+    sources, skipped = scan(docs_dir, max_bytes)
+    if not sources and not skipped:
+        raise DocsFolderError(
+            f"docs folder {docs_dir} holds no documents; add .txt, .md, .html, .pdf or .docx files"
+        )
+    stored, state, report.reason = _usable_state(store, embedder)
+    known = stored.hashes if stored else {}  # for the counts, even when nothing is reusable
+    current = {s.doc_id for s in sources}
+    try:
+        updates, deletes = _apply(
+            sources, skipped, known, state, store, embedder, options, progress, tag_entities
+        )
+    except IndexCorrupt as exc:
+        # The stored vectors cannot be reused after all: embed everything again.
+        state, report.reason = None, f"rebuilt: {exc}"
+        skipped[:] = [s for s in skipped if s.path not in current]
+        updates, deletes = _apply(
+            sources, skipped, known, None, store, embedder, options, progress, tag_entities
+        )
+    report.rebuilt = state is None and (stored is not None or bool(report.reason))
+    reusable = state.hashes if state else {}
+    unchanged = [s.doc_id for s in sources if reusable.get(s.doc_id) == s.sha256]
+    report.added = sum(1 for u in updates if u.doc_id not in known)
+    report.updated = len(updates) - report.added
+    report.removed = len(deletes)
+    report.unchanged = len(unchanged)
+    report.documents = len(unchanged) + len(updates)
+    report.embedded = sum(len(u.chunks) for u in updates)
+    reused = state.chunks if state else {}
+    report.chunks = report.embedded + sum(reused[d] for d in unchanged)
+    report.skipped = [{"path": s.path, "reason": s.reason} for s in skipped]
+    return report
+
+
+def _apply(
+    sources: list[SourceFile],
+    skipped: list[Skipped],
+    known: dict[str, str],
+    state: IndexState | None,
+    store: ChunkStore,
+    embedder: Embedder,
+    options: ChunkingOptions,
+    progress: bool,
+    tag_entities: bool,
+) -> tuple[list[DocumentUpdate], list[str]]:
+    """Embed what `state` cannot supply, write it with the deletes; return both."""
+    reusable = state.hashes if state else {}
+    todo = [s for s in sources if reusable.get(s.doc_id) != s.sha256]
+    documents, failed = _extract(todo, skipped)
+    updates = _embed(documents, embedder, options, progress, tag_entities) if documents else []
+    deletes = sorted((set(known) - {s.doc_id for s in sources}) | (failed & set(known)))
+    if updates or deletes or state is None:
+        dim = state.dim if state else embedder.dim
+        store.apply(embedder.name, dim, updates, deletes, reset=state is None)
+    return updates, deletes
+
+
+def _usable_state(
+    store: ChunkStore, embedder: Embedder
+) -> tuple[IndexState | None, IndexState | None, str]:
+    """(what is stored, what of it can be reused with this model, why not when it cannot)."""
+    try:
+        stored = store.state()
+    except IndexCorrupt as exc:
+        return None, None, f"rebuilt: {exc}"
+    if stored is None:
+        return None, None, ""
+    if stored.model != embedder.name:
+        why = f"rebuilt: index was built with model {stored.model!r}, not {embedder.name!r}"
+        return stored, None, why
+    return stored, stored, ""
+
+
+def _extract(todo: list[SourceFile], skipped: list[Skipped]) -> tuple[list[Document], set[str]]:
+    documents, failed = [], set()
+    for source in todo:
+        try:
+            documents.append(load(source))
+        except ExtractionError as exc:
+            skipped.append(Skipped(source.doc_id, str(exc)))
+            failed.add(source.doc_id)
+    skipped.sort(key=lambda s: s.path)
+    return documents, failed
+
+
+def _embed(
+    documents: list[Document],
+    embedder: Embedder,
+    options: ChunkingOptions,
+    progress: bool,
+    tag_entities: bool,
+) -> list[DocumentUpdate]:
+    """Chunk every document, encode all sentences and chunks in one batched call, and tag the
+    named entities of the sentences `stored_at_build` picks (`tag_entities`).
+
+    When the model is still to be loaded (a fresh `qa index`, a server's first build),
+    chunking and tagging run in a helper process (`qa.build_helper`) meanwhile, on the idle
+    core; otherwise, or for an embedder without a `tokenizer.json` to share, here (tagging
+    after the encode: spaCy is then usually loaded already, for questions)."""
+    texts = [d.text for d in documents]
+    tokenizer_file = getattr(embedder, "tokenizer_file", None)
+    use_helper = tokenizer_file is not None and not getattr(embedder, "loaded", True)
+    with BuildHelper() if use_helper else nullcontext() as helper:
+        if helper is not None and tokenizer_file is not None:
+            helper.send(texts, options, tokenizer_file, tag_entities)
+        getattr(embedder, "load", lambda: None)()  # meanwhile, the model's imports
+        pieces = helper.pieces() if helper is not None else None
+        if pieces is None:  # no helper, or it failed (said in the log)
+            helper = None
+            pieces = [chunk_document(text, embedder.count_tokens, options) for text in texts]
+        wanted = to_tag(texts, pieces) if tag_entities else []
+        vectors = embedder.encode(_texts(texts, pieces), progress=progress)
+        if helper is not None:
+            tagged = helper.entities() if wanted else None
+        else:
+            tagged = _tag_here([text for *_, text in wanted]) if wanted else None
+    entities, model = _by_document(len(documents), wanted, tagged)
+    updates, row = [], 0
+    for n, (document, (sentences, chunks)) in enumerate(zip(documents, pieces, strict=True)):
+        sentence_vectors = vectors[row : row + len(sentences)]
+        row += len(sentences)
+        chunk_vectors = vectors[row : row + len(chunks)]
+        row += len(chunks)
+        updates.append(DocumentUpdate(
+            document.doc_id, document.title, document.sha256, document.text,
+            sentences, chunks, np.asarray(sentence_vectors), np.asarray(chunk_vectors),
+            entities[n], model,
+        ))  # fmt: skip
+    return updates
+
+
+def _texts(texts: list[str], pieces: Pieces) -> list[str]:
+    """What a build encodes: each document's sentences, then its chunks."""
+    out: list[str] = []
+    for text, (sentences, chunks) in zip(texts, pieces, strict=True):
+        out += [text[s.start : s.end] for s in sentences]
+        out += [text[c.start : c.end] for c in chunks]
+    return out
+
+
+def _tag_here(texts: list[str]) -> list[tuple[Entity, ...]] | None:
+    """`extract_entities(texts)` in this process; None without the tagger or when it fails:
+    the build goes on, and questions tag their quotes themselves."""
+    try:
+        return extract_entities(texts)
+    except Exception as exc:  # noqa: BLE001 - stored entities are an optimization
+        log.warning("named entities not stored with this build: %s", exc)
+        return None
+
+
+def _by_document(
+    count: int, wanted: list[tuple[int, int, str]], tagged: list[tuple[Entity, ...]] | None
+) -> tuple[list[dict[int, tuple[Entity, ...]]], str | None]:
+    """Per document, sentence number -> entities, and the tagger's id (None: nothing tagged)."""
+    found: list[dict[int, tuple[Entity, ...]]] = [{} for _ in range(count)]
+    model = ner_model_id()
+    if tagged is None or model is None:
+        return found, None
+    for (n, i, _), entities in zip(wanted, tagged, strict=True):
+        found[n][i] = entities
+    return found, model

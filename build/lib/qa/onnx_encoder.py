@@ -1,0 +1,90 @@
+"""Encode questions with the ONNX export of the embedding model, through onnxruntime.
+
+In: an `ExportInfo` (see `qa.onnx_export`) and whether to use its int8 variant. Out:
+`OnnxEncoder.encode(texts)` -> (n, dim) float32 unit vectors. The float32 export gives the same
+vectors as the sentence-transformers model (cosine 1.0 to 6 decimals) at a third of the time
+for one question, and the process answering questions never imports torch.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from qa.onnx_export import (
+    FLOAT_FILE,
+    INT8_FILE,
+    TOKENIZER_FILE,
+    ExportInfo,
+    discard_export,
+    ensure_export,
+)
+
+log = logging.getLogger(__name__)
+
+
+def load_encoder(model_dir: Path, int8: bool = False) -> OnnxEncoder:
+    """The encoder of `model_dir`'s export, ready to run (made first when missing). An export
+    that onnxruntime cannot load (a damaged file in the cache) is made again, once."""
+    export = ensure_export(model_dir)
+    try:
+        return _opened(OnnxEncoder(export, int8=int8))
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own kinds
+        log.warning("the ONNX export in %s is damaged (%s); exporting again", export.folder, exc)
+        discard_export(export.folder)
+    return _opened(OnnxEncoder(ensure_export(model_dir), int8=int8))
+
+
+def _opened(encoder: OnnxEncoder) -> OnnxEncoder:
+    """`encoder` with its session and tokenizer loaded (raises when they cannot be)."""
+    _ = encoder.session, encoder.tokenizer
+    return encoder
+
+
+class OnnxEncoder:
+    """One onnxruntime session over an exported model; safe to share across threads."""
+
+    def __init__(self, export: ExportInfo, int8: bool = False, threads: int = 1) -> None:
+        self.export = export
+        self.int8 = int8
+        self.threads = threads
+
+    @cached_property
+    def session(self):  # type: ignore[no-untyped-def]
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        # One thread per call: answers run on two worker threads, one per core, and a one-
+        # question call is too small to gain from splitting (measured: docs/performance.md).
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        path = self.export.folder / (INT8_FILE if self.int8 else FLOAT_FILE)
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    @cached_property
+    def tokenizer(self):  # type: ignore[no-untyped-def]
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(self.export.folder / TOKENIZER_FILE))
+        tokenizer.enable_truncation(self.export.max_length)
+        tokenizer.enable_padding(pad_id=self.export.pad_id, pad_token=self.export.pad_token)
+        return tokenizer
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """(len(texts), dim) float32 unit vectors."""
+        if not texts:
+            return np.zeros((0, self.export.dim), dtype=np.float32)
+        encodings = self.tokenizer.encode_batch(texts)  # configured once: safe across threads
+        columns = {
+            "input_ids": [e.ids for e in encodings],
+            "attention_mask": [e.attention_mask for e in encodings],
+            "token_type_ids": [e.type_ids for e in encodings],
+        }
+        feed = {name: np.asarray(columns[name], dtype=np.int64) for name in self.export.input_names}
+        vectors = self.session.run(None, feed)[0].astype(np.float32, copy=False)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12))

@@ -1,0 +1,162 @@
+"""The assistant: one store, one embedder and the current index snapshot, shared by callers.
+
+In: `Settings` (and, in tests, a fake embedder or another store). Out: `refresh()` ->
+`IndexReport`, `ask(question, top_k)` -> `Answer`, `document(doc_id)` -> `DocumentInfo`.
+
+The snapshot in use is immutable; a rebuild (here or by another process) commits a new one and
+the next call after at most `reload_interval` seconds loads it, while calls in flight finish on
+the old one. Loading happens under a lock so only one thread loads; the others keep answering.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from qa.answer import WARM_SENTENCES, Answer, ScoringModel, answer, prepare_sentences
+from qa.chunking import ChunkingOptions
+from qa.config import Settings, validate_question
+from qa.embedding import Embedder, SentenceTransformerEmbedder
+from qa.indexer import IndexReport, refresh
+from qa.resources import REPAIR, PackageDataError, scoring_file, template_dir
+from qa.retrieval import RetrievalOptions, retrieve
+from qa.stores.base import ChunkStore, DocumentInfo, IndexProblem, Snapshot
+from qa.stores.faiss_store import FaissStore
+
+log = logging.getLogger(__name__)
+
+
+def open_store(settings: Settings) -> ChunkStore:
+    """The store `settings.store` names: `faiss` (in `settings.index_dir`) or a Milvus server,
+    `milvus://[USER:PASSWORD@]HOST:PORT/COLLECTION` (token also from `QA_MILVUS_TOKEN`)."""
+    if settings.store == "faiss":
+        return FaissStore(settings.index_dir)
+    if settings.store.startswith("milvus://"):
+        from qa.stores.milvus_store import MilvusStore
+
+        return MilvusStore.from_uri(settings.store)
+    raise ValueError(
+        f"unknown store {settings.store!r}; use 'faiss' or 'milvus://HOST:PORT/COLLECTION'"
+    )
+
+
+def load_scoring(path: Path | None = None, threshold: float | None = None) -> ScoringModel:
+    """The fitted scoring model in `path` (default: the one the package ships), with
+    `threshold` if given. A missing or unreadable file raises `PackageDataError`."""
+    path = path or scoring_file()
+    try:
+        model = ScoringModel.from_file(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PackageDataError(f"cannot read the scoring model {path}: {exc}; {REPAIR}") from exc
+    return model if threshold is None else replace(model, threshold=threshold)
+
+
+class Assistant:
+    """Answers questions from the index of `settings.docs_dir`; safe to share across threads."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        store: ChunkStore | None = None,
+        reload_interval: float = 1.0,
+        chunking: ChunkingOptions = ChunkingOptions(),
+        retrieval: RetrievalOptions = RetrievalOptions(),
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder or SentenceTransformerEmbedder(
+            settings.model, query_encoder=settings.query_encoder
+        )
+        self.store = store or open_store(settings)
+        self.reload_interval = reload_interval
+        self.chunking = chunking
+        self.retrieval = retrieval
+        self.scoring = load_scoring(threshold=settings.threshold)
+        template_dir()  # the answer template: missing means a broken install, say so now
+        self._snapshot: Snapshot | None = None
+        self._checked_at = 0.0
+        self._load_lock = threading.Lock()
+        self._build_lock = threading.Lock()
+
+    def refresh(self, progress: bool = False, switch: bool = True) -> IndexReport:
+        """Bring the index up to date with the docs folder; with `switch`, start using it."""
+        with self._build_lock:
+            report = refresh(
+                self.settings.docs_dir,
+                self.store,
+                self.embedder,
+                self.chunking,
+                self.settings.max_bytes,
+                progress,
+                self.settings.entities_at_build,
+            )
+        if switch:
+            self._checked_at = 0.0
+            self.snapshot()
+        return report
+
+    def snapshot(self) -> Snapshot:
+        """The current snapshot, reloaded when the store committed a newer one.
+
+        Raises IndexMissing or IndexCorrupt when there is no usable index at all."""
+        current = self._snapshot
+        now = time.monotonic()
+        if current is not None and now - self._checked_at < self.reload_interval:
+            return current
+        if not self._load_lock.acquire(blocking=current is None):
+            return current  # type: ignore[return-value]  # another thread is loading
+        try:
+            self._checked_at = time.monotonic()
+            if self._snapshot is None or self._snapshot.version != self._version():
+                try:
+                    fresh = self.store.open()
+                except IndexProblem as exc:
+                    if self._snapshot is None:
+                        raise
+                    # Keep answering from the snapshot in memory; the next build repairs it.
+                    log.warning("keeping index %s: %s", self._snapshot.version, exc)
+                    return self._snapshot
+                self._warm(fresh)
+                self._snapshot = fresh
+            return self._snapshot
+        finally:
+            self._load_lock.release()
+
+    @staticmethod
+    def _warm(snapshot: Snapshot) -> None:
+        """Build what a snapshot computes lazily (search structures, chunks, per-sentence
+        signals) before it serves, so questions do not pay for it. Optional for a store."""
+        warm = getattr(snapshot, "warm", None)
+        if warm is not None:
+            warm()
+        sentence_texts = getattr(snapshot, "sentence_texts", None)
+        if sentence_texts is not None:
+            prepare_sentences(sentence_texts(WARM_SENTENCES))
+
+    def _version(self) -> str | None:
+        """The store's current version; None (meaning "changed") when it cannot be read, so
+        the load that follows reports the problem or keeps the snapshot in memory."""
+        try:
+            return self.store.version()
+        except IndexProblem:
+            return None
+
+    def ask(self, question: str, top_k: int | None = None) -> Answer:
+        """Answer `question` from the current snapshot; ValueError for a bad question."""
+        started = time.perf_counter()
+        question = validate_question(question)
+        top_k = self.settings.top_k if top_k is None else top_k
+        snapshot = self.snapshot()
+        vector = self.embedder.encode_query(question)
+        depth = max(top_k, self.retrieval.rerank)
+        passages = retrieve(snapshot, question, vector, depth, self.retrieval)
+        result = answer(question, vector, passages, self.scoring, top_k=top_k)
+        result.took_ms = round((time.perf_counter() - started) * 1000, 2)
+        return result
+
+    def document(self, doc_id: str) -> DocumentInfo | None:
+        """The stored document `doc_id`, or None when the index has no such document."""
+        return self.snapshot().document(doc_id)

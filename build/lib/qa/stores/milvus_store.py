@@ -1,0 +1,814 @@
+"""A `ChunkStore` on a Milvus server: a cluster, a standalone server or `milvus-lite server`.
+
+In: a URI `milvus://[USER:PASSWORD@]HOST:PORT/NAME[?token=T&secure=true&grace=S]` (token also
+from `QA_MILVUS_TOKEN`). Out: the same `ChunkStore` / `Snapshot` the FAISS backend gives, with
+every row, vector and search living in Milvus; the answering process keeps only a head record
+and a bounded cache of recently read chunks.
+
+Collections (NAME is the URI's last part; GEN changes only when the index is rebuilt):
+
+    NAME_meta           one row per key: `head` (generation, epoch, model, dim, counts),
+                        `lock` (builder and expiry), `dead/...` (versions retired by a commit
+                        whose rows are still being deleted)
+    NAME_gGEN_chunks    one row per chunk: doc_id, born, n, offsets, first/last sentence,
+                        title, text, dense vector, `terms` (analyzed VARCHAR) and `sparse`
+                        (its BM25 vector, computed by Milvus's own BM25 function)
+    NAME_gGEN_sentences one row per sentence, keyed "born/doc_id#n" (read back by key):
+                        doc_id, born, n, offsets, dense vector
+    NAME_gGEN_documents one row per 16,000-character part of a document's text, with its
+                        title, sha256 and counts (part 0 answers `state()`)
+
+Visibility: every row carries `born`, the commit epoch that wrote it, and `vkey` =
+"born/doc_id". A snapshot at epoch E sees rows with born <= E, minus the versions that the
+`dead/` records of epochs <= E retire. A commit writes its rows under epoch E+1 (invisible),
+writes its `dead/` records, then upserts `head` to E+1: one single-row write switches every
+changed document at once. The retired rows are deleted `grace` seconds later (so callers still
+on the previous snapshot finish on it), then their `dead/` records. A crash at any point leaves
+`head` on a complete state; the next commit deletes rows born after `head` and finishes any
+pending deletions. A rebuild (`reset`, or a new model) writes a new generation of collections
+and drops the old one after the switch.
+
+BM25: the `terms` field holds the chunk's tokens as `qa.lexical.tokens` produces them (stop
+words out, Snowball-stemmed), and queries are tokenized the same way, so Milvus's BM25 scores
+the same terms as the FAISS backend's bm25s does (same k1 and b; Lucene IDF on both).
+
+Lock: a `lock` row holding owner (host:pid:random) and expiry; taken when absent or expired,
+confirmed by reading it back after a pause (Milvus has no compare-and-swap), renewed by a
+thread every `ttl / 3` seconds, deleted on release.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import numpy as np
+
+from qa.lexical import tokens
+from qa.stores.base import (
+    DocumentInfo,
+    DocumentUpdate,
+    IndexCorrupt,
+    IndexMissing,
+    IndexProblem,
+    IndexState,
+    ScoredChunk,
+    StoredChunk,
+    StoredSentence,
+)
+
+TEXT_PART = 16_000  # characters per document text row: at most 64,000 UTF-8 bytes < 65,535
+VARCHAR = 65_535
+MAX_LIMIT = 16_384  # Milvus's largest search or query window
+BATCH = 500  # rows per insert request
+# The same as qa.lexical's bm25s. Sent nested under "params" (the form every Milvus reads;
+# milvus-lite ignores the flattened keys pymilvus 3 would send otherwise).
+BM25_PARAMS = {"bm25_k1": 1.2, "bm25_b": 0.75}
+HNSW_BUILD = {"M": 32, "efConstruction": 200}  # as qa.stores.vector_index builds FAISS's HNSW
+HNSW_EF = 128  # search breadth (at least k)
+CHUNK_FIELDS = ["doc_id", "born", "n", "start", "end", "first", "last", "title", "text", "vector"]
+PREFETCH = 25  # hits of each search whose sentences are read with it (the answerer reads 20)
+CACHE_CHUNKS = 1024  # chunks kept per snapshot
+SCHEMA = 1  # bumped when the collections' layout changes: older indexes are rebuilt
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
+
+
+class MilvusUnavailable(IndexProblem):
+    """The Milvus server cannot be reached or refused a request."""
+
+
+@dataclass(frozen=True)
+class MilvusTarget:
+    """Where the collections live: a server address, a token and the collections' name."""
+
+    uri: str
+    name: str
+    token: str = ""
+    grace: float = 3.0
+    index: str = "flat"  # the chunks' dense index: flat (exact) or hnsw (for millions)
+
+    @classmethod
+    def parse(cls, uri: str, env: dict[str, str] | None = None) -> MilvusTarget:
+        """Parse `milvus://[USER:PASSWORD@]HOST:PORT/NAME[?token=T&secure=true&grace=S&index=I]`."""
+        env = dict(os.environ) if env is None else env
+        parts = urlsplit(uri)
+        if parts.scheme != "milvus" or not parts.hostname:
+            raise ValueError(f"store {uri!r} is not a milvus://HOST:PORT/COLLECTION URI")
+        name = parts.path.strip("/") or "qa"
+        if not _NAME.match(name):
+            raise ValueError(
+                f"Milvus collection name {name!r} must be letters, digits and underscores"
+            )
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        token = query.get("token") or env.get("QA_MILVUS_TOKEN", "")
+        if not token and parts.username:
+            token = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        scheme = "https" if query.get("secure", "").lower() in ("1", "true", "yes") else "http"
+        try:
+            grace = float(query.get("grace", cls.grace))
+        except ValueError:
+            raise ValueError(f"grace in {uri!r} must be a number of seconds") from None
+        index = query.get("index", cls.index).lower()
+        if index not in ("flat", "hnsw"):
+            raise ValueError(f"index in {uri!r} must be flat or hnsw, got {index!r}")
+        address = f"{scheme}://{parts.hostname}:{parts.port or 19530}"
+        return cls(address, name, token, grace, index)
+
+
+@dataclass(frozen=True)
+class _Head:
+    """The committed state: which generation of collections, which epoch, and totals."""
+
+    gen: int
+    epoch: int
+    model: str
+    dim: int
+    documents: int
+    chunks: int
+    schema: int = 0  # SCHEMA of the collections; 0: written before the field existed
+
+    @property
+    def version(self) -> str:
+        return f"{self.gen}.{self.epoch}"
+
+
+def _quote(value: str) -> str:
+    """A Milvus filter string literal for `value`."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _in(field: str, values: list[str]) -> str:
+    return f"{field} in [{', '.join(_quote(v) for v in values)}]"
+
+
+def _vkey(born: int, doc_id: str) -> str:
+    return f"{born}/{doc_id}"
+
+
+def _sentence_key(born: int, doc_id: str, n: int) -> str:
+    return f"{born}/{doc_id}#{n}"
+
+
+class MilvusStore:
+    """A `ChunkStore` in Milvus collections; see the module docstring for the layout."""
+
+    def __init__(
+        self,
+        target: MilvusTarget,
+        lock_timeout: float = 600.0,
+        lock_ttl: float = 60.0,
+        lock_settle: float = 0.3,
+    ) -> None:
+        self.target = target
+        self.lock_timeout = lock_timeout
+        self.lock_ttl = lock_ttl
+        self.lock_settle = lock_settle
+        self._client_obj: Any = None
+        self._owner: str | None = None
+        self._ready: set[str] = set()
+
+    @classmethod
+    def from_uri(cls, uri: str, env: dict[str, str] | None = None) -> MilvusStore:
+        return cls(MilvusTarget.parse(uri, env))
+
+    def __repr__(self) -> str:
+        return f"MilvusStore({self.target.uri}/{self.target.name})"
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        if self._client_obj is None:
+            from pymilvus import MilvusClient
+
+            with _errors(self.target):
+                self._client_obj = MilvusClient(
+                    uri=self.target.uri, token=self.target.token, timeout=30
+                )
+        return self._client_obj
+
+    def close(self) -> None:
+        if self._client_obj is not None:
+            self._client_obj.close()
+            self._client_obj = None
+
+    def _meta(self) -> str:
+        name = f"{self.target.name}_meta"
+        if name not in self._ready:
+            with _errors(self.target):
+                if not self.client.has_collection(name):
+                    _create_meta(self.client, name)
+                self.client.load_collection(name)
+            self._ready.add(name)
+        return name
+
+    def _collections(self, gen: int) -> tuple[str, str, str]:
+        base = f"{self.target.name}_g{gen}"
+        return f"{base}_chunks", f"{base}_sentences", f"{base}_documents"
+
+    def _read(self, key: str) -> dict | None:
+        rows = self.client.query(
+            self._meta(), filter=f"key == {_quote(key)}", output_fields=["value"], limit=1
+        )
+        return json.loads(rows[0]["value"]) if rows else None
+
+    def _write(self, key: str, value: dict, kind: str, gen: int = 0, epoch: int = 0) -> None:
+        row = {"key": key, "kind": kind, "gen": gen, "epoch": epoch,
+               "value": json.dumps(value, ensure_ascii=False),
+               "placeholder": [0.0, 0.0]}  # fmt: skip
+        self.client.upsert(self._meta(), [row])
+
+    def _head(self) -> _Head | None:
+        with _errors(self.target):
+            value = self._read("head")
+        if value is None:
+            return None
+        try:
+            return _Head(**value)
+        except TypeError as exc:
+            raise IndexCorrupt(
+                f"Milvus head record of {self.target.name} is damaged ({exc}); rebuild it"
+            ) from exc
+
+    def _dead(self, head: _Head) -> list[str]:
+        """Versions retired by commits up to `head` whose rows may still exist."""
+        rows = self.client.query(
+            self._meta(),
+            filter=f'kind == "dead" and gen == {head.gen} and epoch <= {head.epoch}',
+            output_fields=["value"],
+            limit=MAX_LIMIT,
+        )
+        return [vkey for row in rows for vkey in json.loads(row["value"])["vkeys"]]
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def version(self) -> str | None:
+        head = self._head()
+        return head.version if head else None
+
+    def _current(self, head: _Head) -> _Head:
+        if head.schema != SCHEMA:
+            raise IndexCorrupt(
+                f"Milvus collection {self.target.name!r} was written by another version of qa "
+                f"(layout {head.schema}, not {SCHEMA}); run `qa index` to rebuild it"
+            )
+        return head
+
+    def state(self) -> IndexState | None:
+        head = self._head()
+        if head is None:
+            return None
+        head = self._current(head)
+        with _errors(self.target):
+            live = self._live(head)
+        hashes = {doc_id: row["sha256"] for doc_id, row in live.items()}
+        chunks = {doc_id: int(row["chunks"]) for doc_id, row in live.items()}
+        return IndexState(head.model, head.dim, hashes, chunks)
+
+    def _live(self, head: _Head) -> dict[str, dict]:
+        """doc_id -> its live part-0 document row (born, sha256, chunks); no vectors read."""
+        documents = self._collections(head.gen)[2]
+        if not self.client.has_collection(documents):
+            raise IndexCorrupt(f"Milvus collection {documents} named by the head is gone")
+        visible = _visible(head, self._dead(head))
+        rows = _iterate(self.client, documents, f"part == 0 and {visible}",
+                        ["doc_id", "born", "sha256", "chunks"])  # fmt: skip
+        return {row["doc_id"]: row for row in rows}
+
+    def open(self) -> MilvusSnapshot:
+        head = self._head()
+        if head is None:
+            raise IndexMissing(
+                f"no index in Milvus collection {self.target.name!r} at {self.target.uri} yet; "
+                "build it with `qa index --store milvus://...`"
+            )
+        head = self._current(head)
+        with _errors(self.target):
+            collections = self._collections(head.gen)
+            for name in collections:
+                if name not in self._ready:
+                    if not self.client.has_collection(name):
+                        raise IndexCorrupt(f"Milvus collection {name} named by the head is gone")
+                    self.client.load_collection(name)
+                    self._ready.add(name)
+            return MilvusSnapshot(self.client, self.target, head, collections, self._dead(head))
+
+    # --- writing -------------------------------------------------------------------------------
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        deadline = time.monotonic() + self.lock_timeout
+        waiting = False
+        while not self._try_lock(owner):
+            if time.monotonic() > deadline:
+                raise IndexProblem(
+                    f"another build holds the lock on Milvus collection {self.target.name!r} "
+                    f"for over {self.lock_timeout:.0f} s; try again when it finishes"
+                )
+            if not waiting:
+                print("waiting for another build to finish...", file=sys.stderr, flush=True)
+                waiting = True
+            time.sleep(min(1.0, self.lock_ttl / 3))
+        self._owner = owner
+        stop = threading.Event()
+        renewer = threading.Thread(target=self._renew, args=(owner, stop), daemon=True)
+        renewer.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            renewer.join()
+            self._owner = None
+            with _errors(self.target):
+                if (self._read("lock") or {}).get("owner") == owner:
+                    self.client.delete(self._meta(), filter='key == "lock"')
+
+    def _try_lock(self, owner: str) -> bool:
+        with _errors(self.target):
+            current = self._read("lock")
+            if current and current["owner"] != owner and current["expires"] > time.time():
+                return False
+            self._write("lock", {"owner": owner, "expires": time.time() + self.lock_ttl}, "lock")
+            time.sleep(self.lock_settle)  # a racing builder's write lands; the last one wins
+            return (self._read("lock") or {}).get("owner") == owner
+
+    def _renew(self, owner: str, stop: threading.Event) -> None:
+        while not stop.wait(self.lock_ttl / 3):
+            try:
+                if (self._read("lock") or {}).get("owner") == owner:
+                    value = {"owner": owner, "expires": time.time() + self.lock_ttl}
+                    self._write("lock", value, "lock")
+            except Exception as exc:  # noqa: BLE001  # the commit checks the lock again
+                print(f"could not renew the Milvus lock: {exc}", file=sys.stderr, flush=True)
+
+    def _check_lock(self) -> None:
+        if self._owner is not None and (self._read("lock") or {}).get("owner") != self._owner:
+            raise IndexProblem(
+                f"lost the build lock on Milvus collection {self.target.name!r} (expired?); "
+                "nothing was committed"
+            )
+
+    def apply(
+        self,
+        model: str,
+        dim: int,
+        updates: list[DocumentUpdate],
+        deletes: list[str],
+        reset: bool = False,
+    ) -> None:
+        with _errors(self.target):
+            head = self._head()
+            if head is not None:
+                self._clean(head)
+            if head is None or reset or (head.model, head.dim, head.schema) != (model, dim, SCHEMA):
+                self._rebuild(head, model, dim, updates)
+            else:
+                self._commit(head, updates, deletes)
+
+    def _rebuild(self, head: _Head | None, model: str, dim: int, updates: list[DocumentUpdate]):
+        gen = head.gen + 1 if head else 1
+        epoch = head.epoch + 1 if head else 1
+        collections = self._collections(gen)
+        for name in collections:
+            if self.client.has_collection(name):
+                self.client.drop_collection(name)  # left by a crashed rebuild
+        _create_data(self.client, collections, dim, self.target.index)
+        self._ready.update(collections)
+        _insert(self.client, collections, updates, epoch)
+        chunks = sum(len(u.chunks) for u in updates)
+        self._check_lock()
+        new = _Head(gen, epoch, model, dim, len({u.doc_id for u in updates}), chunks, SCHEMA)
+        self._write("head", new.__dict__, "head")
+        if head is not None:
+            self._retire(new)
+
+    def _commit(self, head: _Head, updates: list[DocumentUpdate], deletes: list[str]) -> None:
+        live = self._live(head)
+        epoch = head.epoch + 1
+        collections = self._collections(head.gen)
+        _insert(self.client, collections, updates, epoch)
+        gone = [d for d in {*deletes, *(u.doc_id for u in updates)} if d in live]
+        dead = sorted(_vkey(int(live[d]["born"]), d) for d in gone)
+        for i, group in enumerate(_groups(dead)):
+            key = f"dead/{head.gen}/{epoch}/{i}"
+            self._write(key, {"vkeys": group}, "dead", head.gen, epoch)
+        after = set(live) - set(deletes) | {u.doc_id for u in updates}
+        chunks = (
+            head.chunks
+            - sum(int(live[d]["chunks"]) for d in gone)
+            + sum(len(u.chunks) for u in updates)
+        )
+        self._check_lock()
+        new = replace(head, epoch=epoch, documents=len(after), chunks=chunks)
+        self._write("head", new.__dict__, "head")
+        if dead:
+            self._retire(new)
+
+    def _retire(self, head: _Head) -> None:
+        """After a switch: give callers still on the previous snapshot `grace` seconds to
+        finish, then delete the rows `head` retired."""
+        time.sleep(self.target.grace)
+        self._clean(head)
+
+    def _clean(self, head: _Head) -> None:
+        """Delete what a crashed or finished commit left: rows born after `head`, and rows
+        of versions that commits up to `head` retired, then their `dead/` records."""
+        collections = self._collections(head.gen)
+        meta = self._meta()
+        if not all(self.client.has_collection(name) for name in collections):
+            return
+        for name in collections:
+            self.client.delete(name, filter=f"born > {head.epoch}")
+        self.client.delete(meta, filter=f'kind == "dead" and gen == {head.gen} '
+                                        f"and epoch > {head.epoch}")  # fmt: skip
+        dead = self._dead(head)
+        for group in _groups(dead):
+            for name in collections:
+                self.client.delete(name, filter=_in("vkey", group))
+        if dead:
+            self.client.delete(meta, filter=f'kind == "dead" and epoch <= {head.epoch}')
+        self.client.delete(meta, filter=f'kind == "dead" and gen != {head.gen}')
+        self._drop_other_generations(head.gen)
+
+    def _drop_other_generations(self, keep: int) -> None:
+        prefix = f"{self.target.name}_g"
+        for name in self.client.list_collections():
+            number = name[len(prefix) :].split("_", 1)[0]
+            if name.startswith(prefix) and number.isdigit() and int(number) != keep:
+                self.client.drop_collection(name)
+                self._ready.discard(name)
+
+    def drop(self) -> None:
+        """Remove every collection of this store (tests and `docs/milvus.md` use it)."""
+        with _errors(self.target):
+            self._drop_other_generations(-1)
+            if self.client.has_collection(f"{self.target.name}_meta"):
+                self.client.drop_collection(f"{self.target.name}_meta")
+        self._ready.clear()
+
+
+class MilvusSnapshot:
+    """One committed state of a `MilvusStore`: searches go to Milvus, filtered to it."""
+
+    def __init__(
+        self,
+        client: Any,
+        target: MilvusTarget,
+        head: _Head,
+        collections: tuple[str, str, str],
+        dead: list[str],
+    ) -> None:
+        self._client = client
+        self._target = target
+        self._head = head
+        self._chunks, self._sentences, self._documents = collections
+        self._filter = _visible(head, dead)
+        # Bounded, so memory does not grow with the collection; safe: a snapshot never changes.
+        self._cache: dict[str, StoredChunk] = {}
+        self._cache_lock = threading.Lock()
+
+    @property
+    def version(self) -> str:
+        return self._head.version
+
+    @property
+    def model(self) -> str:
+        return self._head.model
+
+    @property
+    def dim(self) -> int:
+        return self._head.dim
+
+    @property
+    def document_count(self) -> int:
+        return self._head.documents
+
+    @property
+    def chunk_count(self) -> int:
+        return self._head.chunks
+
+    def dense_search(self, vector: np.ndarray, k: int) -> list[ScoredChunk]:
+        query = np.asarray(vector, dtype=np.float32).reshape(-1).tolist()
+        return self._search([query], "vector", "IP", k, {"ef": max(k, HNSW_EF)})
+
+    def lexical_search(self, query: str, k: int) -> list[ScoredChunk]:
+        terms = " ".join(tokens(query))
+        return self._search([terms], "sparse", "BM25", k) if terms else []
+
+    def _search(
+        self, data: list, field: str, metric: str, k: int, params: dict | None = None
+    ) -> list[ScoredChunk]:
+        """Top `k` of one search; `params` tune the index (HNSW's ef; a flat index ignores it).
+
+        The hits come back with their chunk rows, and the sentences of the first `PREFETCH`
+        are read in one more query, so the answerer's `chunk()` calls that follow rarely go
+        back to Milvus one by one."""
+        k = min(k, MAX_LIMIT)
+        if k <= 0 or self.chunk_count == 0:
+            return []
+        with _errors(self._target):
+            hits = self._client.search(
+                self._chunks, data=data, anns_field=field, limit=k, filter=self._filter,
+                output_fields=CHUNK_FIELDS,
+                search_params={"metric_type": metric, "params": params or {}},
+            )[0]  # fmt: skip
+        # milvus-lite reports BM25 as a negative distance, Milvus as a positive score.
+        scored = [
+            (abs(float(h["distance"])) if metric == "BM25" else float(h["distance"]), h["entity"])
+            for h in hits
+        ]
+        scored = [(score, row) for score, row in scored if metric != "BM25" or score > 0]
+        self._prefetch([row for _, row in scored[:PREFETCH]])
+        return [ScoredChunk(f"{row['doc_id']}#{row['n']}", score) for score, row in scored]
+
+    def chunk(self, chunk_id: str) -> StoredChunk:
+        with self._cache_lock:
+            cached = self._cache.get(chunk_id)
+        if cached is not None:
+            return cached
+        doc_id, _, number = chunk_id.rpartition("#")
+        if not number.isdigit():
+            raise KeyError(f"unknown chunk {chunk_id!r}")
+        with _errors(self._target):
+            rows = self._client.query(
+                self._chunks, output_fields=CHUNK_FIELDS, limit=1,
+                filter=f"doc_id == {_quote(doc_id)} and n == {int(number)} and {self._filter}",
+            )  # fmt: skip
+        if not rows:
+            raise KeyError(f"unknown chunk {chunk_id!r}")
+        built = self._prefetch(rows)
+        return built.get(chunk_id) or self.chunk(chunk_id)  # cached meanwhile by a search
+
+    def _prefetch(self, rows: list[dict]) -> dict[str, StoredChunk]:
+        """Read the sentences of these chunk rows in one request; cache and return the chunks."""
+        with self._cache_lock:
+            rows = [r for r in rows if f"{r['doc_id']}#{r['n']}" not in self._cache]
+        if not rows:
+            return {}
+        keys = [
+            _sentence_key(int(r["born"]), r["doc_id"], n)
+            for r in rows
+            for n in range(int(r["first"]), int(r["last"]))
+        ]
+        # By primary key, the fastest read Milvus has (`get` would not escape a backslash).
+        with _errors(self._target):
+            found = self._client.query(
+                self._sentences, filter=_in("key", keys), limit=MAX_LIMIT,
+                output_fields=["doc_id", "born", "n", "start", "end", "vector"],
+            )  # fmt: skip
+        by_version: dict[tuple[str, int], dict[int, dict]] = {}
+        for sentence in found:
+            key = (sentence["doc_id"], int(sentence["born"]))
+            by_version.setdefault(key, {})[int(sentence["n"])] = sentence
+        built = {}
+        for row in rows:
+            sentences = by_version.get((row["doc_id"], int(row["born"])), {})
+            numbers = range(int(row["first"]), int(row["last"]))
+            if any(n not in sentences for n in numbers):
+                raise IndexCorrupt(f"sentences of chunk {row['doc_id']}#{row['n']} are missing")
+            chunk = _stored_chunk(row, [sentences[n] for n in numbers])
+            self._remember(chunk)
+            built[chunk.chunk_id] = chunk
+        return built
+
+    def _remember(self, chunk: StoredChunk) -> None:
+        with self._cache_lock:
+            self._cache[chunk.chunk_id] = chunk
+            while len(self._cache) > CACHE_CHUNKS:
+                self._cache.pop(next(iter(self._cache)))
+
+    def document(self, doc_id: str) -> DocumentInfo | None:
+        with _errors(self._target):
+            rows = self._client.query(
+                self._documents, output_fields=["part", "title", "sha256", "chunks", "text"],
+                filter=f"doc_id == {_quote(doc_id)} and {self._filter}", limit=MAX_LIMIT,
+            )  # fmt: skip
+        if not rows:
+            return None
+        rows.sort(key=lambda r: int(r["part"]))
+        head = rows[0]
+        text = "".join(r["text"] for r in rows)
+        return DocumentInfo(doc_id, head["title"], head["sha256"], text, int(head["chunks"]))
+
+    def doc_ids(self) -> list[str]:
+        with _errors(self._target):
+            rows = _iterate(self._client, self._documents, f"part == 0 and {self._filter}",
+                            ["doc_id"])  # fmt: skip
+        return sorted(row["doc_id"] for row in rows)
+
+
+def _stored_chunk(row: dict, sentences: list[dict]) -> StoredChunk:
+    """A `StoredChunk` from its row and its sentences' rows (in order)."""
+    doc_id, start, text = row["doc_id"], int(row["start"]), row["text"]
+    stored = [
+        StoredSentence(doc_id, int(s["start"]), int(s["end"]),
+                       text[int(s["start"]) - start : int(s["end"]) - start],
+                       np.asarray(s["vector"], dtype=np.float32))
+        for s in sentences
+    ]  # fmt: skip
+    return StoredChunk(f"{doc_id}#{row['n']}", doc_id, row["title"], start, int(row["end"]),
+                       text, stored, np.asarray(row["vector"], dtype=np.float32))  # fmt: skip
+
+
+# --- schema and rows ----------------------------------------------------------------------------
+
+
+def _create_meta(client: Any, name: str) -> None:
+    from pymilvus import DataType, MilvusClient
+
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=1024)
+    schema.add_field("kind", DataType.VARCHAR, max_length=64)
+    schema.add_field("gen", DataType.INT64)
+    schema.add_field("epoch", DataType.INT64)
+    schema.add_field("value", DataType.VARCHAR, max_length=VARCHAR)
+    schema.add_field("placeholder", DataType.FLOAT_VECTOR, dim=2)  # Milvus wants one vector
+    index = client.prepare_index_params()
+    index.add_index(field_name="placeholder", index_type="FLAT", metric_type="L2")
+    _create(client, name, schema, index)
+
+
+def _create_data(client: Any, names: tuple[str, str, str], dim: int, dense: str) -> None:
+    from pymilvus import DataType, Function, FunctionType, MilvusClient
+
+    def base(keyed: bool = False) -> Any:
+        """Common fields; `keyed`: the primary key is `_sentence_key` (read back by `get`)."""
+        schema = MilvusClient.create_schema(auto_id=not keyed, enable_dynamic_field=False)
+        if keyed:
+            schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=VARCHAR)
+        else:
+            schema.add_field("id", DataType.INT64, is_primary=True)
+        schema.add_field("doc_id", DataType.VARCHAR, max_length=VARCHAR)
+        schema.add_field("born", DataType.INT64)
+        schema.add_field("vkey", DataType.VARCHAR, max_length=VARCHAR)
+        return schema
+
+    def index(vector: str, metric: str, kind: str = "FLAT") -> Any:
+        params = client.prepare_index_params()
+        options = {"params": HNSW_BUILD} if kind == "HNSW" else {}
+        params.add_index(field_name=vector, index_type=kind, metric_type=metric, params=options)
+        params.add_index(field_name="doc_id", index_type="INVERTED")
+        params.add_index(field_name="vkey", index_type="INVERTED")
+        return params
+
+    chunks = base()
+    for field in ("n", "start", "end", "first", "last"):
+        chunks.add_field(field, DataType.INT64)
+    chunks.add_field("title", DataType.VARCHAR, max_length=VARCHAR)
+    chunks.add_field("text", DataType.VARCHAR, max_length=VARCHAR)
+    chunks.add_field("terms", DataType.VARCHAR, max_length=VARCHAR, enable_analyzer=True,
+                     analyzer_params={"tokenizer": "standard"})  # fmt: skip
+    chunks.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    chunks.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+    bm25 = Function(name="terms_bm25", function_type=FunctionType.BM25,
+                    input_field_names=["terms"], output_field_names=["sparse"])  # fmt: skip
+    chunks.add_function(bm25)
+    chunk_index = index("vector", "IP", dense.upper())
+    chunk_index.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX",
+                          metric_type="BM25", params={"params": BM25_PARAMS})  # fmt: skip
+
+    sentences = base(keyed=True)
+    for field in ("n", "start", "end"):
+        sentences.add_field(field, DataType.INT64)
+    sentences.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+
+    documents = base()
+    for field in ("part", "chunks", "sentences"):
+        documents.add_field(field, DataType.INT64)
+    documents.add_field("title", DataType.VARCHAR, max_length=VARCHAR)
+    documents.add_field("sha256", DataType.VARCHAR, max_length=64)
+    documents.add_field("text", DataType.VARCHAR, max_length=VARCHAR)
+    documents.add_field("placeholder", DataType.FLOAT_VECTOR, dim=2)
+
+    for name, schema, params in zip(
+        names,
+        (chunks, sentences, documents),
+        (chunk_index, index("vector", "IP"), index("placeholder", "L2")),
+        strict=True,
+    ):
+        _create(client, name, schema, params)
+
+
+def _create(client: Any, name: str, schema: Any, index: Any) -> None:
+    """Create and load a collection; `sync=False` skips pymilvus's 0.5 s poll per index
+    (the indexes of an empty collection are ready at once, and loading waits for them)."""
+    client.create_collection(name, schema=schema, consistency_level="Strong")
+    client.create_index(name, index, sync=False)
+    client.load_collection(name)
+
+
+def _insert(client: Any, names: tuple[str, str, str], updates: list[DocumentUpdate], born: int):
+    """Write every row of `updates` under epoch `born` (invisible until the head says so)."""
+    chunk_rows, sentence_rows, document_rows = [], [], []
+    for u in updates:
+        key = {"doc_id": u.doc_id, "born": born, "vkey": _vkey(born, u.doc_id)}
+        title = _fit(u.title)
+        for n, (c, vector) in enumerate(zip(u.chunks, u.chunk_vectors, strict=True)):
+            text = u.text[c.start : c.end]
+            chunk_rows.append({**key, "n": n, "start": c.start, "end": c.end, "first": c.first,
+                               "last": c.last, "title": title, "text": text,
+                               "terms": _fit(" ".join(tokens(text))),
+                               "vector": _floats(vector)})  # fmt: skip
+        for n, (s, vector) in enumerate(zip(u.sentences, u.sentence_vectors, strict=True)):
+            sentence_rows.append({**key, "key": _sentence_key(born, u.doc_id, n), "n": n,
+                                  "start": s.start, "end": s.end,
+                                  "vector": _floats(vector)})  # fmt: skip
+        pieces = [u.text[i : i + TEXT_PART] for i in range(0, len(u.text), TEXT_PART)] or [""]
+        for part, piece in enumerate(pieces):
+            document_rows.append({**key, "part": part, "chunks": len(u.chunks),
+                                  "sentences": len(u.sentences), "title": title,
+                                  "sha256": u.sha256, "text": piece,
+                                  "placeholder": [0.0, 0.0]})  # fmt: skip
+    for name, rows in zip(names, (chunk_rows, sentence_rows, document_rows), strict=True):
+        for batch in _batches(rows):
+            client.insert(name, batch)
+
+
+def _batches(rows: list[dict], budget: int = 8 << 20) -> Iterator[list[dict]]:
+    """`rows` in insert requests of at most `BATCH` rows and about `budget` bytes."""
+    batch: list[dict] = []
+    size = 0
+    for row in rows:
+        length = sum(
+            4 * len(v) if isinstance(v, list) else len(v.encode()) if isinstance(v, str) else 8
+            for v in row.values()
+        )
+        if batch and (size + length > budget or len(batch) >= BATCH):
+            yield batch
+            batch, size = [], 0
+        batch.append(row)
+        size += length
+    if batch:
+        yield batch
+
+
+def _fit(text: str) -> str:
+    """`text` cut to fit a VARCHAR field (65,535 UTF-8 bytes)."""
+    data = text.encode("utf-8")
+    return text if len(data) <= VARCHAR else data[:VARCHAR].decode("utf-8", errors="ignore")
+
+
+def _floats(vector: np.ndarray) -> list[float]:
+    return np.asarray(vector, dtype=np.float32).tolist()
+
+
+def _visible(head: _Head, dead: list[str]) -> str:
+    """The filter that keeps exactly the rows of the state `head` names."""
+    visible = f"born <= {head.epoch}"
+    return f"{visible} and not ({_in('vkey', dead)})" if dead else visible
+
+
+def _groups(values: list[str], budget: int = 48_000) -> Iterator[list[str]]:
+    """`values` in groups whose JSON stays under `budget` bytes (one meta row, one filter)."""
+    group: list[str] = []
+    size = 0
+    for value in values:
+        length = len(_quote(value).encode("utf-8")) + 2
+        if group and size + length > budget:
+            yield group
+            group, size = [], 0
+        group.append(value)
+        size += length
+    if group:
+        yield group
+
+
+def _iterate(client: Any, collection: str, expr: str, fields: list[str]) -> list[dict]:
+    """Every row matching `expr`; past one query's 16,384-row window, read in pages."""
+    rows = client.query(collection, filter=expr, output_fields=fields, limit=MAX_LIMIT)
+    if len(rows) < MAX_LIMIT:
+        return rows
+    iterator = client.query_iterator(collection, batch_size=1000, filter=expr,
+                                     output_fields=fields)  # fmt: skip
+    rows = []
+    try:
+        while batch := iterator.next():
+            rows.extend(batch)
+    finally:
+        iterator.close()
+    return rows
+
+
+@contextmanager
+def _errors(target: MilvusTarget) -> Iterator[None]:
+    """Turn pymilvus's exceptions into `MilvusUnavailable` with a message for a person."""
+    from pymilvus.exceptions import MilvusException
+
+    try:
+        yield
+    except MilvusException as exc:
+        raise MilvusUnavailable(
+            f"Milvus at {target.uri} (collection {target.name!r}): {exc.message or exc}"
+        ) from exc

@@ -1,0 +1,238 @@
+"""What stands between the network and the routes: headers, body limit, request log, auth.
+
+In: an ASGI app and requests. Out: `Guard` (the outermost ASGI middleware), `authorize(request,
+token)` (who may rebuild the index), `check_doc_id(doc_id)` (doc_ids that try to leave the
+docs folder) and `is_loopback(host)`.
+
+`Guard` logs one line per request (method, raw path, status, time; never the question), adds
+the security headers to every response, errors included, refuses request bodies over
+`MAX_BODY_BYTES` (413, whatever Content-Length says, chunked or not), answers 503 to a request
+cancelled by a shutdown, and turns an unexpected exception into a JSON 500 without a stack
+trace (the log keeps it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import json
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from fastapi import HTTPException, Request
+
+log = logging.getLogger("qa.server")
+
+MAX_BODY_BYTES = 64 * 1024
+
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+# Swagger UI sets inline style attributes; scripts stay 'self' only.
+DOCS_CSP = PAGE_CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+async def _send_json(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class Guard:
+    """Outermost layer: logs one line per request (method, path, status, time), adds the
+    security headers to every response, refuses bodies over `limit` bytes (413), and turns
+    an unexpected exception into a JSON 500 without a stack trace (the log keeps it)."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+        path: str = scope["path"]
+        csp = DOCS_CSP if path == "/docs" else PAGE_CSP
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"content-security-policy", csp.encode()),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"x-frame-options", b"DENY"),
+                ]
+            await send(message)
+
+        try:
+            replay = await self._read_body(scope, receive)
+            if replay is None:
+                await _send_json(
+                    send_with_headers,
+                    413,
+                    f"the request body is larger than {self.limit // 1024} KB",
+                )
+            else:
+                await self.app(scope, replay, send_with_headers)
+        except asyncio.CancelledError:
+            # The server is shutting down and this request ran past the grace period.
+            if status == 0:
+                await _send_json(
+                    send_with_headers,
+                    503,
+                    "the server is shutting down; this request did not finish, try it again",
+                )
+            raise
+        except Exception:  # noqa: BLE001 - the client gets a message, the log the traceback
+            log.exception("unexpected error in %s %s", scope["method"], path)
+            if status == 0:
+                await _send_json(
+                    send_with_headers, 500, "internal error; the server log has the details"
+                )
+        finally:
+            took = (time.perf_counter() - started) * 1000
+            # The raw, still percent-encoded path: a %0a in it cannot forge a log line.
+            raw = scope.get("raw_path") or path.encode()
+            log.info(
+                "%s %s %d %.1f ms", scope["method"], raw.decode("ascii", "replace"), status, took
+            )
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> Receive | None:
+        """The request body read up front (at most `limit` bytes), as a new `receive`;
+        None when it is too large."""
+        headers = dict(scope.get("headers", []))
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break  # the client went away; let the app see it
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                return None
+            if not message.get("more_body", False):
+                break
+        first: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        return replaying(first, receive)
+
+
+def replaying(message: Message, receive: Receive) -> Receive:
+    """A `receive` that returns `message` first, then whatever `receive` returns: for a layer
+    that has read the request's message and hands the request on."""
+    pending = [message]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
+
+
+# ---- doc_ids ------------------------------------------------------------------------------
+
+BAD_DOC_ID = (
+    "doc_id must be a path inside the docs folder, like 'reports/2024.txt'; "
+    "'..', '.', absolute paths, backslashes, NUL and encoded forms of them are refused"
+)
+
+
+def check_doc_id(doc_id: str) -> str:
+    """`doc_id` when it is a plain relative path; HTTPException 400 when it tries to leave
+    the docs folder, in any encoding. (Lookups only ever go through the index, never the
+    filesystem; refusing these early gives a clear message.)"""
+    decoded = doc_id
+    for _ in range(3):  # %2e%2e, %252e%252e, ...
+        decoded = unquote(decoded)
+    parts = decoded.split("/")
+    if (
+        not doc_id
+        or "\x00" in decoded
+        or "\\" in decoded
+        or decoded.startswith("/")
+        or re.match(r"^[A-Za-z]:", decoded)
+        or any(part in ("", ".", "..") for part in parts)
+    ):
+        raise HTTPException(400, BAD_DOC_ID)
+    return doc_id
+
+
+# ---- who may rebuild ----------------------------------------------------------------------
+
+
+def authorize(request: Request, token: str | None) -> None:
+    """Let loopback clients through; others need the admin bearer token: HTTPException 403
+    without a configured token, without a bearer header (which also gets `WWW-Authenticate:
+    Bearer`) and with a wrong token."""
+    if is_local(request):
+        return
+    if not token:
+        raise HTTPException(
+            403,
+            "rebuilding from another machine is disabled: set QA_ADMIN_TOKEN on the server "
+            "and send 'Authorization: Bearer <token>'",
+        )
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not presented:
+        raise HTTPException(
+            403,
+            "send 'Authorization: Bearer <QA_ADMIN_TOKEN>' to rebuild from another machine",
+            {"WWW-Authenticate": "Bearer"},
+        )
+    if not hmac.compare_digest(presented.strip().encode(), token.encode()):
+        raise HTTPException(403, "the admin token is wrong")
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for `localhost` and loopback IPv4/IPv6 addresses (also IPv4-mapped ones)."""
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return bool(address.is_loopback or (mapped and mapped.is_loopback))
+
+
+def is_local(request: Request) -> bool:
+    """A client on this machine talking to us directly: loopback address, no proxy headers,
+    and a loopback Host and Origin (which stops a web page from rebinding its DNS to us)."""
+    if not is_loopback(request.client.host if request.client else None):
+        return False
+    if any(h in request.headers for h in ("forwarded", "x-forwarded-for", "x-real-ip")):
+        return False
+    if not is_loopback(_hostname("//" + request.headers.get("host", ""))):
+        return False
+    origin = request.headers.get("origin")
+    return origin is None or is_loopback(_hostname(origin))
+
+
+def _hostname(url: str) -> str | None:
+    """The host part of `url`; None when it cannot be parsed (e.g. `Host: [`)."""
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None

@@ -1,0 +1,137 @@
+"""The HTTP API's request and response models (pydantic), shown on `/docs`.
+
+In: nothing; out: `AskRequest` (the body of `POST /ask`), the response models (`AnswerOut`,
+`DocumentOut`, `IndexReportOut`, `HealthOut`, `ErrorOut`) and `error_responses(*codes)`, the
+`responses=` mapping that declares a route's 4xx/5xx replies in the OpenAPI schema.
+Response models keep fields they do not declare, so fields added later pass through.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+
+from qa.config import MAX_QUESTION_CHARS, MAX_TOP_K, validate_question
+
+EXAMPLE_QUESTION = "When did Luxon take office?"
+
+
+class AskRequest(BaseModel):
+    """The body of `POST /ask`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"question": EXAMPLE_QUESTION, "top_k": 5}]}
+    )
+
+    question: StrictStr = Field(
+        description=f"A question about the documents, 1..{MAX_QUESTION_CHARS} characters.",
+        examples=[EXAMPLE_QUESTION],
+    )
+    top_k: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_TOP_K,
+        description=f"How many passages to retrieve, 1..{MAX_TOP_K} (default 5).",
+        examples=[5],
+    )
+
+    @field_validator("question")
+    @classmethod
+    def _question(cls, value: str) -> str:
+        return validate_question(value)
+
+
+class _Open(BaseModel):
+    """Response models keep fields they do not declare, so fields added later pass through."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class CitationOut(_Open):
+    n: int = Field(description="The number of the `[n]` marker in `answer`.", examples=[1])
+    doc_id: str = Field(examples=["japan-new-zealand-information-sharing.txt"])
+    title: str
+    quote: str = Field(description="Verbatim: `text_of(doc_id)[start:end] == quote`.")
+    start: int
+    end: int
+    score: float
+
+
+class PassageOut(_Open):
+    doc_id: str
+    chunk_id: str
+    text: str
+    start: int
+    end: int
+    score: float
+
+
+class AnswerOut(_Open):
+    """The answer: the same object as `qa ask --json`. Optional `short_answer`
+    (`{text, start, end, doc_id}`) when the answerer finds a short span."""
+
+    question: str = Field(examples=[EXAMPLE_QUESTION])
+    answered: bool = Field(description="False when the documents do not answer the question.")
+    answer: str = Field(description="Verbatim quotes, each followed by its `[n]` marker.")
+    confidence: float = Field(ge=0.0, le=1.0)
+    citations: list[CitationOut]
+    passages: list[PassageOut]
+    took_ms: float
+
+
+class DocumentOut(BaseModel):
+    doc_id: str = Field(examples=["japan-new-zealand-information-sharing.txt"])
+    title: str
+    sha256: str
+    text: str = Field(description="The plain text every offset refers to.")
+    chunks: int
+
+
+class SkippedOut(BaseModel):
+    path: str
+    reason: str
+
+
+class IndexReportOut(_Open):
+    """What the rebuild did: the `qa index --json` object."""
+
+    documents: int
+    added: int
+    updated: int
+    removed: int
+    unchanged: int
+    chunks: int
+    embedded: int = Field(description="Chunks whose vectors were computed in this run.")
+    skipped: list[SkippedOut]
+    seconds: float
+
+
+class HealthOut(_Open):
+    status: str = Field(description="`ok`, `starting` (index being built) or `error`.")
+    documents: int
+    chunks: int
+    model: str
+    index_version: str | None = None
+    rebuilding: bool = False
+    last_rebuild: IndexReportOut | None = None
+    error: str | None = None
+
+
+class ErrorOut(_Open):
+    """An error reply. Validation errors (400, 422) also carry `errors`, pydantic's list."""
+
+    detail: str = Field(description="What went wrong and what to do about it.")
+
+
+def error_responses(*codes: int, html_route: bool = False) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` entry for a route that can answer with these error codes.
+
+    Errors are JSON (`ErrorOut`), or a small HTML page for clients that accept `text/html`;
+    both are declared. On an HTML route (`html_route`) FastAPI would put a `model` under
+    `text/html`, so the JSON schema is referenced explicitly there."""
+    html = {"text/html": {"schema": {"type": "string"}}}
+    if html_route:
+        json_error = {"schema": {"$ref": "#/components/schemas/ErrorOut"}}
+        return {code: {"content": {"application/json": json_error, **html}} for code in codes}
+    return {code: {"model": ErrorOut, "content": html} for code in codes}

@@ -1,0 +1,139 @@
+"""The HTML side as an `APIRouter`: the question page and the document view.
+
+In: requests; the service and templates through `Depends`. Out: `router` with `GET /` (the
+question box; with `?q=`, the cited answer and the passages) and
+`GET /documents/{doc_id}/view?start=&end=` (the document, the span highlighted), plus
+`answer_view(result)`, what the page shows of an answer.
+
+The view route is included before the API's `GET /documents/{doc_id}`, whose path pattern
+would otherwise match view paths too (see `qa.web.app`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from qa.answer import confidence_words
+from qa.config import MAX_TOP_K, validate_question
+from qa.web.api import find_document
+from qa.web.deps import ServiceDep, TemplatesDep
+from qa.web.models import error_responses as errors
+from qa.web.service import PRODUCT_ERRORS
+
+router = APIRouter()
+
+
+@router.get(
+    "/",
+    response_class=HTMLResponse,
+    tags=["page"],
+    responses=errors(400, 413, 422, 503, html_route=True),
+    summary="The web page",
+)
+def page(
+    request: Request,
+    service: ServiceDep,
+    templates: TemplatesDep,
+    q: Annotated[str | None, Query(description="The question to answer.")] = None,
+    top_k: Annotated[int | None, Query(ge=1, le=MAX_TOP_K)] = None,
+) -> Response:
+    """The web page: a question box; with `q`, the cited answer and the passages."""
+    context: dict[str, Any] = {"question": q or "", "top_k": top_k, "ready": service.ready.is_set()}
+    status = 200
+    if q is not None:
+        try:
+            question = validate_question(q)
+            if not service.ready.is_set():
+                status = 503
+            else:
+                # waits its turn on the answer executor
+                context |= answer_view(service.ask(question, top_k))
+        except ValueError as exc:
+            status, context["error"] = 400, str(exc)
+        except PRODUCT_ERRORS as exc:
+            status, context["error"] = 503, str(exc)
+    headers = {"Retry-After": "2"} if status == 503 else None
+    return templates.TemplateResponse(request, "index.html", context, status, headers)
+
+
+@router.get(
+    "/documents/{doc_id:path}/view",
+    response_class=HTMLResponse,
+    tags=["documents"],
+    responses=errors(400, 404, 413, 422, 503, html_route=True),
+    summary="A document with a highlighted span",
+)
+def view_document(
+    request: Request,
+    doc_id: str,
+    service: ServiceDep,
+    templates: TemplatesDep,
+    start: Annotated[int | None, Query(ge=0, description="Start of the highlight.")] = None,
+    end: Annotated[int | None, Query(ge=0, description="End of the highlight.")] = None,
+) -> Response:
+    """The document as HTML, the span [start, end) in a `<mark>` scrolled into view."""
+    service.check_ready()
+    document = find_document(service, doc_id)
+    size = len(document.text)
+    if (start is None) != (end is None):
+        raise HTTPException(400, "give both start and end, or neither")
+    if start is not None and end is not None and not 0 <= start < end <= size:
+        raise HTTPException(
+            400,
+            f"start and end must satisfy 0 <= start < end <= {size} "
+            f"(the length of this document's text); got start={start}, end={end}",
+        )
+    lo, hi = (start, end) if start is not None and end is not None else (size, size)
+    context = {
+        "document": document,
+        "before": document.text[:lo],
+        "marked": document.text[lo:hi],
+        "after": document.text[hi:],
+        "start": start,
+        "end": end,
+    }
+    return templates.TemplateResponse(request, "view.html", context)
+
+
+def answer_view(result: dict[str, Any]) -> dict[str, Any]:
+    """What the page shows of an `Answer.to_dict()`: the answer split at its `[n]` markers,
+    the sources (with a short answer marked inside its quote), the confidence in words."""
+    citations = result.get("citations", [])
+    numbers = {c["n"] for c in citations}
+    segments: list[tuple[str, int | None]] = []
+    for i, piece in enumerate(re.split(r"\[(\d+)\]", result.get("answer", ""))):
+        if i % 2 == 0:
+            if piece:
+                segments.append((piece, None))
+        elif int(piece) in numbers:
+            segments.append(("", int(piece)))
+        else:
+            segments.append((f"[{piece}]", None))
+    short = result.get("short_answer") or None
+    sources = [{**c, "parts": quote_parts(c, short)} for c in citations]
+    confidence = float(result.get("confidence", 0.0))
+    return {
+        "result": result,
+        "segments": segments,
+        "sources": sources,
+        "short": short,
+        "confidence_word": confidence_words(confidence),
+    }
+
+
+def quote_parts(citation: dict[str, Any], short: dict[str, Any] | None) -> list[tuple[str, bool]]:
+    """The quote as (text, is_short_answer) pieces: the short answer highlighted when it
+    lies inside this quote, else the whole quote."""
+    quote_text = citation["quote"]
+    if short and short.get("doc_id") == citation["doc_id"]:
+        lo, hi = (
+            short.get("start", -1) - citation["start"],
+            short.get("end", -1) - citation["start"],
+        )
+        if 0 <= lo < hi <= len(quote_text):
+            return [(quote_text[:lo], False), (quote_text[lo:hi], True), (quote_text[hi:], False)]
+    return [(quote_text, False)]

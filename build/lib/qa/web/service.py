@@ -1,0 +1,296 @@
+"""The index's life inside the server: first build, readiness, one rebuild at a time, --watch.
+
+In: an `Assistant` and the admin token. Out: `Service`, which the routes share: `ready` (set
+once questions can be answered), `check_ready()` (raises `NotReady`), `rebuild()` (waits while
+another rebuild runs, then refreshes and switches), `answer_json()` and `ask()` (a question on
+the answer executor), `start(build, watch)` and `stop()`.
+
+On start a background thread brings the index up to date and warms the model; until then
+questions get a 503 that says so. Rebuilds take turns on one lock: a second request waits for
+the running one, then runs its own refresh, so its report reflects the folder as it was when it
+asked. Queries are answered from the old snapshot until the new one is switched in. An index
+rebuilt by another process (`qa index`) is picked up by `Assistant.snapshot()`, which checks
+the store's version at most once a second.
+
+Answering is CPU-bound (encoding the question), so questions run on a small executor of their
+own (`answer_workers` threads, default one per CPU) rather than in the web framework's large
+thread pool: under load requests queue for a worker instead of all running the model at once,
+and the event loop, /health and the pages stay free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import orjson
+
+from qa.embedding import ModelError
+from qa.indexer import DocsFolderError, IndexReport
+from qa.pipeline import Assistant
+from qa.short_answer import find_short_answer
+from qa.stores.base import IndexProblem
+
+log = logging.getLogger("qa.server")
+
+WATCH_QUIET_MS = 500  # rebuild once the docs folder has been quiet this long...
+WATCH_MAX_WAIT_MS = 3000  # ...or at the latest this long after the first change
+STOP_WAIT_SECONDS = 2.0  # how long shutdown waits for background threads
+WARM_UP_QUESTION = "When did Luxon take office?"
+ANSWER_WORKERS_ENV = "QA_ANSWER_WORKERS"  # threads answering questions (default: CPUs)
+# Failures a person can fix (docs folder, index, model); shown as a 503 with their message.
+PRODUCT_ERRORS = (DocsFolderError, IndexProblem, ModelError)
+
+
+class NotReady(Exception):
+    """A question arrived before the index was ready."""
+
+
+class Service:
+    """What the routes share: the one Assistant, whether it is ready, and one rebuild at a
+    time. Background work (first build, folder watcher) runs in daemon threads."""
+
+    def __init__(
+        self, assistant: Assistant, admin_token: str | None, answer_workers: int | None = None
+    ) -> None:
+        self.assistant = assistant
+        self.admin_token = admin_token or None
+        self.answer_workers = answer_workers or default_answer_workers()
+        self._answers: ThreadPoolExecutor | None = None
+        self._answers_lock = threading.Lock()
+        self.ready = threading.Event()
+        self.error: str | None = None
+        self.last_report: IndexReport | None = None
+        self._rebuild_lock = threading.Lock()
+        self._rebuilding = False
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def rebuilding(self) -> bool:
+        return self._rebuilding
+
+    def answer_json(self, question: str, top_k: int | None) -> asyncio.Future[bytes]:
+        """`assistant.ask(question, top_k)` as the JSON bytes of `Answer.to_dict()`, computed
+        on the answer executor; await it from the event loop. Raises what `ask` raises
+        (ValueError for a bad question, the `PRODUCT_ERRORS`)."""
+
+        def work() -> bytes:
+            return orjson.dumps(self.assistant.ask(question, top_k).to_dict())
+
+        return asyncio.get_running_loop().run_in_executor(self._executor(), work)
+
+    def ask(self, question: str, top_k: int | None) -> dict[str, Any]:
+        """`assistant.ask(question, top_k).to_dict()` on the answer executor, for callers in a
+        worker thread (the page): waits for its turn like the API's questions."""
+        future = self._executor().submit(self.assistant.ask, question, top_k)
+        return future.result().to_dict()
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._answers_lock:
+            if self._answers is None:
+                self._answers = ThreadPoolExecutor(
+                    self.answer_workers, thread_name_prefix="qa-answer"
+                )
+            return self._answers
+
+    def rebuild(self) -> IndexReport:
+        """Bring the index up to date and switch to it; waits while another rebuild runs."""
+        report = self._refresh()
+        self.error = None
+        self.ready.set()
+        return report
+
+    def rebuild_in_background(self) -> Future[IndexReport]:
+        """`rebuild()` in a daemon thread, as a future. A request awaiting it never holds up
+        the process's exit: on shutdown the thread just stops, which leaves the index as a
+        crash would (the previous generation live; the next build removes the half-written
+        one)."""
+        future: Future[IndexReport] = Future()
+
+        def work() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(self.rebuild())
+            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting request
+                future.set_exception(exc)
+
+        threading.Thread(target=work, name="qa-rebuild", daemon=True).start()
+        return future
+
+    def _refresh(self) -> IndexReport:
+        with self._rebuild_lock:
+            self._rebuilding = True
+            try:
+                self.last_report = self.assistant.refresh()
+            finally:
+                self._rebuilding = False
+        return self.last_report
+
+    def health(self) -> dict[str, Any]:
+        """The `GET /health` object: status (`ok`, `starting` or `error`), index size, model,
+        index version, whether a rebuild runs, the last rebuild's report and the last error."""
+        documents = chunks = 0
+        version = None
+        if self.ready.is_set():
+            try:
+                snapshot = self.assistant.snapshot()
+                documents, chunks, version = (
+                    snapshot.document_count,
+                    snapshot.chunk_count,
+                    snapshot.version,
+                )
+            except IndexProblem as exc:
+                self.error = str(exc)
+        status = "ok" if self.ready.is_set() and version else "starting"
+        if status != "ok" and self.error:
+            status = "error"
+        return {
+            "status": status,
+            "documents": documents,
+            "chunks": chunks,
+            "model": self.assistant.embedder.name,
+            "index_version": version,
+            "rebuilding": self.rebuilding,
+            "last_rebuild": self.last_report.to_dict() if self.last_report else None,
+            "error": self.error,  # also when ok: e.g. a refresh failed, the old index serves
+        }
+
+    def check_ready(self) -> None:
+        if not self.ready.is_set():
+            reason = f": {self.error}" if self.error else ""
+            raise NotReady(f"the index is not ready yet{reason}")
+
+    def start(self, build: bool, watch: bool) -> None:
+        """Start the first build (or mark ready at once) and, with `watch`, the watcher."""
+        if build:
+            self._spawn(self._first_build, "qa-first-build")
+        else:
+            self.ready.set()
+        if watch:
+            self._spawn(self._watch, "qa-watch")
+
+    def stop(self, timeout: float = STOP_WAIT_SECONDS) -> None:
+        """Ask the background threads to stop and wait for them `timeout` seconds in all.
+        A build still running then is left to die with the process (see
+        `rebuild_in_background`)."""
+        self._stop.set()
+        with self._answers_lock:
+            if self._answers is not None:
+                # Questions still queued are dropped (their requests are gone by now); one
+                # being answered finishes, which takes milliseconds.
+                self._answers.shutdown(wait=False, cancel_futures=True)
+                self._answers = None
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if self._rebuilding:
+            log.warning("stopping during an index build; the previous index stays in use")
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _first_build(self) -> None:
+        """Refresh the index, load the model, then accept questions."""
+        started = time.perf_counter()
+        try:
+            self._refresh()
+        except PRODUCT_ERRORS as exc:
+            self.error = str(exc)
+            try:
+                self.assistant.snapshot()
+            except IndexProblem as unusable:
+                if str(unusable) != str(exc):
+                    self.error = f"{exc}; and the stored index cannot be used: {unusable}"
+                log.error("index not ready: %s", self.error)
+                return
+            log.warning("cannot refresh the index (%s); answering from the stored index", exc)
+        except Exception as exc:  # noqa: BLE001 - keep serving; /health and 503s say why
+            self.error = f"index build failed: {exc}"
+            log.exception("index build failed")
+            return
+        try:
+            # One question through the whole pipeline loads everything it loads lazily
+            # (the model, the search indexes, the answerer's helpers) before the first user.
+            self.assistant.ask(WARM_UP_QUESTION)
+            # The short-answer model loads only for answered questions of some kinds; without
+            # this, the first burst of users would each load it at once (seconds each).
+            find_short_answer(WARM_UP_QUESTION, "date", "It opened in May 1900.", "", 0)
+        except ModelError as exc:
+            self.error = str(exc)
+            log.error("%s", exc)
+            return
+        except Exception:  # noqa: BLE001 - a warm-up failure must not keep the server down
+            log.exception("warm-up question failed")
+        self.ready.set()
+        log.info("ready in %.1f s: %s", time.perf_counter() - started, summary(self.last_report))
+
+    def _watch(self) -> None:
+        """Rebuild shortly after files in the docs folder change, until `stop()`."""
+        from watchfiles import DefaultFilter, watch
+
+        docs = self.assistant.settings.docs_dir.resolve()
+        index = str(self.assistant.settings.index_dir.resolve())
+        default = DefaultFilter()
+
+        def wanted(change: Any, path: str) -> bool:
+            return default(change, path) and not path.startswith(index)
+
+        log.info("watching %s for changes", docs)
+        try:
+            for changes in watch(
+                docs,
+                watch_filter=wanted,
+                step=WATCH_QUIET_MS,
+                debounce=WATCH_MAX_WAIT_MS,
+                stop_event=self._stop,
+                raise_interrupt=False,
+            ):
+                log.info("%d change(s) in the docs folder; rebuilding", len(changes))
+                try:
+                    log.info("rebuilt: %s", summary(self.rebuild()))
+                except PRODUCT_ERRORS as exc:
+                    log.warning("rebuild after change failed: %s", exc)
+                except Exception:  # noqa: BLE001 - keep watching; the next change retries
+                    log.exception("rebuild after change failed")
+        except FileNotFoundError as exc:
+            log.warning("cannot watch %s: %s", docs, exc)
+
+
+def default_answer_workers() -> int:
+    """Threads answering questions: env `QA_ANSWER_WORKERS`, else the CPUs this process may
+    use (more would only make questions wait for each other's model calls)."""
+    configured = os.environ.get(ANSWER_WORKERS_ENV, "").strip()
+    if configured:
+        try:
+            workers = int(configured)
+        except ValueError:
+            workers = 0
+        if workers < 1:
+            raise ValueError(
+                f"{ANSWER_WORKERS_ENV} must be a whole number >= 1, not {configured!r}"
+            )
+        return workers
+    if hasattr(os, "sched_getaffinity"):  # Linux: honours taskset and container CPU sets
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def summary(report: IndexReport | None) -> str:
+    """One line about what a build did, for the log."""
+    if report is None:
+        return "no build"
+    return (
+        f"{report.documents} documents, {report.chunks} chunks ({report.added} added, "
+        f"{report.updated} updated, {report.removed} removed, {report.embedded} embedded, "
+        f"{report.seconds:.1f} s)"
+    )

@@ -1,0 +1,80 @@
+"""SQuAD questions asked of an index, prepared once and reused by `qa eval` and `qa eval fit`.
+
+In: a snapshot, questions and their vectors. Out: `Trial`s (retrieved passages, scored
+candidates and their 0/1 labels, per question) from `run_trials`; `ask_trial` answers one
+with a given scoring model; `make_embedder` is the product's model behind a vector cache.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa.answer import Answer, Candidates, ScoringModel, answer, candidates
+from qa.retrieval import Passage, RetrievalOptions, retrieve
+from qa.stores.base import Snapshot
+from qa.tools.eval_corpus import CachedEmbedder, SquadQuestion, progress_bar
+from qa.tools.metrics import quote_has_answer
+
+TOP_K = 5
+
+
+def make_embedder(cache: Path, dataset: str) -> CachedEmbedder:
+    """The product's embedding model behind a vector cache for `dataset` (tests replace this)."""
+    from qa.config import Settings
+    from qa.embedding import SentenceTransformerEmbedder
+
+    inner = SentenceTransformerEmbedder(query_encoder=Settings.from_env().query_encoder)
+    return CachedEmbedder(inner, cache / f"vectors-{dataset}.npz")
+
+
+@dataclass
+class Trial:
+    """One question asked of one index: the retrieved passages and the scored candidates."""
+
+    question: SquadQuestion
+    vector: np.ndarray
+    passages: list[Passage]
+    found: Candidates
+    labels: np.ndarray  # 1.0 where the candidate sentence contains a gold answer
+    seconds: float  # retrieval + candidate features
+
+
+def golds(question: SquadQuestion) -> list[str]:
+    return [text for text, _, _ in question.answers]
+
+
+def run_trials(
+    snapshot: Snapshot,
+    questions: list[SquadQuestion],
+    vectors: np.ndarray,
+    options: RetrievalOptions,
+    label: str,
+    progress: bool,
+) -> list[Trial]:
+    """Retrieve for every question and compute its candidates' features and labels."""
+    trials = []
+    depth = max(TOP_K, options.rerank)
+    for question, vector in progress_bar(
+        list(zip(questions, vectors, strict=True)), label, progress
+    ):
+        started = time.perf_counter()
+        passages = retrieve(snapshot, question.question, vector, depth, options)
+        found = candidates(question.question, vector, passages)
+        seconds = time.perf_counter() - started
+        labels = np.array([quote_has_answer(s.text, golds(question)) for s in found.sentences])
+        trials.append(Trial(question, vector, passages, found, labels, seconds))
+    return trials
+
+
+def ask_trial(trial: Trial, model: ScoringModel, short: bool) -> tuple[Answer, float]:
+    """The product's answer for a prepared trial, and the seconds retrieval + answer took."""
+    started = time.perf_counter()
+    result = answer(
+        trial.question.question, trial.vector, trial.passages, model,
+        top_k=TOP_K, short=short, found=trial.found,
+    )  # fmt: skip
+    return result, trial.seconds + time.perf_counter() - started

@@ -1,0 +1,96 @@
+"""The product end to end with the real packaged model: right sentence, exact offsets, abstain."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.fakes import ROOT, SEED_DOC
+
+pytestmark = pytest.mark.model
+
+SEED_QUESTIONS = {
+    "When did Luxon take office?": "took office in November 2023",
+    "Which islands are controlled by Japan but claimed by China?": "Senkaku Islands",
+    "What does China consider Taiwan?": "renegade province",
+    "How many nations does the Pacific Islands Leaders Meeting bring together?": "19 nations",
+}
+OUT_OF_CORPUS = [
+    "What is the boiling point of mercury?",
+    "Who won the 2018 FIFA World Cup?",
+    "How do I bake sourdough bread?",
+]
+
+
+@pytest.fixture
+def assistant(docs, real_embedder, make_assistant):
+    assistant = make_assistant(docs, real_embedder)
+    assistant.refresh()
+    return assistant
+
+
+@pytest.mark.parametrize("question, expected", SEED_QUESTIONS.items())
+def test_seed_questions_are_answered_from_the_right_sentence(assistant, question, expected):
+    result = assistant.ask(question)
+    assert result.answered, result
+    first = result.citations[0]
+    assert first.doc_id == SEED_DOC
+    assert expected in first.quote
+    text = assistant.document(SEED_DOC).text
+    for citation in result.citations:
+        assert text[citation.start : citation.end] == citation.quote
+        assert f"{citation.quote} [{citation.n}]" in result.answer
+    assert 0.0 <= result.confidence <= 1.0
+
+
+@pytest.mark.parametrize("question", OUT_OF_CORPUS)
+def test_unrelated_questions_abstain(assistant, question):
+    result = assistant.ask(question)
+    assert not result.answered
+    assert result.citations == []
+    assert "do not answer" in result.answer
+
+
+def test_index_follows_added_changed_and_deleted_documents(docs, real_embedder, make_assistant):
+    (docs / "coffee.md").write_text(
+        "# Coffee\n\nThe espresso machine was patented by Angelo Moriondo in Turin in 1884.\n"
+    )
+    (docs / "tower.html").write_text(
+        "<title>Tower</title><p>The Eiffel Tower is 330 metres tall.</p>"
+    )
+    assistant = make_assistant(docs, real_embedder)
+    first = assistant.refresh()
+    assert (first.added, first.embedded) == (3, first.chunks)
+    assert "Moriondo" in assistant.ask("Who patented the espresso machine?").citations[0].quote
+
+    (docs / "coffee.md").write_text(
+        "# Coffee\n\nThe first espresso machine was patented by Luigi Bezzera in Milan in 1901.\n"
+    )
+    (docs / "tower.html").unlink()
+    second = assistant.refresh()
+    coffee_chunks = assistant.document("coffee.md").chunks
+    assert (second.added, second.updated, second.removed, second.unchanged) == (0, 1, 1, 1)
+    assert second.embedded == coffee_chunks
+    assert "Bezzera" in assistant.ask("Who patented the espresso machine?").citations[0].quote
+    tower = assistant.ask("How tall is the Eiffel Tower?")
+    assert all(c.doc_id != "tower.html" for c in tower.citations)
+    assert all(p.doc_id != "tower.html" for p in tower.passages)
+
+
+def test_the_installed_qa_command_indexes_and_answers(docs, tmp_path):
+    qa = Path(sys.executable).parent / "qa"
+    env = {**os.environ, "QA_DOCS_DIR": str(docs), "QA_INDEX_DIR": str(tmp_path / "index")}
+    built = subprocess.run([qa, "index", "--json"], env=env, cwd=ROOT, capture_output=True,
+                           text=True, timeout=300)  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    assert json.loads(built.stdout)["added"] == 1
+    questions = "When did Luxon take office?\nWhat is the boiling point of mercury?\n"
+    asked = subprocess.run([qa, "ask", "-", "--json"], env=env, cwd=ROOT, capture_output=True,
+                           text=True, timeout=300, input=questions)  # fmt: skip
+    assert asked.returncode == 0, asked.stderr
+    first, second = (json.loads(line) for line in asked.stdout.splitlines())
+    assert first["answered"] and "November 2023" in first["citations"][0]["quote"]
+    assert not second["answered"]

@@ -1,0 +1,293 @@
+"""What only the Milvus backend promises: stateless answering servers, identical answers from
+any number of them (and from FAISS), a changed document switched all at once, a lock shared
+across machines, and a URI that names the server. Runs against a real `milvus-lite server`."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from qa.config import Settings
+from qa.pipeline import Assistant, open_store
+from qa.stores.base import IndexProblem
+from qa.stores.faiss_store import FaissStore
+from qa.stores.milvus_store import MilvusStore, MilvusTarget, MilvusUnavailable
+from tests.support import milvus_fixture
+from tests.support.fakes import SEED_DOC, SEEDS, FakeEmbedder
+from tests.unit.stores.test_base import ISLANDS, KIWI, KIWI_V2, apply, update
+
+# The Milvus server and URI fixtures, registered for this module.
+milvus_server = milvus_fixture.milvus_server
+milvus_uri = milvus_fixture.milvus_uri
+
+QUESTIONS = [
+    "When did Luxon take office?",
+    "Who is the prime minister of Japan?",
+    "What do Japan and New Zealand agree to share?",
+    "Which islands does China claim?",
+    "Where did Kishida and Luxon meet?",
+    "What is the boiling point of mercury?",
+]
+
+
+def _answers(assistant: Assistant) -> list[dict]:
+    out = []
+    for question in QUESTIONS:
+        result = assistant.ask(question).to_dict()
+        result.pop("took_ms")
+        out.append(result)
+    return out
+
+
+def _stateless(uri: str, tmp_path: Path, embedder) -> Assistant:  # type: ignore[no-untyped-def]
+    """An assistant with no docs folder and no index folder: everything comes from Milvus."""
+    settings = Settings(docs_dir=tmp_path / "no-docs", index_dir=tmp_path / "no-index", store=uri)
+    return Assistant(settings, embedder, reload_interval=0.0)
+
+
+@pytest.fixture
+def seed_docs(tmp_path: Path) -> Path:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    shutil.copy(SEEDS / SEED_DOC, folder / SEED_DOC)
+    (folder / "kiwi.txt").write_text(KIWI)
+    return folder
+
+
+def test_stateless_assistants_answer_like_the_builder(milvus_uri, seed_docs, tmp_path) -> None:
+    uri = milvus_uri()
+    embedder = FakeEmbedder()
+    builder = Assistant(Settings(docs_dir=seed_docs, store=uri), embedder, reload_interval=0.0)
+    builder.refresh()
+    first, second = _stateless(uri, tmp_path, embedder), _stateless(uri, tmp_path, embedder)
+    expected = _answers(builder)
+    assert any(a["answered"] for a in expected)
+    assert _answers(first) == expected
+    assert _answers(second) == expected
+    assert first.document(SEED_DOC) == builder.document(SEED_DOC)
+    assert first.document(SEED_DOC).text == (SEEDS / SEED_DOC).read_text(encoding="utf-8")
+    assert not (tmp_path / "no-index").exists() and not (tmp_path / "no-docs").exists()
+
+
+def test_stateless_http_server_answers_and_serves_documents(milvus_uri, seed_docs, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from qa.web.app import create_app
+
+    uri = milvus_uri()
+    embedder = FakeEmbedder()
+    builder = Assistant(Settings(docs_dir=seed_docs, store=uri), embedder, reload_interval=0.0)
+    builder.refresh()
+    app = create_app(_stateless(uri, tmp_path, embedder), admin_token="")
+    with TestClient(app) as client:
+        deadline = time.monotonic() + 20
+        while client.get("/health").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        answer = client.post("/ask", json={"question": QUESTIONS[0]})
+        assert answer.status_code == 200
+        expected = builder.ask(QUESTIONS[0]).to_dict()
+        got = answer.json()
+        assert (got["answer"], got["citations"]) == (expected["answer"], expected["citations"])
+        document = client.get(f"/documents/{SEED_DOC}")
+        assert document.status_code == 200
+        assert document.json()["text"] == builder.document(SEED_DOC).text
+        assert client.get("/documents/kiwi.txt").json()["chunks"] >= 1
+
+
+@pytest.mark.model
+def test_seed_answers_identical_on_faiss_and_on_two_milvus_servers(
+    milvus_uri, docs, tmp_path, real_embedder
+) -> None:
+    uri = milvus_uri()
+    faiss = Assistant(Settings(docs_dir=docs, index_dir=tmp_path / "index"), real_embedder,
+                      FaissStore(tmp_path / "index"), reload_interval=0.0)  # fmt: skip
+    faiss.refresh()
+    builder = Assistant(Settings(docs_dir=docs, store=uri), real_embedder, reload_interval=0.0)
+    builder.refresh()
+    expected = _answers(faiss)
+    assert sum(a["answered"] for a in expected) >= 3
+    assert _answers(builder) == expected
+    assert _answers(_stateless(uri, tmp_path, real_embedder)) == expected
+
+
+def test_lexical_ranking_matches_faiss(milvus_uri, tmp_path) -> None:
+    """Same terms, same k1 and b, same IDF: Milvus's BM25 is bm25s's Lucene BM25 times
+    (k1 + 1) (bm25s leaves that constant factor out), for every chunk; dense scores agree."""
+    seed = (SEEDS / SEED_DOC).read_text(encoding="utf-8")
+    updates = [update(SEED_DOC, seed), update("kiwi.txt", KIWI), update("islands.txt", ISLANDS)]
+    faiss, milvus = FaissStore(tmp_path / "index"), MilvusStore.from_uri(milvus_uri())
+    for store in (faiss, milvus):
+        apply(store, updates)
+    f, m = faiss.open(), milvus.open()
+    for question in [*QUESTIONS, "kiwi birds of New Zealand", "China islands Japan"]:
+        by_faiss = {h.chunk_id: h.score for h in f.lexical_search(question, 100)}
+        by_milvus = {h.chunk_id: h.score for h in m.lexical_search(question, 100)}
+        assert by_milvus.keys() == by_faiss.keys(), question
+        for chunk_id, score in by_faiss.items():
+            assert by_milvus[chunk_id] == pytest.approx(2.2 * score, rel=1e-4), question
+        vector = FakeEmbedder().encode([question])[0]
+        dense_f, dense_m = f.dense_search(vector, 10), m.dense_search(vector, 10)
+        assert [h.score for h in dense_m] == pytest.approx([h.score for h in dense_f], abs=1e-5)
+
+
+def _versions_seen(uri: str) -> set[str]:
+    """Which kiwi texts a fresh reader sees: 'old', 'new' or both, through every read path."""
+    snap = MilvusStore.from_uri(uri).open()
+    seen = set()
+    hits = snap.lexical_search("kiwi aardvark zeppelin stoats burrows flightless", 50)
+    hits += snap.dense_search(FakeEmbedder().encode(["kiwi birds"])[0], 50)
+    for hit in hits:
+        text = snap.chunk(hit.chunk_id).text
+        seen |= {"old" for w in ("aardvark", "burrows", "egg") if w in text}
+        seen |= {"new" for w in ("zeppelin", "stoats", "Conservation") if w in text}
+    document = snap.document("kiwi.txt").text
+    seen.add("old" if document == KIWI else "new")
+    return seen
+
+
+def test_a_changed_document_is_never_mixed(milvus_uri, monkeypatch) -> None:
+    uri = milvus_uri()
+    store = MilvusStore.from_uri(uri)
+    apply(store, [update("kiwi.txt", KIWI), update("islands.txt", ISLANDS)])
+    assert _versions_seen(uri) == {"old"}
+    before = store.open()
+    moments: dict[str, set[str]] = {}
+    check_lock, retire = MilvusStore._check_lock, MilvusStore._retire
+
+    def at_switch(self: MilvusStore) -> None:  # new rows written, head not yet moved
+        moments["written"] = _versions_seen(uri)
+        check_lock(self)
+
+    def at_retire(self: MilvusStore, head) -> None:  # type: ignore[no-untyped-def]
+        moments["switched"] = _versions_seen(uri)  # head moved, old rows not yet deleted
+        moments["previous snapshot"] = {
+            "old" if before.document("kiwi.txt").text == KIWI else "new"
+        }
+        retire(self, head)
+
+    monkeypatch.setattr(MilvusStore, "_check_lock", at_switch)
+    monkeypatch.setattr(MilvusStore, "_retire", at_retire)
+    apply(store, [update("kiwi.txt", KIWI_V2)])
+    assert moments == {"written": {"old"}, "switched": {"new"}, "previous snapshot": {"old"}}
+    assert _versions_seen(uri) == {"new"}
+
+
+def test_crash_after_the_switch_is_finished_by_the_next_build(milvus_uri, monkeypatch) -> None:
+    uri = milvus_uri()
+    store = MilvusStore.from_uri(uri)
+    apply(store, [update("kiwi.txt", KIWI), update("islands.txt", ISLANDS)])
+
+    def crash(self: MilvusStore, head) -> None:  # type: ignore[no-untyped-def]
+        raise RuntimeError("power cut")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(MilvusStore, "_retire", crash)
+        with pytest.raises(RuntimeError):
+            apply(store, [update("kiwi.txt", KIWI_V2)], deletes=["islands.txt"])
+    assert _versions_seen(uri) == {"new"}  # committed; the old rows are filtered out
+    assert MilvusStore.from_uri(uri).open().doc_ids() == ["kiwi.txt"]
+    chunks = f"{store.target.name}_g1_chunks"
+    stale = store.client.query(chunks, filter="born >= 0", output_fields=["count(*)"])
+    assert stale[0]["count(*)"] > store.open().chunk_count  # old rows still stored
+    apply(store, [update("islands.txt", ISLANDS)])  # the next build deletes them
+    rows = store.client.query(chunks, filter="born >= 0", output_fields=["count(*)"])
+    assert rows[0]["count(*)"] == store.open().chunk_count
+
+
+def test_lock_is_renewed_while_held_and_taken_over_when_expired(milvus_uri) -> None:
+    uri = milvus_uri()
+    target = MilvusTarget.parse(uri)
+    holder = MilvusStore(target, lock_ttl=0.6, lock_settle=0.02)
+    other = MilvusStore(target, lock_timeout=1.5, lock_ttl=0.6, lock_settle=0.02)
+    with holder.lock(), pytest.raises(IndexProblem, match="another build"), other.lock():
+        pass  # 1.5 s is 2.5 ttl: only renewal keeps the holder's lease alive that long
+    holder._write("lock", {"owner": "crashed-host:1:x", "expires": time.time() - 1}, "lock")
+    with other.lock():  # an expired lease from a crashed builder is taken over
+        assert other._read("lock")["owner"] != "crashed-host:1:x"
+    assert other._read("lock") is None
+
+
+def test_uri_names_server_collection_and_token(monkeypatch) -> None:
+    monkeypatch.delenv("QA_MILVUS_TOKEN", raising=False)
+    plain = MilvusTarget.parse("milvus://db.example:19531/team_docs")
+    assert (plain.uri, plain.name, plain.token) == ("http://db.example:19531", "team_docs", "")
+    secured = MilvusTarget.parse("milvus://alice:s%40cret@db.example/qa?secure=true&grace=0")
+    assert (secured.uri, secured.token, secured.grace) == ("https://db.example:19530",
+                                                           "alice:s@cret", 0.0)  # fmt: skip
+    monkeypatch.setenv("QA_MILVUS_TOKEN", "root:Milvus")
+    assert MilvusTarget.parse("milvus://h:1/qa").token == "root:Milvus"
+    for bad in ("milvus://h:1/bad-name", "http://h:1/qa", "milvus:///qa"):
+        with pytest.raises(ValueError):
+            MilvusTarget.parse(bad)
+    store = open_store(Settings(store="milvus://127.0.0.1:19530/qa"))
+    assert isinstance(store, MilvusStore) and store.target.name == "qa"
+    with pytest.raises(ValueError, match="milvus://"):
+        open_store(Settings(store="elastic"))
+
+
+def test_unreachable_server_is_a_clear_index_problem() -> None:
+    from tests.support.milvus_fixture import free_port
+
+    store = MilvusStore.from_uri(f"milvus://127.0.0.1:{free_port()}/qa")
+    with pytest.raises(MilvusUnavailable, match="127.0.0.1"):
+        store.version()
+
+
+def test_hnsw_index_for_large_collections(milvus_uri) -> None:
+    store = MilvusStore.from_uri(milvus_uri(index="hnsw"))
+    kiwi, islands = update("kiwi.txt", KIWI), update("islands.txt", ISLANDS)
+    apply(store, [kiwi, islands])
+    described = store.client.describe_index(f"{store.target.name}_g1_chunks", "vector")
+    assert described["index_type"] == "HNSW"
+    hits = store.open().dense_search(islands.chunk_vectors[1], 3)
+    assert hits[0].chunk_id == "islands.txt#1"
+    with pytest.raises(ValueError, match="flat or hnsw"):
+        MilvusTarget.parse("milvus://h:1/qa?index=ivf")
+
+
+def test_long_texts_and_odd_doc_ids_round_trip(milvus_uri) -> None:
+    store = MilvusStore.from_uri(milvus_uri())
+    long_text = "Long Text\n\n" + " ".join(
+        f"Sentence number {i} is ünïcode ✓." for i in range(1500)
+    )
+    odd = 'dir/quote "and" back\\slash ü.txt'
+    apply(store, [update(odd, long_text), update("kiwi.txt", KIWI)])
+    snap = store.open()
+    assert len(long_text) > 2 * 16_000
+    assert snap.document(odd).text == long_text
+    assert snap.chunk(f"{odd}#3").text in long_text
+    assert snap.doc_ids() == sorted([odd, "kiwi.txt"])
+    apply(store, deletes=[odd])
+    assert store.open().doc_ids() == ["kiwi.txt"]
+
+
+def test_missing_collections_make_the_next_refresh_rebuild(milvus_uri, seed_docs) -> None:
+    from qa.indexer import refresh
+    from qa.stores.base import IndexCorrupt
+
+    store = MilvusStore.from_uri(milvus_uri())
+    refresh(seed_docs, store, FakeEmbedder())
+    store.client.drop_collection(f"{store.target.name}_g1_documents")
+    with pytest.raises(IndexCorrupt):
+        store.state()
+    report = refresh(seed_docs, store, FakeEmbedder())
+    assert report.rebuilt and report.documents == 2
+    assert store.open().doc_ids() == ["japan-new-zealand-information-sharing.txt", "kiwi.txt"]
+
+
+def test_an_index_of_another_layout_is_rebuilt(milvus_uri, seed_docs) -> None:
+    from qa.indexer import refresh
+    from qa.stores.base import IndexCorrupt
+    from qa.stores.milvus_store import SCHEMA
+
+    store = MilvusStore.from_uri(milvus_uri())
+    refresh(seed_docs, store, FakeEmbedder())
+    head = store._head()
+    store._write("head", {**head.__dict__, "schema": SCHEMA - 1}, "head")
+    with pytest.raises(IndexCorrupt, match="another version"):
+        store.open()
+    report = refresh(seed_docs, store, FakeEmbedder())
+    assert report.rebuilt and store.open().version.startswith("2.")

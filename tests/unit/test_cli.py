@@ -1,0 +1,95 @@
+"""The `qa` command line: contract output, stdin mode, and one-line errors (fake embedder)."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+import qa.pipeline
+from qa.cli import main
+from tests.support.fakes import SEED_DOC, FakeEmbedder
+
+CONTRACT_INDEX_KEYS = {"documents", "added", "updated", "removed", "unchanged", "chunks",
+                       "embedded", "skipped", "seconds"}  # fmt: skip
+CONTRACT_ANSWER_KEYS = {"question", "answered", "answer", "confidence", "citations", "passages",
+                        "took_ms"}  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def fake_model(monkeypatch):
+    monkeypatch.setattr(
+        qa.pipeline, "SentenceTransformerEmbedder", lambda name, **options: FakeEmbedder()
+    )
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+def test_index_json_is_the_contract_object(docs, tmp_path):
+    result = run("index", "--docs", str(docs), "--index", str(tmp_path / "i"), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert set(report) >= CONTRACT_INDEX_KEYS
+    assert (report["documents"], report["added"], report["embedded"] > 0) == (1, 1, True)
+    again = json.loads(run("index", "--docs", str(docs), "--index", str(tmp_path / "i"),
+                           "--json").output)  # fmt: skip
+    assert (again["unchanged"], again["embedded"]) == (1, 0)
+
+
+def test_index_text_output_lists_skipped_files(docs, tmp_path):
+    (docs / "bad.txt").write_bytes(b"\x00\x00binary")
+    result = run("index", "--docs", str(docs), "--index", str(tmp_path / "i"))
+    assert result.exit_code == 0
+    assert "1 documents" in result.output
+    assert "skipped bad.txt: binary" in result.output
+
+
+def test_ask_json_and_stdin_mode(docs, tmp_path):
+    args = ["--docs", str(docs), "--index", str(tmp_path / "i"), "--json"]
+    result = run("ask", "When did Luxon take office?", *args)
+    answer = json.loads(result.output)
+    assert set(answer) >= CONTRACT_ANSWER_KEYS
+    text = (docs / SEED_DOC).read_text()
+    for citation in answer["citations"]:
+        assert text[citation["start"] : citation["end"]] == citation["quote"]
+    lines = run("ask", "-", *args, input="Who is Luxon?\n\n   \nWhat about Taiwan?\n").output
+    objects = [json.loads(line) for line in lines.splitlines()]
+    assert [o["question"] for o in objects] == ["Who is Luxon?", "What about Taiwan?"]
+
+
+def test_ask_text_output_numbers_its_sources(docs, tmp_path):
+    result = run("ask", "Luxon took office in November 2023", "--docs", str(docs), "--index",
+                 str(tmp_path / "i"))  # fmt: skip
+    assert result.exit_code == 0
+    assert "[1]" in result.output and "Sources:" in result.output
+    assert SEED_DOC in result.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["index", "--docs", "/no/such/folder"], "does not exist"),
+        (["ask", "   ", "--docs", "{docs}"], "question is empty"),
+        (["ask", "x" * 1001, "--docs", "{docs}"], "limit is 1000"),
+    ],
+)
+def test_errors_are_one_clear_line_and_a_nonzero_exit(docs, tmp_path, args, message):
+    args = [a.replace("{docs}", str(docs)) for a in args] + ["--index", str(tmp_path / "i")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert result.output.strip().startswith("error:") and message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_empty_docs_folder_and_unreadable_index_are_clear_errors(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(main, ["index", "--docs", str(tmp_path / "empty"), "--index",
+                                       str(tmp_path / "i")])  # fmt: skip
+    assert result.exit_code == 2 and "no documents" in result.output
+    index = tmp_path / "bad-index"
+    index.mkdir()
+    (index / "CURRENT").write_text("gen-000001\n")
+    result = CliRunner().invoke(main, ["ask", "anything?", "--docs", str(tmp_path / "empty"),
+                                       "--index", str(index)])  # fmt: skip
+    assert result.exit_code == 2 and result.output.startswith("error:")

@@ -1,0 +1,119 @@
+"""Reading a docs folder: text and titles per format, bad files skipped with a reason."""
+
+import os
+from pathlib import Path
+
+from qa.documents import load, read_all, scan
+from tests.support.helpers import write_docx, write_pdf
+
+
+def by_id(documents):
+    return {d.doc_id: d for d in documents}
+
+
+def reasons(skipped):
+    return {s.path: s.reason for s in skipped}
+
+
+def test_txt_and_md_text_is_the_file_content_unchanged_without_bom(tmp_path: Path):
+    (tmp_path / "a.txt").write_bytes("\ufeffA title line\n\nBody text.\r\nMore.".encode())
+    (tmp_path / "b.md").write_text("Intro.\n\n# The Heading\n\nBody.", encoding="utf-8")
+    documents, skipped = read_all(tmp_path)
+    docs = by_id(documents)
+    assert skipped == []
+    assert docs["a.txt"].text == "A title line\n\nBody text.\r\nMore."
+    assert docs["a.txt"].title == "A title line"
+    assert docs["b.md"].text == "Intro.\n\n# The Heading\n\nBody."
+    assert docs["b.md"].title == "The Heading"
+
+
+def test_title_falls_back_to_the_file_name(tmp_path: Path):
+    (tmp_path / "plain_notes-file.txt").write_text("This is a sentence. Another one.")
+    (document,), _ = read_all(tmp_path)
+    assert document.title == "plain notes file"
+
+
+def test_html_keeps_only_visible_text_and_uses_its_title(tmp_path: Path):
+    (tmp_path / "page.HTML").write_text(
+        "<html><head><title>Page Title</title><style>p{color:red}</style>"
+        "<script>var secret = 1;</script></head><body><nav>Home | About</nav>"
+        "<h1>Heading</h1><p>First <b>bold</b> paragraph.</p><ul><li>one</li><li>two</li></ul>"
+        "<noscript>enable js</noscript></body></html>"
+    )
+    (document,), skipped = read_all(tmp_path)
+    assert skipped == []
+    assert document.doc_id == "page.HTML"
+    assert document.title == "Page Title"
+    assert document.text == "Heading\n\nFirst bold paragraph.\n\none\n\ntwo"
+    for hidden in ("secret", "color", "Home", "enable js"):
+        assert hidden not in document.text
+
+
+def test_pdf_and_docx_text_and_titles(tmp_path: Path):
+    write_pdf(tmp_path / "report.pdf", ["The reactor output was 42 megawatts."], title="Report")
+    write_docx(tmp_path / "memo.docx", "Memo Heading", ["First paragraph here.", "Second one."])
+    documents, skipped = read_all(tmp_path)
+    docs = by_id(documents)
+    assert skipped == []
+    assert "The reactor output was 42 megawatts." in docs["report.pdf"].text
+    assert docs["report.pdf"].title == "Report"
+    assert docs["memo.docx"].title == "Memo Heading"
+    assert docs["memo.docx"].text == "Memo Heading\n\nFirst paragraph here.\n\nSecond one."
+
+
+def test_nested_folders_give_relative_doc_ids_and_hidden_files_are_ignored(tmp_path: Path):
+    (tmp_path / "sub" / "deeper").mkdir(parents=True)
+    (tmp_path / "sub" / "deeper" / "x.md").write_text("# X\n\nText.")
+    (tmp_path / ".hidden.txt").write_text("secret")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "c.txt").write_text("secret")
+    sources, skipped = scan(tmp_path)
+    assert [s.doc_id for s in sources] == ["sub/deeper/x.md"]
+    assert skipped == []
+
+
+def test_bad_files_are_skipped_with_reasons_and_never_raise(tmp_path: Path):
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "blank.md").write_text("   \n\n  ")
+    (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02PNG\x00" * 100)
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
+    (tmp_path / "broken.docx").write_bytes(b"PK\x03\x04 not a zip")
+    (tmp_path / "image.png").write_bytes(b"\x89PNG")
+    (tmp_path / "good.txt").write_text("Fine text here.")
+    documents, skipped = read_all(tmp_path)
+    assert [d.doc_id for d in documents] == ["good.txt"]
+    why = reasons(skipped)
+    assert why["empty.txt"] == "empty file"
+    assert why["blank.md"] == "no text found in file"
+    assert "binary" in why["binary.txt"]
+    assert "UTF-8" in why["latin1.txt"]
+    assert "PDF" in why["broken.pdf"]
+    assert "DOCX" in why["broken.docx"]
+    assert "unsupported" in why["image.png"]
+
+
+def test_oversized_files_are_skipped(tmp_path: Path):
+    (tmp_path / "big.txt").write_text("word " * 1000)
+    _, skipped = scan(tmp_path, max_bytes=1000)
+    assert "too large" in reasons(skipped)["big.txt"]
+
+
+def test_symlinks_are_followed_only_inside_the_docs_folder(tmp_path: Path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("Private text outside the docs folder.")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "real.txt").write_text("Inside text.")
+    os.symlink(outside, docs / "escape.txt")
+    os.symlink(docs / "real.txt", docs / "alias.txt")
+    sources, skipped = scan(docs)
+    assert [s.doc_id for s in sources] == ["alias.txt", "real.txt"]
+    assert "outside" in reasons(skipped)["escape.txt"]
+
+
+def test_non_ascii_and_spaced_file_names(tmp_path: Path):
+    (tmp_path / "résumé notes 2024.md").write_text("# Résumé\n\nText.")
+    (source,), _ = scan(tmp_path)
+    assert source.doc_id == "résumé notes 2024.md"
+    assert load(source).title == "Résumé"

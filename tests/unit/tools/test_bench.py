@@ -1,0 +1,183 @@
+"""`qa bench` smoke run on a tiny corpus (fake embedder, in-thread server, tiny scaling sizes),
+its helpers, and the fresh-process no-change refresh that must not import torch."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import resource
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from qa.config import Settings
+from qa.embedding import DEFAULT_MODEL
+from qa.indexer import refresh
+from qa.pipeline import Assistant
+from qa.stores.faiss_store import FaissStore
+from qa.tools import bench
+from qa.tools.bench import (
+    BenchConfig,
+    RunResult,
+    Server,
+    percentile,
+    run_bench,
+    squad_corpus,
+    table,
+)
+from tests.support.fakes import SEED_DOC, SEEDS, FakeEmbedder
+
+HTTP_KEYS = {"rps", "p50_ms", "p95_ms", "p99_ms", "errors"}
+SCALING_KEYS = {"index", "p50_ms", "recall10"}
+
+
+def in_process_runner(embedder):  # type: ignore[no-untyped-def]
+    """`qa index` stand-in: the same refresh, in this process, with the fake embedder."""
+
+    def run(docs: Path, index: Path) -> RunResult:
+        started = time.perf_counter()
+        report = refresh(docs, FaissStore(index), embedder).to_dict()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return RunResult(time.perf_counter() - started, peak, report)
+
+    return run
+
+
+def thread_server(embedder):  # type: ignore[no-untyped-def]
+    """`qa serve` stand-in: the real app over a fake-embedder Assistant, uvicorn in a thread."""
+
+    def start(docs: Path, index: Path) -> Server:
+        import uvicorn
+
+        from qa.web.app import create_app
+
+        assistant = Assistant(Settings(docs_dir=docs, index_dir=index), embedder=embedder)
+        port = bench._free_port()
+        config = uvicorn.Config(create_app(assistant), port=port, log_level="warning")
+        runner = uvicorn.Server(config)
+        thread = threading.Thread(target=runner.run, daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{port}"
+        import httpx
+
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+
+        def stop() -> None:
+            runner.should_exit = True
+            thread.join(10)
+
+        return Server(url, os.getpid(), stop)
+
+    return start
+
+
+def test_smoke_run_gives_every_figure_of_the_issue(docs, tmp_path):
+    embedder = FakeEmbedder()
+    config = BenchConfig(
+        docs=docs,
+        questions=["When did Luxon take office?", "What do Japan and New Zealand share?"],
+        work=tmp_path / "work",
+        sizes=(300, 1200),
+        clients=(1, 4, 16),
+        seconds=0.3,
+        queries=6,
+        embedder=embedder,
+        run_index=in_process_runner(embedder),
+        start_server=thread_server(embedder),
+    )
+    import qa.stores.vector_index
+
+    original = qa.stores.vector_index.EXACT_MAX
+    qa.stores.vector_index.EXACT_MAX = 500  # so the tiny scaling run also exercises HNSW
+    try:
+        result = json.loads(json.dumps(run_bench(config)))
+    finally:
+        qa.stores.vector_index.EXACT_MAX = original
+
+    assert result["errors"] == {}
+    assert {"seconds", "encode_seconds", "ratio", "peak_rss_mb"} <= set(result["build"])
+    build = result["build"]
+    mean = (build["encode_seconds_before"] + build["encode_seconds_after"]) / 2
+    assert build["encode_seconds"] == pytest.approx(mean, abs=1e-3)
+    assert result["build"]["texts"] > result["build"]["chunks"] > 0  # sentences and chunks
+    assert result["refresh_seconds"] > 0
+    assert {"seconds", "share"} <= set(result["incremental"])
+    assert result["incremental"]["embedded"] > 0
+    assert {"p50_ms", "p95_ms", "encode_p50_ms"} <= set(result["answer"])
+    assert set(result["http"]) == {"1", "4", "16"}
+    for level in result["http"].values():
+        assert set(level) >= HTTP_KEYS
+        assert level["errors"] == 0 and level["rps"] > 0
+    assert result["server_rss_mb"] > 0
+    assert set(result["scaling"]) == {"300", "1200"}
+    assert result["scaling"]["300"]["index"] == "flat"
+    assert result["scaling"]["1200"]["index"].startswith("hnsw")
+    for size in result["scaling"].values():
+        assert set(size) >= SCALING_KEYS and 0.9 <= size["recall10"] <= 1.0
+    names = [t["name"] for t in result["targets"]]
+    assert len(names) == 9  # all but the 1M ones: the scaling sizes stopped at 1200
+    assert all({"value", "limit", "ratio", "ok"} <= set(t) for t in result["targets"])
+    text = table(result)
+    assert "http 16 clients" in text and "target" in text
+    # the changed document was put back
+    assert (docs / "japan-new-zealand-information-sharing.txt").read_bytes() == (
+        SEEDS / SEED_DOC
+    ).read_bytes()
+
+
+def test_squad_articles_become_text_files_and_questions_alternate(tmp_path):
+    data = {
+        "data": [
+            {"title": "First one", "paragraphs": [
+                {"context": "Alpha is first.", "qas": [{"question": "A1?"}, {"question": "A2?"}]},
+                {"context": "Beta follows.", "qas": [{"question": "A3?"}]},
+            ]},
+            {"title": "Second/two", "paragraphs": [
+                {"context": "Gamma.", "qas": [{"question": "B1?"}]},
+            ]},
+        ]
+    }  # fmt: skip
+    path = tmp_path / "squad.json.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        json.dump(data, f)
+    folder, questions = squad_corpus(path, tmp_path / "out")
+    files = sorted(p.name for p in folder.iterdir())
+    assert files == ["00-First_one.txt", "01-Second_two.txt"]
+    assert (folder / files[0]).read_text() == "Alpha is first.\n\nBeta follows.\n"
+    assert questions == ["A1?", "B1?", "A2?", "A3?"]
+
+
+def test_percentile_interpolates():
+    assert percentile([], 50) == 0.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == pytest.approx(2.5)
+    assert percentile([5.0], 99) == 5.0
+
+
+def test_no_change_refresh_in_a_fresh_process_does_not_import_torch(docs, tmp_path):
+    class SameNameEmbedder(FakeEmbedder):
+        name = DEFAULT_MODEL  # the index looks built by the default model: nothing to redo
+
+    index = tmp_path / "index"
+    refresh(docs, FaissStore(index), SameNameEmbedder())
+    completed = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "qa.cli", "index", "--docs", str(docs),
+         "--index", str(index), "--json"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert json.loads(completed.stdout)["embedded"] == 0
+    imported = {line.rsplit("|", 1)[-1].strip() for line in completed.stderr.splitlines()}
+    heavy = {"torch", "transformers", "sentence_transformers"} & imported
+    assert not heavy, f"a no-change refresh imported {heavy}"
+    assert "qa.indexer" in imported  # the check above did see the product's imports

@@ -1,0 +1,1 @@
+"""Templates and static files, installed as the package `qa.webfiles` (see `qa.resources`)."""
