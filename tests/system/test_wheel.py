@@ -49,9 +49,7 @@ def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("venv") / "env"
     base = getattr(sys, "_base_executable", sys.executable)
     subprocess.run([base, "-m", "venv", "--without-pip", str(folder)], check=True, timeout=120)
-    site = Path(
-        sysconfig.get_path("purelib", vars={"base": str(folder), "platbase": str(folder)})
-    )
+    site = Path(sysconfig.get_path("purelib", vars={"base": str(folder), "platbase": str(folder)}))
     (site / "reuse-test-env.pth").write_text(sysconfig.get_path("purelib") + "\n")
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(folder / "bin" / "python"), "install",
