@@ -64,3 +64,17 @@ def test_every_module_imports_on_its_own_in_a_fresh_interpreter() -> None:
     with ThreadPoolExecutor(4) as pool:
         failures = {m: err for m, err in pool.map(try_import, modules()) if err}
     assert not failures
+
+
+def test_every_module_of_the_engine_and_the_web_wing_has_a_test_module() -> None:
+    """qa/x.py -> tests/unit/test_x.py, qa/stores/x.py -> tests/unit/stores/test_x.py,
+    qa/web/x.py -> tests/web/test_x.py (package __init__ files aside)."""
+    places = {"qa": "tests/unit", "qa.stores": "tests/unit/stores", "qa.web": "tests/web"}
+    missing = []
+    for module in modules():
+        package, _, name = module.rpartition(".")
+        if package in places and module not in places:
+            test = ROOT / places[package] / f"test_{name}.py"
+            if not test.is_file():
+                missing.append(f"{module}: {test.relative_to(ROOT)}")
+    assert not missing
