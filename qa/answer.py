@@ -13,7 +13,8 @@ re-ordered by their best sentence, whose score (as a 0..1 logistic) becomes thei
 logistic fit on the best score, its margin over the runner-up and a few features of the best
 sentence); below the threshold the answerer abstains. The short answer (a date, a number, a
 name...) comes from `qa.short_answer`. The answer text comes from the Jinja2 template
-`web/templates/answer.txt.j2`, the one place to change its wording.
+`web/templates/answer.txt.j2` (installed as `qa/webfiles/templates/`), the one place to change
+its wording.
 """
 
 from __future__ import annotations

@@ -5,16 +5,15 @@ in its word pieces) and whether to tag. Out: each document's sentences and chunk
 (`chunking.chunk_document`, the same as computed in process), then the entities of the
 sentences `short_answer.stored_at_build` picks (`short_answer.extract_entities`).
 
-A fresh build is single-threaded until its encode starts: it chunks the documents (3-4 s for
-SQuAD's 48 articles, mostly pysbd) and imports the embedding model (5-6 s: torch,
-sentence-transformers, scikit-learn), one after the other, while the second core sits idle.
-`BuildHelper` starts `python -m qa.build_helper` at once; it chunks while the build imports the
-model (the encode of SQuAD started 3 s earlier), sends the chunks back, then loads spaCy and
-tags, partly beside the encode. A thread would not do: chunking, importing and tagging all
-need the GIL (measured: no gain), and beside the encode (torch keeps both cores busy) tagging
-slowed the build by 5-15%. A plain subprocess rather than `multiprocessing`: spawning re-runs
-the caller's main script, which a library must not do, and forking a process that may run
-torch's threads is not safe.
+A fresh build is single-threaded until its encode starts: it chunks the documents (mostly pysbd) and
+imports the embedding model (torch, sentence-transformers), one after the other, seconds each, while
+the second core sits idle. `BuildHelper` starts `python -m qa.build_helper` at once; it chunks while
+the build imports the model (so the encode starts earlier), sends the chunks back, then loads spaCy
+and tags, partly beside the encode. A thread would not do: chunking, importing and tagging all need
+the GIL (no gain measured), and beside the encode (torch keeps both cores busy) tagging slowed the
+build (docs/performance.md). A plain subprocess rather than `multiprocessing`: spawning re-runs the
+caller's main script, which a library must not do, and forking a process that may run torch's
+threads is not safe.
 
 The two processes talk by pickles on the helper's stdin and stdout (the same code on both ends):
 one request, then two replies (the chunks; the entities or None).

@@ -229,7 +229,7 @@ class SentenceTransformerEmbedder:
         """The same vectors as `encode` for a question or two, without its per-call overhead.
 
         `SentenceTransformer.encode` switches every submodule to eval mode and sorts and
-        batches on each call: about 2-3 ms that a one-question answer pays for nothing."""
+        batches on each call: milliseconds that a one-question answer pays for nothing."""
         import torch
 
         model = self.model

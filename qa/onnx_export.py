@@ -212,8 +212,7 @@ def _quantize(source: Path, target: Path) -> None:
       only the question's rows, so int8 saves nothing there): 0.9938 / 0.989.
     - and keeping float the multiplies that narrow the width (the feed-forward block's down
       projection, whose inputs, after the activation, have the outliers that per-tensor
-      uint8 activations lose): 0.9966 / 0.993, at 2.7 ms a question against 2.0 ms and
-      4.5 ms for float32."""
+      uint8 activations lose): 0.9966 / 0.993; speeds in docs/performance.md."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 

@@ -245,10 +245,10 @@ def stored_at_build(sentence: str) -> bool:
     """Whether a build stores the entities of `sentence` (`QA_ENTITIES_AT_BUILD`, on by
     default): those that name a year or a decade.
 
-    On SQuAD's Wikipedia articles that is a fifth of the sentences and the first quote of
-    almost half the questions that ask for a date, a number or a name. Tagging every sentence
-    would cost 17 s per 48 articles (1.7 ms a sentence with spaCy 3.8.7), more than the
-    build's idle core can hide; the others are tagged when a question first quotes them."""
+    QuAD's Wikipedia articles that is a fifth of the sentences and the first quote of almost half
+    the questions that ask for a date, a number or a name. Tagging every sentence would cost more
+    than the build's idle core can hide (docs/performance.md); the others are tagged when a question
+    first quotes them."""
     return _NAMES_A_YEAR.search(sentence) is not None
 
 

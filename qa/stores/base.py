@@ -3,8 +3,9 @@
 A `ChunkStore` keeps, per document, its text, sentences and chunks with their vectors, and
 applies a batch of changes atomically (`apply`). A `Snapshot` is one committed state of it,
 read-only, that answers dense and lexical searches. Chunking, embedding, fusion and answering
-only see these types, so a backend (FAISS on disk in `faiss_store.py`, a server later) plugs in
-without touching them. `tests/test_store_conformance.py` holds the tests every backend must pass.
+only see these types, so a backend (FAISS on disk in `faiss_store.py`, a Milvus server in
+`milvus_store.py`) plugs in without touching them. `tests/unit/stores/test_base.py` holds the
+tests every backend must pass.
 """
 
 from __future__ import annotations

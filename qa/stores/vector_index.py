@@ -2,9 +2,9 @@
 
 In: float32 unit vectors (n, dim). Out: a FAISS index searched by inner product (= cosine).
 
-Up to `EXACT_MAX` vectors the index is exact (`IndexFlatIP`): on a 2-core machine a flat scan of
-20,000 384-d vectors takes about 3 ms, and nothing is built or stored. Above that a flat scan
-grows linearly (about 15 ms at 100k, 150 ms at 1M), so the index is HNSW (`IndexHNSWFlat`,
+Up to `EXACT_MAX` vectors the index is exact (`IndexFlatIP`): a flat scan of that many 384-d
+vectors takes a few milliseconds, and nothing is built or stored. Above that a flat scan grows
+linearly with the count (docs/performance.md), so the index is HNSW (`IndexHNSWFlat`,
 inner product) whose search stays well under a millisecond with recall@10 above 0.95 against
 exact search (see `qa bench` scaling). Building HNSW takes minutes at a million vectors, so the
 builder stores it next to the vectors (`persist`) and readers load it (`open_index`) instead of

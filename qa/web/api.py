@@ -1,4 +1,4 @@
-"""The JSON API (the HTTP contract of DESIGN.md) as an `APIRouter`.
+"""The JSON API (the HTTP contract in the README) as an `APIRouter`.
 
 In: requests; the service through `Depends`. Out: `router` with `POST /ask`, `GET /ask?q=`,
 `GET /documents/{doc_id}`, `POST /index/rebuild` and `GET /health`.

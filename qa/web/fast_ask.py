@@ -12,10 +12,8 @@ an answer that raised, by asking again and turning the same error into its 422 o
 
 Why: every answer runs on two worker threads that need the GIL for half their time, and each
 request's own work on the event loop takes the GIL too. FastAPI's routing, dependency and
-validation layers cost the event loop about 0.25 ms of CPU per request (measured with a stub
-answerer at 16 clients: 0.45 ms of server CPU per request through the app, 0.20 ms through
-this; with the real answerer the event loop's CPU per request went from 0.81-0.85 to
-0.57-0.59 ms, docs/performance.md).
+validation layers cost the event loop a measurable share of its CPU per request, which comes
+straight off HTTP throughput (figures in docs/performance.md, "Figures behind the code").
 """
 
 from __future__ import annotations
