@@ -1,1 +1,0 @@
-"""Templates and static files, installed as the package `qa.webfiles` (see `qa.resources`)."""
