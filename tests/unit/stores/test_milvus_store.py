@@ -387,3 +387,22 @@ def test_qa_ask_on_a_shared_store_answers_without_indexing(shared, monkeypatch) 
     assert "refusing to remove 11 of the 11 indexed documents" in refused.output
     assert "seeds" in refused.output and "--allow-removals" in refused.output
     assert store.version() == version and store.open().document_count == 11
+
+
+def test_a_question_costs_two_searches_and_one_sentence_read(milvus_uri, seed_docs) -> None:  # type: ignore[no-untyped-def]
+    """Round trips per question: both searches (sent at once) and one batched read of the
+    sentences of the passages used; documents are read once per snapshot."""
+    from tests.support.milvus_latency import CountingClient
+
+    uri = milvus_uri()
+    assistant = Assistant(Settings(docs_dir=seed_docs, store=uri), FakeEmbedder())
+    assistant.refresh()
+    snapshot = assistant.snapshot()
+    counting = CountingClient(snapshot._client)  # type: ignore[attr-defined]
+    snapshot._client = counting  # type: ignore[attr-defined]
+    assistant.ask(QUESTIONS[0])
+    assert (counting.calls["search"], counting.calls["query"]) == (2, 1)
+    assistant.ask(QUESTIONS[0])  # every chunk it needs is cached now
+    assert (counting.calls["search"], counting.calls["query"]) == (4, 1)
+    assert snapshot.document(SEED_DOC) == snapshot.document(SEED_DOC)
+    assert counting.calls["query"] == 2
