@@ -174,8 +174,8 @@ def ask_command(
 
     assistant = Assistant(settings)
     if settings.role().builder:
-        for line in assistant.refresh().skipped:
-            click.echo(f"skipped {line['path']}: {line['reason']}", err=True)
+        for skipped in assistant.refresh().skipped:
+            click.echo(f"skipped {skipped['path']}: {skipped['reason']}", err=True)
     if question != "-":
         result = assistant.ask(question)
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False) if as_json else _format(result))
