@@ -31,13 +31,15 @@ def _friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from qa.embedding import ModelError
-        from qa.indexer import DocsFolderError
+        from qa.indexer import DocsFolderError, TooManyRemovals
         from qa.resources import PackageDataError
         from qa.stores.base import IndexProblem
 
         try:
             return command(*args, **kwargs)
-        except (DocsFolderError, IndexProblem, ModelError, PackageDataError, ValueError) as exc:
+        except (
+            DocsFolderError, IndexProblem, ModelError, PackageDataError, TooManyRemovals, ValueError
+        ) as exc:  # fmt: skip
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
@@ -57,6 +59,8 @@ def _store_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--store", default=None,
                      help="Where chunks live: faiss (default, in --index) or "
                           "milvus://HOST:PORT/COLLECTION (env QA_STORE)."),
+        click.option("--allow-removals", is_flag=True, default=None,
+                     help="Let a refresh remove more than half of the indexed documents."),
     ]  # fmt: skip
     for option in reversed(options):
         command = option(command)
@@ -66,8 +70,14 @@ def _store_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def _assistant(docs_dir: Path | None, index_dir: Path | None, store: str | None, **extra: Any):  # type: ignore[no-untyped-def]
     from qa.pipeline import Assistant
 
-    settings = Settings.from_env(docs_dir=docs_dir, index_dir=index_dir, store=store, **extra)
-    return Assistant(settings)
+    return Assistant(_settings(docs_dir, index_dir, store, **extra))
+
+
+def _settings(
+    docs_dir: Path | None, index_dir: Path | None, store: str | None, **extra: Any
+) -> Settings:
+    """The environment's settings with the command's flags on top (None: not given)."""
+    return Settings.from_env(docs_dir=docs_dir, index_dir=index_dir, store=store, **extra)
 
 
 class _LazyGroup(click.Group):
@@ -110,10 +120,14 @@ def _terminate(signum: int, frame: object) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @_friendly_errors
 def index_command(
-    docs_dir: Path | None, index_dir: Path | None, store: str | None, as_json: bool
+    docs_dir: Path | None,
+    index_dir: Path | None,
+    store: str | None,
+    allow_removals: bool | None,
+    as_json: bool,
 ) -> None:
     """Bring the index up to date with the documents folder (incremental)."""
-    assistant = _assistant(docs_dir, index_dir, store)
+    assistant = _assistant(docs_dir, index_dir, store, allow_removals=allow_removals)
     report = assistant.refresh(progress=not as_json, switch=False)
     if report.embedded:  # the model is loaded anyway: export the question encoder now
         getattr(assistant.embedder, "prepare_queries", lambda: None)()
@@ -147,16 +161,21 @@ def ask_command(
     docs_dir: Path | None,
     index_dir: Path | None,
     store: str | None,
+    allow_removals: bool | None,
     top_k: int | None,
     as_json: bool,
 ) -> None:
-    """Answer QUESTION; with `-`, answer one question per line of standard input."""
-    assistant = _assistant(docs_dir, index_dir, store, top_k=top_k)
-    settings = assistant.settings
-    if settings.store == "faiss" or settings.docs_dir.is_dir():
-        for line in assistant.refresh().skipped:
-            click.echo(f"skipped {line['path']}: {line['reason']}", err=True)
-    # else: a shared Milvus index built elsewhere; this machine has no documents to add.
+    """Answer QUESTION; with `-`, answer one question per line of standard input.
+
+    The local FAISS index is brought up to date first; a shared store (milvus://) only when
+    --docs or QA_DOCS_DIR names the folder, else it is answered from as it is."""
+    settings = _settings(docs_dir, index_dir, store, top_k=top_k, allow_removals=allow_removals)
+    from qa.pipeline import Assistant
+
+    assistant = Assistant(settings)
+    if settings.role().builder:
+        for skipped in assistant.refresh().skipped:
+            click.echo(f"skipped {skipped['path']}: {skipped['reason']}", err=True)
     if question != "-":
         result = assistant.ask(question)
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False) if as_json else _format(result))
@@ -203,14 +222,16 @@ def serve_command(
     docs_dir: Path | None,
     index_dir: Path | None,
     store: str | None,
+    allow_removals: bool | None,
     host: str,
     port: int,
     watch: bool,
 ) -> None:
-    """Bring the index up to date, then serve the web page and the HTTP API."""
+    """Bring the index up to date (a shared store: only with --docs or --watch), then serve
+    the web page and the HTTP API."""
     from qa.web.app import run
 
-    settings = Settings.from_env(docs_dir=docs_dir, index_dir=index_dir, store=store)
+    settings = _settings(docs_dir, index_dir, store, allow_removals=allow_removals)
     run(settings, host=host, port=port, watch=watch)
 
 

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, overload
+from urllib.parse import urlsplit
 
 from qa.embedding import DEFAULT_MODEL, DEFAULT_QUERY_ENCODER, QUERY_ENCODERS
 
@@ -35,6 +36,12 @@ class Settings:
     # helper process while the build chunks and loads the model: short answers from those
     # quotes then cost nothing at question time (docs/performance.md). Off: QA_ENTITIES_AT_BUILD=0.
     entities_at_build: bool = True
+    # Whether `docs_dir` was named (flag or QA_DOCS_DIR) rather than the ./seeds default: an
+    # answering process writes to a shared store only then (see `role`). A Settings built in
+    # code names its folder, so True; `from_env` sets it from the flags and the environment.
+    docs_given: bool = True
+    # Let a refresh remove more than half of the index's documents (see qa.indexer).
+    allow_removals: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.top_k <= MAX_TOP_K:
@@ -53,6 +60,35 @@ class Settings:
     def max_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
 
+    @property
+    def shared_store(self) -> bool:
+        """Whether the index is shared with other processes (Milvus), not a local folder."""
+        return self.store != "faiss"
+
+    def role(self, watch: bool = False) -> Role:
+        """What an answering process (`qa ask`, `qa serve`) does with the index.
+
+        The local FAISS index is always brought up to date from the docs folder. A shared store
+        is only read, unless the docs folder was named (`--docs`, `QA_DOCS_DIR`) or the server
+        watches it (`watch`): a server started in the wrong directory must not rewrite an index
+        that other servers answer from."""
+        if not self.shared_store or self.docs_given or watch:
+            return Role(builder=True, docs=str(self.docs_dir), store=self.store_label)
+        docs = f"the shared store {self.store_label} (built elsewhere; this process never writes)"
+        return Role(builder=False, docs=docs, store=self.store_label)
+
+    @property
+    def store_label(self) -> str:
+        """The store without credentials or options: `faiss` or `milvus://HOST:PORT/NAME`."""
+        if not self.shared_store:
+            return f"faiss ({self.index_dir})"
+        parts = urlsplit(self.store)
+        return f"{parts.scheme}://{parts.hostname}:{parts.port or 19530}{parts.path}"
+
+    def builder_command(self) -> str:
+        """The command that (re)builds this store from a docs folder, for messages."""
+        return f"qa index --docs DIR --store {self.store_label}"
+
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
         """Defaults, then environment variables, then the non-None `overrides`."""
@@ -67,7 +103,24 @@ class Settings:
             threshold=_number(env, "QA_THRESHOLD", None),
             entities_at_build=_flag(env, "QA_ENTITIES_AT_BUILD", True),
         )
+        given = overrides.get("docs_dir") is not None or bool(env.get("QA_DOCS_DIR"))
+        settings = replace(settings, docs_given=given)
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class Role:
+    """What an answering process does with its index: `builder` (brings it up to date from
+    `docs`) or reader-only (answers from what the shared store holds). `docs` says where the
+    documents come from, for /health, the page and logs; `store` names the index."""
+
+    builder: bool
+    docs: str
+    store: str
+
+    @property
+    def mode(self) -> str:
+        return "builder" if self.builder else "reader-only"
 
 
 def _flag(env: os._Environ[str] | dict[str, str], name: str, default: bool) -> bool:

@@ -39,6 +39,42 @@ class DocsFolderError(Exception):
     """The docs folder is missing or not a folder."""
 
 
+# A refresh may remove at most this share of the index's documents (or this many, whichever
+# is more) unless told `allow_removals`: a wrong working directory, an unmounted drive or a
+# half-synced folder looks like "most documents were deleted".
+REMOVAL_GUARD_SHARE = 0.5
+REMOVAL_GUARD_MIN = 5
+
+
+class TooManyRemovals(Exception):
+    """A refresh would remove more than half of the index's documents; nothing was changed.
+
+    `folder`, `removing` (documents the folder no longer has) and `indexed` (documents in the
+    index) say what; the message says how to go ahead anyway."""
+
+    def __init__(self, folder: Path, removing: int, indexed: int) -> None:
+        self.folder, self.removing, self.indexed = folder, removing, indexed
+        super().__init__(
+            f"refusing to remove {removing} of the {indexed} indexed documents: docs folder "
+            f"{folder} holds only {indexed - removing} of them (wrong folder, unmounted drive or "
+            "half-synced copy?); nothing was changed. If they were really deleted, run again "
+            "with --allow-removals (HTTP: POST /index/rebuild?allow_removals=true)"
+        )
+
+    def counts(self) -> dict[str, object]:
+        """The numbers, for a JSON error reply."""
+        return {"folder": str(self.folder), "removing": self.removing, "indexed": self.indexed}
+
+
+def check_removals(folder: Path, indexed: set[str], present: set[str], allow: bool) -> None:
+    """Raise `TooManyRemovals` when `present` lacks more than half of `indexed` (and more than
+    `REMOVAL_GUARD_MIN` of them), unless `allow`."""
+    removing = len(indexed - present)
+    too_many = removing > REMOVAL_GUARD_MIN and removing > REMOVAL_GUARD_SHARE * len(indexed)
+    if too_many and not allow:
+        raise TooManyRemovals(folder, removing, len(indexed))
+
+
 @dataclass
 class IndexReport:
     """What a refresh did; `asdict` of it is the `qa index --json` contract object."""
@@ -67,17 +103,19 @@ def refresh(
     max_bytes: int = DEFAULT_MAX_BYTES,
     progress: bool = False,
     tag_entities: bool = False,
+    allow_removals: bool = False,
 ) -> IndexReport:
     """Make `store` reflect `docs_dir` now. Holds the store's lock for the whole refresh.
     With `tag_entities`, the named entities of the sentences `stored_at_build` picks are
-    tagged and stored too (see `_embed`)."""
+    tagged and stored too (see `_embed`). Raises `TooManyRemovals`, having changed nothing,
+    when the folder lacks more than half of the indexed documents, unless `allow_removals`."""
     started = time.perf_counter()
     docs_dir = Path(docs_dir)
     if not docs_dir.is_dir():
         raise DocsFolderError(f"docs folder {docs_dir} does not exist or is not a folder")
     with store.lock():
         report = _refresh_locked(
-            docs_dir, store, embedder, options, max_bytes, progress, tag_entities
+            docs_dir, store, embedder, options, max_bytes, progress, tag_entities, allow_removals
         )
     report.seconds = round(time.perf_counter() - started, 3)
     return report
@@ -91,6 +129,7 @@ def _refresh_locked(
     max_bytes: int,
     progress: bool,
     tag_entities: bool,
+    allow_removals: bool,
 ) -> IndexReport:
     report = IndexReport()
     sources, skipped = scan(docs_dir, max_bytes)
@@ -101,6 +140,7 @@ def _refresh_locked(
     stored, state, report.reason = _usable_state(store, embedder)
     known = stored.hashes if stored else {}  # for the counts, even when nothing is reusable
     current = {s.doc_id for s in sources}
+    check_removals(docs_dir, set(known), current, allow_removals)
     try:
         updates, deletes = _apply(
             sources, skipped, known, state, store, embedder, options, progress, tag_entities

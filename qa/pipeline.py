@@ -81,8 +81,14 @@ class Assistant:
         self._load_lock = threading.Lock()
         self._build_lock = threading.Lock()
 
-    def refresh(self, progress: bool = False, switch: bool = True) -> IndexReport:
-        """Bring the index up to date with the docs folder; with `switch`, start using it."""
+    def refresh(
+        self, progress: bool = False, switch: bool = True, allow_removals: bool | None = None
+    ) -> IndexReport:
+        """Bring the index up to date with the docs folder; with `switch`, start using it.
+        `allow_removals` (default: the settings') lets it remove most of the index's documents;
+        without it such a refresh raises `TooManyRemovals` and changes nothing."""
+        if allow_removals is None:
+            allow_removals = self.settings.allow_removals
         with self._build_lock:
             report = refresh(
                 self.settings.docs_dir,
@@ -92,6 +98,7 @@ class Assistant:
                 self.settings.max_bytes,
                 progress,
                 self.settings.entities_at_build,
+                allow_removals,
             )
         if switch:
             self._checked_at = 0.0

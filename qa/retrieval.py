@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.stores.base import Snapshot, StoredChunk
+from qa.stores.base import ScoredChunk, Snapshot, StoredChunk
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,7 @@ def retrieve(
 ) -> list[Passage]:
     """The `top_k` best passages for `question` (whose embedding is `vector`), best first."""
     depth = max(options.candidates, top_k)
-    dense = snapshot.dense_search(vector, depth) if options.dense_weight > 0 else []
-    lexical = snapshot.lexical_search(question, depth) if options.lexical_weight > 0 else []
+    dense, lexical = _search(snapshot, question, vector, depth, options)
     dense_ids = [hit.chunk_id for hit in dense]
     lexical_ids = [hit.chunk_id for hit in lexical]
     fused = rrf(
@@ -79,7 +78,32 @@ def retrieve(
     lexical_rank = {cid: i for i, cid in enumerate(lexical_ids, start=1)}
     best = sorted(fused, key=lambda cid: (-fused[cid], cid))[:top_k]
     return [
-        Passage(snapshot.chunk(cid), fused[cid], rank, dense_scores.get(cid),
+        Passage(chunk, fused[cid], rank, dense_scores.get(cid),
                 dense_rank.get(cid), lexical_rank.get(cid))
-        for rank, cid in enumerate(best, start=1)
+        for rank, (cid, chunk) in enumerate(zip(best, _chunks(snapshot, best), strict=True), 1)
     ]  # fmt: skip
+
+
+def _search(
+    snapshot: Snapshot, question: str, vector: np.ndarray, depth: int, options: RetrievalOptions
+) -> tuple[list[ScoredChunk], list[ScoredChunk]]:
+    """(dense hits, lexical hits), `depth` each; a search whose weight is 0 is not run. A
+    snapshot with `search_both` (a server-backed store) runs the two at once."""
+    use_dense, use_lexical = options.dense_weight > 0, options.lexical_weight > 0
+    both = getattr(snapshot, "search_both", None)
+    if both is not None and use_dense and use_lexical:
+        dense, lexical = both(vector, question, depth)
+        return dense, lexical
+    dense = snapshot.dense_search(vector, depth) if use_dense else []
+    lexical = snapshot.lexical_search(question, depth) if use_lexical else []
+    return dense, lexical
+
+
+def _chunks(snapshot: Snapshot, chunk_ids: list[str]) -> list[StoredChunk]:
+    """The chunks `chunk_ids`, through the snapshot's batched `chunks()` when it has one (one
+    round trip to a server for all of them) or `chunk()` one by one."""
+    batched = getattr(snapshot, "chunks", None)
+    if batched is not None:
+        chunks: list[StoredChunk] = batched(chunk_ids)
+        return chunks
+    return [snapshot.chunk(cid) for cid in chunk_ids]

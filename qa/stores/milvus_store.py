@@ -48,6 +48,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -78,8 +79,11 @@ BM25_PARAMS = {"bm25_k1": 1.2, "bm25_b": 0.75}
 HNSW_BUILD = {"M": 32, "efConstruction": 200}  # as qa.stores.vector_index builds FAISS's HNSW
 HNSW_EF = 128  # search breadth (at least k)
 CHUNK_FIELDS = ["doc_id", "born", "n", "start", "end", "first", "last", "title", "text", "vector"]
-PREFETCH = 25  # hits of each search whose sentences are read with it (the answerer reads 20)
-CACHE_CHUNKS = 1024  # chunks kept per snapshot
+CACHE_CHUNKS = 1024  # chunks (and search hit rows) kept per snapshot
+CACHE_DOCUMENTS = 64  # documents (`document()`: metadata and text) kept per snapshot
+SEARCH_THREADS = 8  # the lexical half of `search_both`, sent while the dense half runs
+_searches: ThreadPoolExecutor | None = None
+_searches_lock = threading.Lock()
 SCHEMA = 1  # bumped when the collections' layout changes: older indexes are rebuilt
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
 
@@ -476,7 +480,9 @@ class MilvusSnapshot:
         self._chunks, self._sentences, self._documents = collections
         self._filter = _visible(head, dead)
         # Bounded, so memory does not grow with the collection; safe: a snapshot never changes.
-        self._cache: dict[str, StoredChunk] = {}
+        self._cache: dict[str, StoredChunk] = {}  # chunks with their sentences
+        self._rows: dict[str, dict] = {}  # chunk rows that searches returned
+        self._documents_cache: dict[str, DocumentInfo | None] = {}
         self._cache_lock = threading.Lock()
 
     @property
@@ -507,14 +513,27 @@ class MilvusSnapshot:
         terms = " ".join(tokens(query))
         return self._search([terms], "sparse", "BM25", k) if terms else []
 
+    def search_both(
+        self, vector: np.ndarray, query: str, k: int
+    ) -> tuple[list[ScoredChunk], list[ScoredChunk]]:
+        """(`dense_search(vector, k)`, `lexical_search(query, k)`), the two requests in flight
+        at once, so a question waits for one round trip instead of two. (Milvus's own
+        `hybrid_search` would fuse them server-side, but returns only the fused score; the
+        answerer needs each list's ranks and the dense scores.)"""
+        lexical = _search_pool().submit(self.lexical_search, query, k)
+        try:
+            dense = self.dense_search(vector, k)
+        finally:
+            found = lexical.result()
+        return dense, found
+
     def _search(
         self, data: list, field: str, metric: str, k: int, params: dict | None = None
     ) -> list[ScoredChunk]:
         """Top `k` of one search; `params` tune the index (HNSW's ef; a flat index ignores it).
 
-        The hits come back with their chunk rows, and the sentences of the first `PREFETCH`
-        are read in one more query, so the answerer's `chunk()` calls that follow rarely go
-        back to Milvus one by one."""
+        The hits come back with their chunk rows, which are kept: `chunks()` then reads only
+        the sentences of the passages the answerer uses, all in one query."""
         k = min(k, MAX_LIMIT)
         if k <= 0 or self.chunk_count == 0:
             return []
@@ -530,33 +549,53 @@ class MilvusSnapshot:
             for h in hits
         ]
         scored = [(score, row) for score, row in scored if metric != "BM25" or score > 0]
-        self._prefetch([row for _, row in scored[:PREFETCH]])
+        with self._cache_lock:
+            for _, row in scored:
+                _bounded_put(self._rows, f"{row['doc_id']}#{row['n']}", row, CACHE_CHUNKS)
         return [ScoredChunk(f"{row['doc_id']}#{row['n']}", score) for score, row in scored]
 
     def chunk(self, chunk_id: str) -> StoredChunk:
+        return self.chunks([chunk_id])[0]
+
+    def chunks(self, chunk_ids: list[str]) -> list[StoredChunk]:
+        """The chunks `chunk_ids`, in that order; KeyError for an unknown one. Chunks not cached
+        cost one query for their rows (none after a search returned them) and one for all
+        their sentences together."""
         with self._cache_lock:
-            cached = self._cache.get(chunk_id)
-        if cached is not None:
-            return cached
-        doc_id, _, number = chunk_id.rpartition("#")
-        if not number.isdigit():
-            raise KeyError(f"unknown chunk {chunk_id!r}")
+            found = {c: self._cache[c] for c in chunk_ids if c in self._cache}
+            rows = {c: self._rows[c] for c in chunk_ids if c not in found and c in self._rows}
+        missing = [c for c in chunk_ids if c not in found and c not in rows]
+        if missing:
+            rows |= self._chunk_rows(missing)
+        if rows:
+            found |= self._with_sentences(list(rows.values()))
+        unknown = [c for c in chunk_ids if c not in found]
+        if unknown:
+            raise KeyError(f"unknown chunk {unknown[0]!r}")
+        return [found[c] for c in chunk_ids]
+
+    def _chunk_rows(self, chunk_ids: list[str]) -> dict[str, dict]:
+        """chunk_id -> its row, for those of `chunk_ids` that exist, in one query."""
+        wanted: dict[str, list[int]] = {}
+        for chunk_id in chunk_ids:
+            doc_id, _, number = chunk_id.rpartition("#")
+            if number.isdigit():
+                wanted.setdefault(doc_id, []).append(int(number))
+        if not wanted:
+            return {}
+        either = " or ".join(
+            f"(doc_id == {_quote(doc_id)} and n in {sorted(set(numbers))})"
+            for doc_id, numbers in wanted.items()
+        )
         with _errors(self._target):
             rows = self._client.query(
-                self._chunks, output_fields=CHUNK_FIELDS, limit=1,
-                filter=f"doc_id == {_quote(doc_id)} and n == {int(number)} and {self._filter}",
+                self._chunks, output_fields=CHUNK_FIELDS, limit=MAX_LIMIT,
+                filter=f"({either}) and {self._filter}",
             )  # fmt: skip
-        if not rows:
-            raise KeyError(f"unknown chunk {chunk_id!r}")
-        built = self._prefetch(rows)
-        return built.get(chunk_id) or self.chunk(chunk_id)  # cached meanwhile by a search
+        return {f"{r['doc_id']}#{r['n']}": r for r in rows}
 
-    def _prefetch(self, rows: list[dict]) -> dict[str, StoredChunk]:
+    def _with_sentences(self, rows: list[dict]) -> dict[str, StoredChunk]:
         """Read the sentences of these chunk rows in one request; cache and return the chunks."""
-        with self._cache_lock:
-            rows = [r for r in rows if f"{r['doc_id']}#{r['n']}" not in self._cache]
-        if not rows:
-            return {}
         keys = [
             _sentence_key(int(r["born"]), r["doc_id"], n)
             for r in rows
@@ -579,34 +618,53 @@ class MilvusSnapshot:
             if any(n not in sentences for n in numbers):
                 raise IndexCorrupt(f"sentences of chunk {row['doc_id']}#{row['n']} are missing")
             chunk = _stored_chunk(row, [sentences[n] for n in numbers])
-            self._remember(chunk)
             built[chunk.chunk_id] = chunk
+        with self._cache_lock:
+            for chunk_id, chunk in built.items():
+                _bounded_put(self._cache, chunk_id, chunk, CACHE_CHUNKS)
         return built
 
-    def _remember(self, chunk: StoredChunk) -> None:
-        with self._cache_lock:
-            self._cache[chunk.chunk_id] = chunk
-            while len(self._cache) > CACHE_CHUNKS:
-                self._cache.pop(next(iter(self._cache)))
-
     def document(self, doc_id: str) -> DocumentInfo | None:
+        """The document, read once per snapshot (a snapshot never changes) and then cached."""
+        with self._cache_lock:
+            if doc_id in self._documents_cache:
+                return self._documents_cache[doc_id]
         with _errors(self._target):
             rows = self._client.query(
                 self._documents, output_fields=["part", "title", "sha256", "chunks", "text"],
                 filter=f"doc_id == {_quote(doc_id)} and {self._filter}", limit=MAX_LIMIT,
             )  # fmt: skip
-        if not rows:
-            return None
-        rows.sort(key=lambda r: int(r["part"]))
-        head = rows[0]
-        text = "".join(r["text"] for r in rows)
-        return DocumentInfo(doc_id, head["title"], head["sha256"], text, int(head["chunks"]))
+        info = None
+        if rows:
+            rows.sort(key=lambda r: int(r["part"]))
+            head = rows[0]
+            text = "".join(r["text"] for r in rows)
+            info = DocumentInfo(doc_id, head["title"], head["sha256"], text, int(head["chunks"]))
+        with self._cache_lock:
+            _bounded_put(self._documents_cache, doc_id, info, CACHE_DOCUMENTS)
+        return info
 
     def doc_ids(self) -> list[str]:
         with _errors(self._target):
             rows = _iterate(self._client, self._documents, f"part == 0 and {self._filter}",
                             ["doc_id"])  # fmt: skip
         return sorted(row["doc_id"] for row in rows)
+
+
+def _bounded_put(cache: dict, key: str, value: Any, limit: int) -> None:
+    """`cache[key] = value`, dropping the oldest entries past `limit` (caller holds the lock)."""
+    cache[key] = value
+    while len(cache) > limit:
+        cache.pop(next(iter(cache)))
+
+
+def _search_pool() -> ThreadPoolExecutor:
+    """The threads that send `search_both`'s lexical half (created on first use)."""
+    global _searches
+    with _searches_lock:
+        if _searches is None:
+            _searches = ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="qa-milvus")
+        return _searches
 
 
 def _stored_chunk(row: dict, sentences: list[dict]) -> StoredChunk:

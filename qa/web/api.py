@@ -89,15 +89,25 @@ def get_document(doc_id: str, service: ReadyServiceDep) -> dict[str, Any]:
     "/index/rebuild",
     response_model=IndexReportOut,
     tags=["index"],
-    responses=errors(403, 413, 503),
+    responses=errors(403, 409, 413, 503),
     summary="Rebuild the index",
 )
-async def rebuild(request: Request, service: ServiceDep) -> dict[str, Any]:
+async def rebuild(
+    request: Request,
+    service: ServiceDep,
+    allow_removals: Annotated[
+        bool, Query(description="Go ahead even if most indexed documents would be removed.")
+    ] = False,
+) -> dict[str, Any]:
     """Bring the index up to date with the docs folder and switch to it. Allowed from this
     machine; from elsewhere only with `Authorization: Bearer $QA_ADMIN_TOKEN`. Waits while
-    another rebuild runs; questions keep being answered meanwhile."""
+    another rebuild runs; questions keep being answered meanwhile.
+
+    409 on a reader-only server (a shared store it must not write), and when the docs folder
+    lacks more than half of the indexed documents (the reply names the folder and the counts;
+    nothing is changed) unless `?allow_removals=true`."""
     authorize(request, service.admin_token)
-    report = await asyncio.wrap_future(service.rebuild_in_background())
+    report = await asyncio.wrap_future(service.rebuild_in_background(allow_removals))
     return report.to_dict()
 
 

@@ -55,9 +55,10 @@ def create_app(
     the docs folder changes. `admin_token`: the bearer token for `POST /index/rebuild` from
     other machines (default: env `QA_ADMIN_TOKEN`; unset means only loopback may rebuild).
     `answer_workers`: how many questions are answered at once; more wait their turn (default:
-    env `QA_ANSWER_WORKERS`, else one per CPU)."""
+    env `QA_ANSWER_WORKERS`, else one per CPU). Whether the server writes its index at all is
+    `assistant.settings.role(watch)`: a shared store without a named docs folder is only read."""
     token = admin_token if admin_token is not None else os.environ.get("QA_ADMIN_TOKEN")
-    service = Service(assistant, token, answer_workers)
+    service = Service(assistant, token, answer_workers, assistant.settings.role(watch))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -102,7 +103,8 @@ def run(settings: Settings, host: str = "127.0.0.1", port: int = 8000, watch: bo
             "refused for them until QA_ADMIN_TOKEN is set",
             host,
         )
-    log.info("serving %s on http://%s:%d", settings.docs_dir, host, port)
+    role = settings.role(watch)
+    log.info("serving %s as %s on http://%s:%d", role.docs, role.mode, host, port)
     uvicorn.run(
         app,
         host=host,

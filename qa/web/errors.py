@@ -2,8 +2,9 @@
 
 In: the app and its templates. Out: `add_error_handlers(app, templates)`, which turns
 validation errors into 400/415/422 with one readable sentence, HTTP errors into their status
-(405 with every allowed method), `NotReady` into 503 with `Retry-After`, and the product's
-expected failures (docs folder, index, model) into 503 with their message.
+(405 with every allowed method), `NotReady` into 503 with `Retry-After`, a rebuild refused
+(`ReaderOnly`, `TooManyRemovals`, with its counts) into 409, and the product's expected
+failures (docs folder, index, model) into 503 with their message.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from qa.indexer import TooManyRemovals
 from qa.web.models import EXAMPLE_QUESTION
-from qa.web.service import PRODUCT_ERRORS, NotReady
+from qa.web.service import PRODUCT_ERRORS, NotReady, ReaderOnly
 
 EXAMPLE_BODY = f'{{"question": "{EXAMPLE_QUESTION}", "top_k": 5}}'
 
@@ -83,6 +85,14 @@ def add_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
     @app.exception_handler(NotReady)
     async def not_ready(request: Request, exc: NotReady) -> Response:
         return reply(request, 503, f"{exc}; try again in a few seconds (GET /health shows it)")
+
+    @app.exception_handler(ReaderOnly)
+    async def reader_only(request: Request, exc: ReaderOnly) -> Response:
+        return reply(request, 409, str(exc))
+
+    @app.exception_handler(TooManyRemovals)
+    async def too_many_removals(request: Request, exc: TooManyRemovals) -> Response:
+        return reply(request, 409, str(exc), **exc.counts())
 
     for kind in PRODUCT_ERRORS:
 

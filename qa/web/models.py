@@ -116,6 +116,13 @@ class HealthOut(_Open):
     rebuilding: bool = False
     last_rebuild: IndexReportOut | None = None
     error: str | None = None
+    mode: str = Field(
+        "builder",
+        description="`builder` (brings the index up to date from its docs folder) or "
+        "`reader-only` (answers from a shared store and never writes to it).",
+    )
+    docs: str = Field("", description="Where the documents come from.")
+    store: str = Field("", description="The index: `faiss (DIR)` or `milvus://HOST:PORT/NAME`.")
 
 
 class ErrorOut(_Open):

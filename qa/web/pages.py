@@ -42,7 +42,12 @@ def page(
     top_k: Annotated[int | None, Query(ge=1, le=MAX_TOP_K)] = None,
 ) -> Response:
     """The web page: a question box; with `q`, the cited answer and the passages."""
-    context: dict[str, Any] = {"question": q or "", "top_k": top_k, "ready": service.ready.is_set()}
+    context: dict[str, Any] = {
+        "question": q or "",
+        "top_k": top_k,
+        "ready": service.ready.is_set(),
+        "role": service.role,  # the footer says builder or reader-only, and where docs come from
+    }
     status = 200
     if q is not None:
         try:

@@ -31,8 +31,9 @@ from typing import Any
 
 import orjson
 
+from qa.config import Role
 from qa.embedding import ModelError
-from qa.indexer import DocsFolderError, IndexReport
+from qa.indexer import DocsFolderError, IndexReport, TooManyRemovals
 from qa.pipeline import Assistant
 from qa.short_answer import find_short_answer
 from qa.stores.base import IndexProblem
@@ -42,6 +43,7 @@ log = logging.getLogger("qa.server")
 WATCH_QUIET_MS = 500  # rebuild once the docs folder has been quiet this long...
 WATCH_MAX_WAIT_MS = 3000  # ...or at the latest this long after the first change
 STOP_WAIT_SECONDS = 2.0  # how long shutdown waits for background threads
+READER_RETRY_SECONDS = 2.0  # a reader-only server looks again for its shared index this often
 WARM_UP_QUESTION = "When did Luxon take office?"
 ANSWER_WORKERS_ENV = "QA_ANSWER_WORKERS"  # threads answering questions (default: CPUs)
 # Failures a person can fix (docs folder, index, model); shown as a 503 with their message.
@@ -52,14 +54,24 @@ class NotReady(Exception):
     """A question arrived before the index was ready."""
 
 
+class ReaderOnly(Exception):
+    """A rebuild was asked of a server that only reads its shared store."""
+
+
 class Service:
     """What the routes share: the one Assistant, whether it is ready, and one rebuild at a
     time. Background work (first build, folder watcher) runs in daemon threads."""
 
     def __init__(
-        self, assistant: Assistant, admin_token: str | None, answer_workers: int | None = None
+        self,
+        assistant: Assistant,
+        admin_token: str | None,
+        answer_workers: int | None = None,
+        role: Role | None = None,
     ) -> None:
         self.assistant = assistant
+        # builder (refreshes from its docs folder) or reader-only (never writes the store)
+        self.role = role or assistant.settings.role()
         self.admin_token = admin_token or None
         self.answer_workers = answer_workers or default_answer_workers()
         self._answers: ThreadPoolExecutor | None = None
@@ -100,14 +112,23 @@ class Service:
                 )
             return self._answers
 
-    def rebuild(self) -> IndexReport:
-        """Bring the index up to date and switch to it; waits while another rebuild runs."""
-        report = self._refresh()
+    def rebuild(self, allow_removals: bool = False) -> IndexReport:
+        """Bring the index up to date and switch to it; waits while another rebuild runs.
+
+        Raises `ReaderOnly` on a reader-only server (nothing is written) and
+        `TooManyRemovals` (nothing changed) unless `allow_removals` or the settings allow it."""
+        if not self.role.builder:
+            raise ReaderOnly(
+                f"this server is reader-only: it answers from {self.role.store} and never writes "
+                f"to it. Rebuild with `{self.assistant.settings.builder_command()}` on the machine "
+                "that holds the documents, or start a server with --docs DIR or --watch"
+            )
+        report = self._refresh(allow_removals or self.assistant.settings.allow_removals)
         self.error = None
         self.ready.set()
         return report
 
-    def rebuild_in_background(self) -> Future[IndexReport]:
+    def rebuild_in_background(self, allow_removals: bool = False) -> Future[IndexReport]:
         """`rebuild()` in a daemon thread, as a future. A request awaiting it never holds up
         the process's exit: on shutdown the thread just stops, which leaves the index as a
         crash would (the previous generation live; the next build removes the half-written
@@ -118,25 +139,27 @@ class Service:
             if not future.set_running_or_notify_cancel():
                 return
             try:
-                future.set_result(self.rebuild())
+                future.set_result(self.rebuild(allow_removals))
             except BaseException as exc:  # noqa: BLE001 - handed to the awaiting request
                 future.set_exception(exc)
 
         threading.Thread(target=work, name="qa-rebuild", daemon=True).start()
         return future
 
-    def _refresh(self) -> IndexReport:
+    def _refresh(self, allow_removals: bool = False) -> IndexReport:
         with self._rebuild_lock:
             self._rebuilding = True
             try:
-                self.last_report = self.assistant.refresh()
+                self.last_report = self.assistant.refresh(allow_removals=allow_removals)
             finally:
                 self._rebuilding = False
         return self.last_report
 
     def health(self) -> dict[str, Any]:
         """The `GET /health` object: status (`ok`, `starting` or `error`), index size, model,
-        index version, whether a rebuild runs, the last rebuild's report and the last error."""
+        index version, whether a rebuild runs, the last rebuild's report, the last error, and
+        the server's `mode` (builder or reader-only), `docs` (where documents come from) and
+        `store` (the index, without credentials)."""
         documents = chunks = 0
         version = None
         if self.ready.is_set():
@@ -161,6 +184,9 @@ class Service:
             "rebuilding": self.rebuilding,
             "last_rebuild": self.last_report.to_dict() if self.last_report else None,
             "error": self.error,  # also when ok: e.g. a refresh failed, the old index serves
+            "mode": self.role.mode,
+            "docs": self.role.docs,
+            "store": self.role.store,
         }
 
     def check_ready(self) -> None:
@@ -200,11 +226,15 @@ class Service:
         thread.start()
 
     def _first_build(self) -> None:
-        """Refresh the index, load the model, then accept questions."""
+        """Refresh the index (a builder only), load the model, then accept questions."""
         started = time.perf_counter()
         try:
-            self._refresh()
-        except PRODUCT_ERRORS as exc:
+            if not self.role.builder:
+                if not self._wait_for_index():
+                    return
+            else:
+                self._refresh(self.assistant.settings.allow_removals)
+        except (*PRODUCT_ERRORS, TooManyRemovals) as exc:
             self.error = str(exc)
             try:
                 self.assistant.snapshot()
@@ -234,6 +264,24 @@ class Service:
         self.ready.set()
         log.info("ready in %.1f s: %s", time.perf_counter() - started, summary(self.last_report))
 
+    def _wait_for_index(self) -> bool:
+        """Reader-only start: load the shared store's snapshot, retrying every
+        `READER_RETRY_SECONDS` while it has no usable index yet. True once loaded; False when
+        the server stops first."""
+        log.info("reader-only: answering from %s, never writing to it", self.role.store)
+        while True:
+            try:
+                self.assistant.snapshot()
+                self.error = None
+                return True
+            except IndexProblem as exc:
+                message = f"{exc} (build it with `{self.assistant.settings.builder_command()}`)"
+                if message != self.error:
+                    log.warning("waiting for the shared index: %s", message)
+                self.error = message
+            if self._stop.wait(READER_RETRY_SECONDS):
+                return False
+
     def _watch(self) -> None:
         """Rebuild shortly after files in the docs folder change, until `stop()`."""
         from watchfiles import DefaultFilter, watch
@@ -258,6 +306,8 @@ class Service:
                 log.info("%d change(s) in the docs folder; rebuilding", len(changes))
                 try:
                     log.info("rebuilt: %s", summary(self.rebuild()))
+                except TooManyRemovals as exc:
+                    log.warning("change skipped, the index is unchanged: %s", exc)
                 except PRODUCT_ERRORS as exc:
                     log.warning("rebuild after change failed: %s", exc)
                 except Exception:  # noqa: BLE001 - keep watching; the next change retries

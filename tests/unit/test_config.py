@@ -28,3 +28,39 @@ def test_a_number_that_is_not_one_is_refused_by_name(
     monkeypatch.setenv(name, "twenty")
     with pytest.raises(ValueError, match=f"{name} must be a number, got 'twenty'"):
         Settings.from_env()
+
+
+MILVUS = "milvus://alice:secret@db-host:19530/qa?grace=1"
+
+
+@pytest.mark.parametrize(
+    ("store", "docs", "env_docs", "watch", "builder"),
+    [
+        ("faiss", None, None, False, True),  # the local index keeps today's convenience
+        (MILVUS, None, None, False, False),  # a shared store is only read...
+        (MILVUS, "library", None, False, True),  # ...unless the folder is named
+        (MILVUS, None, "library", False, True),  # (or QA_DOCS_DIR names it)
+        (MILVUS, None, None, True, True),  # ...or the server watches it
+    ],
+)
+def test_role_of_an_answering_process(
+    monkeypatch: pytest.MonkeyPatch,
+    store: str,
+    docs: str | None,
+    env_docs: str | None,
+    watch: bool,
+    builder: bool,
+) -> None:
+    monkeypatch.delenv("QA_DOCS_DIR", raising=False)
+    if env_docs:
+        monkeypatch.setenv("QA_DOCS_DIR", env_docs)
+    settings = Settings.from_env(store=store, docs_dir=docs)
+    role = settings.role(watch)
+    assert role.builder is builder
+    assert role.mode == ("builder" if builder else "reader-only")
+    assert "secret" not in role.store and "secret" not in role.docs and "grace" not in role.store
+
+
+def test_store_label_hides_credentials() -> None:
+    assert Settings(store=MILVUS).store_label == "milvus://db-host:19530/qa"
+    assert Settings(store="milvus://h/x").store_label == "milvus://h:19530/x"

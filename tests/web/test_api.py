@@ -241,3 +241,35 @@ def test_loopback_through_a_proxy_or_from_a_web_page_is_not_local(
     with serve(create_app(assistant, admin_token=""), **LOCAL) as client:
         assert client.post("/index/rebuild", headers=headers).status_code == 403
         assert client.post("/index/rebuild", headers={"origin": "http://localhost:8000"}).is_success
+
+
+def _notes(folder: Path, count: int) -> list[Path]:
+    paths = [folder / f"note{n:02d}.txt" for n in range(count)]
+    for n, path in enumerate(paths):
+        path.write_text(f"Note {n}\n\nThe number {n} is written here.")
+    return paths
+
+
+def test_health_and_page_say_builder_and_where_documents_come_from(local: TestClient) -> None:
+    health = local.get("/health").json()
+    assert health["mode"] == "builder" and health["docs"].endswith("docs")
+    assert health["store"].startswith("faiss")
+    assert "builder" in local.get("/").text
+
+
+def test_rebuild_that_would_remove_most_documents_is_a_409_until_allowed(
+    local: TestClient, folder: Path
+) -> None:
+    notes = _notes(folder, 10)
+    assert local.post("/index/rebuild").json()["documents"] == 12
+    for path in notes[:8]:
+        path.unlink()
+    refused = local.post("/index/rebuild")
+    assert refused.status_code == 409
+    body = refused.json()
+    assert (body["removing"], body["indexed"], body["folder"]) == (8, 12, str(folder))
+    assert "allow_removals=true" in body["detail"]
+    assert local.get("/health").json()["documents"] == 12  # nothing changed
+    allowed = local.post("/index/rebuild", params={"allow_removals": "true"})
+    assert allowed.status_code == 200 and allowed.json()["removed"] == 8
+    assert local.get("/health").json()["documents"] == 4

@@ -277,3 +277,20 @@ def test_no_docs_folder_and_a_damaged_index_say_both(folder: Path, tmp_path: Pat
         wait_until(lambda: client.get("/health").json()["status"] == "error")
         detail = client.get("/ask", params={"q": QUESTION}).json()["detail"]
         assert "does not exist" in detail and "damaged" in detail and "qa index" in detail
+
+
+def test_watch_logs_and_skips_a_change_that_removes_most_documents(
+    assistant: Assistant, folder: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    notes = [folder / f"note{n:02d}.txt" for n in range(10)]
+    for n, path in enumerate(notes):
+        path.write_text(f"Note {n}\n\nThe number {n} is written here.")
+    app = create_app(assistant, watch=True)
+    with serve(app) as client:
+        assert client.get("/health").json()["documents"] == 12
+        time.sleep(0.3)  # let the watcher start
+        for path in notes[:8]:
+            path.unlink()
+        wait_until(lambda: "change skipped" in caplog.text, timeout=15)
+        assert "refusing to remove 8 of the 12" in caplog.text
+        assert client.get("/health").json()["documents"] == 12

@@ -20,7 +20,7 @@ import pytest
 import qa.stores.faiss_store
 from qa.chunking import ChunkingOptions, chunk_document
 from qa.config import Settings
-from qa.indexer import refresh
+from qa.indexer import TooManyRemovals, refresh
 from qa.pipeline import Assistant
 from qa.stores.base import ChunkStore, DocumentUpdate, IndexMissing, IndexProblem
 from qa.stores.faiss_store import FaissStore
@@ -340,3 +340,49 @@ def test_crash_before_the_switch_keeps_the_old_state(
     assert snap.lexical_search("aardvark", 10) == []
     assert snap.chunk_count == report.chunks == len(all_chunks(snap))
     assert len(snap.dense_search(embedder.encode(["kiwi"])[0], 1000)) == snap.chunk_count
+
+
+def _many(folder: Path, count: int) -> None:
+    """`count` small documents in `folder` (which is created)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in range(count):
+        (folder / f"note{n:02d}.txt").write_text(f"Note {n}\n\nThe number {n} is written here.")
+
+
+def test_removal_guard_refuses_and_changes_nothing(backend: Backend, tmp_path: Path) -> None:
+    folder, store, embedder = tmp_path / "many", backend.make(), FakeEmbedder()
+    _many(folder, 10)
+    refresh(folder, store, embedder, OPTIONS)
+    version, state = store.version(), store.state()
+    for path in sorted(folder.iterdir())[:6]:  # 6 of 10: more than half, and more than 5
+        path.unlink()
+    with pytest.raises(TooManyRemovals) as refused:
+        refresh(folder, store, embedder, OPTIONS)
+    assert (refused.value.removing, refused.value.indexed) == (6, 10)
+    assert str(folder) in str(refused.value) and "--allow-removals" in str(refused.value)
+    reader = backend.reopen(store)
+    assert (reader.version(), reader.state()) == (version, state)
+    assert reader.open().document_count == 10
+
+    report = refresh(folder, store, embedder, OPTIONS, allow_removals=True)
+    assert (report.removed, report.documents) == (6, 4)
+    assert backend.reopen(store).open().document_count == 4
+
+
+def test_removal_guard_lets_small_or_minority_removals_through(
+    backend: Backend, tmp_path: Path
+) -> None:
+    store, embedder = backend.make(), FakeEmbedder()
+    few = tmp_path / "few"
+    _many(few, 5)
+    refresh(few, store, embedder, OPTIONS)
+    for path in sorted(few.iterdir())[:4]:  # 4 of 5: most, but not more than 5
+        path.unlink()
+    assert refresh(few, store, embedder, OPTIONS).removed == 4
+
+    other, store = tmp_path / "other", backend.make()
+    _many(other, 14)
+    refresh(other, store, embedder, OPTIONS)
+    for path in sorted(other.iterdir())[:7]:  # 7 of 14: exactly half is allowed
+        path.unlink()
+    assert refresh(other, store, embedder, OPTIONS).removed == 7

@@ -291,3 +291,118 @@ def test_an_index_of_another_layout_is_rebuilt(milvus_uri, seed_docs) -> None:
         store.open()
     report = refresh(seed_docs, store, FakeEmbedder())
     assert report.rebuilt and store.open().version.startswith("2.")
+
+
+# Reader-only: an answering process started without --docs never writes to the shared store.
+
+
+def _five_documents(folder: Path) -> Path:
+    """The seed article, kiwi, islands and two more short documents in `folder`."""
+    folder.mkdir(parents=True)
+    shutil.copy(SEEDS / SEED_DOC, folder / SEED_DOC)
+    (folder / "kiwi.txt").write_text(KIWI)
+    (folder / "islands.md").write_text(ISLANDS)
+    (folder / "tui.txt").write_text("Tui\n\nThe tui is a loud songbird of New Zealand forests.")
+    (folder / "kauri.txt").write_text("Kauri\n\nKauri trees grow slowly and live for centuries.")
+    return folder
+
+
+@pytest.fixture
+def shared(milvus_uri, tmp_path, monkeypatch) -> tuple[str, MilvusStore]:  # type: ignore[no-untyped-def]
+    """A store built from five documents, and a working directory whose `seeds/` holds only
+    one (the wrong directory of the issue), with no QA_DOCS_DIR set."""
+    uri = milvus_uri()
+    builder = Settings(docs_dir=_five_documents(tmp_path / "library"), store=uri)
+    Assistant(builder, FakeEmbedder(), reload_interval=0.0).refresh()
+    workdir = tmp_path / "elsewhere"
+    (workdir / "seeds").mkdir(parents=True)
+    (workdir / "seeds" / "lonely.txt").write_text("Lonely\n\nThis folder holds one document.")
+    monkeypatch.chdir(workdir)
+    monkeypatch.delenv("QA_DOCS_DIR", raising=False)
+    monkeypatch.delenv("QA_STORE", raising=False)
+    store = MilvusStore(MilvusTarget.parse(uri))
+    assert store.open().document_count == 5
+    return uri, store
+
+
+def test_reader_only_server_leaves_the_shared_store_untouched(shared) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from qa.web.app import create_app
+
+    uri, store = shared
+    version, state = store.version(), store.state()
+    settings = Settings.from_env(store=uri, threshold=0.05)
+    assert not settings.role().builder
+    app = create_app(Assistant(settings, FakeEmbedder(), reload_interval=0.0), admin_token="")
+    local = {"base_url": "http://127.0.0.1:8000", "client": ("127.0.0.1", 50000)}
+    with TestClient(app, **local) as client:
+        deadline = time.monotonic() + 20
+        while client.get("/health").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        health = client.get("/health").json()
+        assert (health["mode"], health["documents"]) == ("reader-only", 5)
+        assert uri.split("?")[0] in health["docs"] and "grace" not in health["store"]
+        answer = client.post("/ask", json={"question": "Where do kiwis live?"})
+        assert answer.status_code == 200 and answer.json()["citations"]
+        assert "reader-only" in client.get("/").text
+
+        refused = client.post("/index/rebuild")
+        assert refused.status_code == 409
+        assert "reader-only" in refused.json()["detail"]
+        assert "qa index --docs DIR --store milvus://" in refused.json()["detail"]
+    reader = MilvusStore(MilvusTarget.parse(uri))
+    assert (reader.version(), reader.state()) == (version, state)
+    assert reader.open().document_count == 5
+
+
+def test_qa_ask_on_a_shared_store_answers_without_indexing(shared, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    import qa.pipeline
+    from qa.cli import main
+
+    monkeypatch.setattr(qa.pipeline, "SentenceTransformerEmbedder", lambda *a, **k: FakeEmbedder())
+    uri, store = shared
+    version = store.version()
+    result = CliRunner().invoke(
+        main, ["ask", "-", "--store", uri, "--json"], input="Where do kiwis live?\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert store.version() == version and store.open().document_count == 5
+
+    # Naming the folder makes it a builder; the guard then stops the wrong folder (4 of 5 is
+    # not more than 5 documents, so grow the index first).
+    more = Path("more")
+    more.mkdir()
+    for n in range(6):
+        (more / f"n{n}.txt").write_text(f"Note {n}\n\nNumber {n}.")
+    library = Path.cwd().parent / "library"
+    for path in library.iterdir():
+        shutil.copy(path, more / path.name)
+    assert CliRunner().invoke(main, ["index", "--docs", "more", "--store", uri]).exit_code == 0
+    version = store.version()
+    refused = CliRunner().invoke(main, ["ask", "Kiwi?", "--docs", "seeds", "--store", uri])
+    assert refused.exit_code == 2
+    assert "refusing to remove 11 of the 11 indexed documents" in refused.output
+    assert "seeds" in refused.output and "--allow-removals" in refused.output
+    assert store.version() == version and store.open().document_count == 11
+
+
+def test_a_question_costs_two_searches_and_one_sentence_read(milvus_uri, seed_docs) -> None:  # type: ignore[no-untyped-def]
+    """Round trips per question: both searches (sent at once) and one batched read of the
+    sentences of the passages used; documents are read once per snapshot."""
+    from tests.support.milvus_latency import CountingClient
+
+    uri = milvus_uri()
+    assistant = Assistant(Settings(docs_dir=seed_docs, store=uri), FakeEmbedder())
+    assistant.refresh()
+    snapshot = assistant.snapshot()
+    counting = CountingClient(snapshot._client)  # type: ignore[attr-defined]
+    snapshot._client = counting  # type: ignore[attr-defined]
+    assistant.ask(QUESTIONS[0])
+    assert (counting.calls["search"], counting.calls["query"]) == (2, 1)
+    assistant.ask(QUESTIONS[0])  # every chunk it needs is cached now
+    assert (counting.calls["search"], counting.calls["query"]) == (4, 1)
+    assert snapshot.document(SEED_DOC) == snapshot.document(SEED_DOC)
+    assert counting.calls["query"] == 2
