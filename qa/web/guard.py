@@ -200,8 +200,8 @@ ADMIN_COOKIE = "qa_admin"
 
 def authorize(request: Request, token: str | None, presented: str | None = None) -> None:
     """Let loopback clients through; others need the admin token, sent as `Authorization:
-    Bearer <token>`, or typed into the page (`presented`, from a form field), or in the
-    `ADMIN_COOKIE` the page set. HTTPException 403 without a configured token, without any
+    Bearer <token>`, or `presented` (typed into the page, or vouched for by the page's
+    `ADMIN_COOKIE`: see `qa.web.library`). HTTPException 403 without a configured token, without any
     token (which also gets `WWW-Authenticate: Bearer`) and with a wrong token."""
     if is_local(request):
         return
@@ -212,10 +212,7 @@ def authorize(request: Request, token: str | None, presented: str | None = None)
             "QA_ADMIN_TOKEN on the server and send 'Authorization: Bearer <token>'",
         )
     scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and bearer.strip():
-        candidate = bearer
-    else:
-        candidate = presented or request.cookies.get(ADMIN_COOKIE) or ""
+    candidate = bearer if scheme.lower() == "bearer" and bearer.strip() else presented or ""
     if not candidate.strip():
         raise HTTPException(
             403,
