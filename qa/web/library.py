@@ -47,6 +47,7 @@ MAX_FILES = 10  # files per upload request
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # one upload request's whole body
 PAGE_SIZE = 50  # documents per page of GET /documents by default
 MAX_PAGE_SIZE = 500
+PAGE_FORM_ERRORS = (400, 403, 404, 409, 413, 415, 422)  # a form's errors: the page, with a message
 UPLOAD_ROUTES = (("POST", "/documents"), ("POST", "/library/upload"))
 
 
@@ -334,7 +335,7 @@ def list_documents(
     response_model=UploadOut,
     status_code=202,
     tags=["documents"],
-    responses=errors(403, 409, 413, 415, 422, 503),
+    responses=errors(400, 403, 409, 413, 415, 422, 503),
     summary="Upload documents",
 )
 async def upload_documents(
@@ -484,7 +485,7 @@ def render_library(
     "/library/upload",
     response_class=HTMLResponse,
     tags=["page"],
-    responses=errors(403, 409, 413, 415, 422, html_route=True),
+    responses=errors(*PAGE_FORM_ERRORS, html_route=True),
     summary="The page's upload form",
 )
 async def library_upload(
@@ -521,7 +522,7 @@ async def library_upload(
     "/library/remove",
     response_class=HTMLResponse,
     tags=["page"],
-    responses=errors(400, 403, 404, 409, 415, html_route=True),
+    responses=errors(*PAGE_FORM_ERRORS, html_route=True),
     summary="The page's remove button",
 )
 async def library_remove(
@@ -551,7 +552,7 @@ async def library_remove(
     "/library/token",
     response_class=HTMLResponse,
     tags=["page"],
-    responses=errors(403, 409, 415, html_route=True),
+    responses=errors(*PAGE_FORM_ERRORS, html_route=True),
     summary="The page's admin token form",
 )
 async def library_token(request: Request, service: ServiceDep, templates: TemplatesDep) -> Response:
