@@ -268,17 +268,14 @@ def test_upload_watch_the_rebuild_ask_remove_and_see_it_abstain(live: dict, brow
     assert "Saved lighthouse.txt" in page.inner_text(".outcomes")
     assert "Not saved: broken.pdf" in page.inner_text(".outcomes")
     # The bar follows the rebuild without a reload.
-    page.wait_for_function(
-        "document.getElementById('rebuild-message').textContent.includes('embedding')",
-        timeout=60000,
-    )
+    from playwright.sync_api import expect
+
+    message = page.locator("#rebuild-message")
+    expect(message).to_contain_text("embedding", timeout=60000)
     bar = page.locator("#rebuild-bar")
     assert bar.is_visible() and 0 <= float(bar.get_attribute("value") or 0) <= 100
     page.screenshot(path=str(ARTIFACTS / "web-progress.png"))
-    page.wait_for_function(
-        "document.getElementById('rebuild-message').textContent.includes('Up to date')",
-        timeout=180000,
-    )
+    expect(message).to_contain_text("Up to date", timeout=180000)
     page.wait_for_selector("tr[data-doc-id='lighthouse.txt']", timeout=10000)
     assert "broken.pdf" not in page.inner_text("#documents")
     page.fill("#filter", "light")  # filters as you type
@@ -293,11 +290,8 @@ def test_upload_watch_the_rebuild_ask_remove_and_see_it_abstain(live: dict, brow
     page.goto(f"{base}/library")
     page.click("tr[data-doc-id='lighthouse.txt'] .remove button")
     page.wait_for_selector("text=moved to")
-    page.wait_for_function(
-        "document.getElementById('rebuild-message').textContent.includes('Up to date')"
-        " && !document.querySelector(\"tr[data-doc-id='lighthouse.txt']\")",
-        timeout=120000,
-    )
+    expect(page.locator("tr[data-doc-id='lighthouse.txt']")).to_have_count(0, timeout=120000)
+    expect(page.locator("#rebuild-message")).to_contain_text("Up to date", timeout=120000)
     assert list((live["docs"] / ".trash").rglob("lighthouse.txt"))
     page.goto(f"{base}/?q={LIGHTHOUSE_QUESTION}")
     assert page.locator(".answer.abstained").count() == 1

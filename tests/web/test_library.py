@@ -495,6 +495,16 @@ def upload_with(client: TestClient, headers: dict[str, str]):  # type: ignore[no
 def test_same_site_page_posts_are_accepted(local: TestClient, folder: Path) -> None:
     headers = {"sec-fetch-site": "same-origin", **HTML}
     assert upload_with(local, headers).status_code == 202
+    # Chromium's form posts under `Referrer-Policy: no-referrer` carry `Origin: null`.
+    null_origin = {"origin": "null", "sec-fetch-site": "same-origin", "accept": "text/html"}
+    page = local.post(
+        "/library/upload",
+        files=[
+            ("files", ("n.txt", b"Null.")),
+        ],
+        headers=null_origin,
+    )
+    assert page.status_code == 200 and (folder / "n.txt").exists()
 
 
 def test_a_reader_only_server_refuses_uploads_and_removals_with_409(
