@@ -89,7 +89,7 @@ def get_document(doc_id: str, service: ReadyServiceDep) -> dict[str, Any]:
     "/index/rebuild",
     response_model=IndexReportOut,
     tags=["index"],
-    responses=errors(403, 409, 413, 503),
+    responses=errors(403, 409, 413, 422, 503),
     summary="Rebuild the index",
 )
 async def rebuild(

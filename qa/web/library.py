@@ -26,6 +26,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.datastructures import UploadFile
 
 from qa.documents import check_content
@@ -41,6 +42,16 @@ from qa.web.models import (
 from qa.web.models import error_responses as errors
 from qa.web.service import ReaderOnly, Service
 
+
+class DocIdConvertor(PathConvertor):
+    """A doc_id in a path, like `{doc_id:path}`, but never one ending in `/view`: no document
+    has that name (its extension would be missing), and `/documents/{doc_id}/view` is the
+    view page, so `DELETE` on a view path is a 405, not a removal."""
+
+    regex = r".*(?<!/view)"
+
+
+register_url_convertor("doc_id", DocIdConvertor())
 router = APIRouter()
 
 MAX_FILES = 10  # files per upload request
@@ -391,11 +402,11 @@ def refusal(outcomes: list[Outcome]) -> str:
 
 
 @router.delete(
-    "/documents/{doc_id:path}",
+    "/documents/{doc_id:doc_id}",
     response_model=RemoveOut,
     status_code=202,
     tags=["documents"],
-    responses=errors(400, 403, 404, 409, 413, 503),
+    responses=errors(400, 403, 404, 409, 413, 422, 503),
     summary="Remove a document",
 )
 async def delete_document(
