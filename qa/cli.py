@@ -104,6 +104,24 @@ class _LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
 
+class StagePrinter:
+    """Shows a refresh's stages on a terminal's stderr, one line rewritten in place:
+    `reading 3 of 10`, `chunking`, `embedding 256 of 1024`, `writing` (what the page's
+    progress bar shows)."""
+
+    def __init__(self) -> None:
+        self.shown = False
+
+    def __call__(self, progress: Any) -> None:
+        click.echo(f"\r{progress.describe():<40}", nl=False, err=True)
+        self.shown = True
+
+    def finish(self) -> None:
+        """End the line a terminal was shown."""
+        if self.shown:
+            click.echo("\r" + " " * 40 + "\r", nl=False, err=True)
+
+
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Answer questions about a folder of documents with cited, verbatim quotes. Offline."""
@@ -128,7 +146,10 @@ def index_command(
 ) -> None:
     """Bring the index up to date with the documents folder (incremental)."""
     assistant = _assistant(docs_dir, index_dir, store, allow_removals=allow_removals)
-    report = assistant.refresh(progress=not as_json, switch=False)
+    stages = StagePrinter() if not as_json and sys.stderr.isatty() else None
+    report = assistant.refresh(switch=False, on_progress=stages)
+    if stages is not None:
+        stages.finish()
     if report.embedded:  # the model is loaded anyway: export the question encoder now
         getattr(assistant.embedder, "prepare_queries", lambda: None)()
     if as_json:

@@ -138,6 +138,30 @@ def load(source: SourceFile) -> Document:
     )
 
 
+def check_content(name: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> str | None:
+    """Why a file called `name` holding `data` could not be indexed (the reason `scan` or
+    `load` would give), or None when it can: for uploads, checked before anything is written."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        return f"unsupported file type {suffix or '(none)'!r}; supported: " + ", ".join(
+            SUPPORTED_SUFFIXES
+        )
+    if not data:
+        return "empty file"
+    if len(data) > max_bytes:
+        return (
+            f"file too large ({len(data) / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB limit; "
+            "raise it with QA_MAX_FILE_MB)"
+        )
+    try:
+        text, _ = _EXTRACTORS[suffix](data)
+    except ExtractionError as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - third-party parsers raise anything on bad input
+        return f"cannot parse {suffix[1:].upper()} file: {exc}"
+    return None if text.strip() else "no text found in file"
+
+
 def read_all(
     docs_dir: Path, max_bytes: int = DEFAULT_MAX_BYTES
 ) -> tuple[list[Document], list[Skipped]]:

@@ -5,12 +5,17 @@ object). Documents are compared by the sha256 of their bytes: unchanged ones kee
 vectors, new and changed ones are extracted, chunked and embedded, vanished ones are deleted.
 If the store was built with another model or dimension, everything is rebuilt. All changes go
 to the store in one `apply`, which is atomic: a failure anywhere leaves the old index as it was.
+
+A caller may follow a refresh with `on_progress`, which gets a `Progress` at each stage:
+reading (files extracted, of those to read), chunking, embedding (texts encoded, of all),
+writing; `qa index` prints them on a terminal, the server shows them on its page.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -66,13 +71,45 @@ class TooManyRemovals(Exception):
         return {"folder": str(self.folder), "removing": self.removing, "indexed": self.indexed}
 
 
-def check_removals(folder: Path, indexed: set[str], present: set[str], allow: bool) -> None:
+def check_removals(
+    folder: Path,
+    indexed: set[str],
+    present: set[str],
+    allow: bool,
+    expected: frozenset[str] = frozenset(),
+) -> None:
     """Raise `TooManyRemovals` when `present` lacks more than half of `indexed` (and more than
-    `REMOVAL_GUARD_MIN` of them), unless `allow`."""
-    removing = len(indexed - present)
+    `REMOVAL_GUARD_MIN` of them), unless `allow`. Documents in `expected` (removed on purpose,
+    one by one, e.g. from the page) do not count."""
+    removing = len(indexed - present - expected)
     too_many = removing > REMOVAL_GUARD_MIN and removing > REMOVAL_GUARD_SHARE * len(indexed)
     if too_many and not allow:
         raise TooManyRemovals(folder, removing, len(indexed))
+
+
+# How many texts the embedder encodes between two `Progress` reports.
+EMBED_STEP = 256
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a refresh is: `stage` (reading, chunking, embedding, writing) and, when known,
+    `done` of `total` (files read, documents chunked, texts embedded)."""
+
+    stage: str
+    done: int = 0
+    total: int = 0
+
+    def describe(self) -> str:
+        """One short line, e.g. `embedding 256 of 1024`."""
+        return f"{self.stage} {self.done} of {self.total}" if self.total else self.stage
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def _quiet(progress: Progress) -> None:
+    """The default `on_progress`: reports nothing."""
 
 
 @dataclass
@@ -104,21 +141,35 @@ def refresh(
     progress: bool = False,
     tag_entities: bool = False,
     allow_removals: bool = False,
+    on_progress: ProgressCallback | None = None,
+    expected_removals: frozenset[str] = frozenset(),
 ) -> IndexReport:
     """Make `store` reflect `docs_dir` now. Holds the store's lock for the whole refresh.
     With `tag_entities`, the named entities of the sentences `stored_at_build` picks are
     tagged and stored too (see `_embed`). Raises `TooManyRemovals`, having changed nothing,
-    when the folder lacks more than half of the indexed documents, unless `allow_removals`."""
+    when the folder lacks more than half of the indexed documents (not counting
+    `expected_removals`), unless `allow_removals`. `on_progress` hears of each stage."""
     started = time.perf_counter()
     docs_dir = Path(docs_dir)
     if not docs_dir.is_dir():
         raise DocsFolderError(f"docs folder {docs_dir} does not exist or is not a folder")
+    run = _Run(on_progress or _quiet, progress, tag_entities, allow_removals, expected_removals)
     with store.lock():
-        report = _refresh_locked(
-            docs_dir, store, embedder, options, max_bytes, progress, tag_entities, allow_removals
-        )
+        report = _refresh_locked(docs_dir, store, embedder, options, max_bytes, run)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+@dataclass(frozen=True)
+class _Run:
+    """How one refresh runs: who hears of its progress, the terminal progress bar, entity
+    tagging, and the removal guard's settings."""
+
+    on_progress: ProgressCallback
+    progress: bool = False
+    tag_entities: bool = False
+    allow_removals: bool = False
+    expected_removals: frozenset[str] = frozenset()
 
 
 def _refresh_locked(
@@ -127,11 +178,10 @@ def _refresh_locked(
     embedder: Embedder,
     options: ChunkingOptions,
     max_bytes: int,
-    progress: bool,
-    tag_entities: bool,
-    allow_removals: bool,
+    run: _Run,
 ) -> IndexReport:
     report = IndexReport()
+    run.on_progress(Progress("reading"))
     sources, skipped = scan(docs_dir, max_bytes)
     if not sources and not skipped:
         raise DocsFolderError(
@@ -140,18 +190,14 @@ def _refresh_locked(
     stored, state, report.reason = _usable_state(store, embedder)
     known = stored.hashes if stored else {}  # for the counts, even when nothing is reusable
     current = {s.doc_id for s in sources}
-    check_removals(docs_dir, set(known), current, allow_removals)
+    check_removals(docs_dir, set(known), current, run.allow_removals, run.expected_removals)
     try:
-        updates, deletes = _apply(
-            sources, skipped, known, state, store, embedder, options, progress, tag_entities
-        )
+        updates, deletes = _apply(sources, skipped, known, state, store, embedder, options, run)
     except IndexCorrupt as exc:
         # The stored vectors cannot be reused after all: embed everything again.
         state, report.reason = None, f"rebuilt: {exc}"
         skipped[:] = [s for s in skipped if s.path not in current]
-        updates, deletes = _apply(
-            sources, skipped, known, None, store, embedder, options, progress, tag_entities
-        )
+        updates, deletes = _apply(sources, skipped, known, None, store, embedder, options, run)
     report.rebuilt = state is None and (stored is not None or bool(report.reason))
     reusable = state.hashes if state else {}
     unchanged = [s.doc_id for s in sources if reusable.get(s.doc_id) == s.sha256]
@@ -175,16 +221,16 @@ def _apply(
     store: ChunkStore,
     embedder: Embedder,
     options: ChunkingOptions,
-    progress: bool,
-    tag_entities: bool,
+    run: _Run,
 ) -> tuple[list[DocumentUpdate], list[str]]:
     """Embed what `state` cannot supply, write it with the deletes; return both."""
     reusable = state.hashes if state else {}
     todo = [s for s in sources if reusable.get(s.doc_id) != s.sha256]
-    documents, failed = _extract(todo, skipped)
-    updates = _embed(documents, embedder, options, progress, tag_entities) if documents else []
+    documents, failed = _extract(todo, skipped, run.on_progress)
+    updates = _embed(documents, embedder, options, run) if documents else []
     deletes = sorted((set(known) - {s.doc_id for s in sources}) | (failed & set(known)))
     if updates or deletes or state is None:
+        run.on_progress(Progress("writing"))
         dim = state.dim if state else embedder.dim
         store.apply(embedder.name, dim, updates, deletes, reset=state is None)
     return updates, deletes
@@ -206,9 +252,12 @@ def _usable_state(
     return stored, stored, ""
 
 
-def _extract(todo: list[SourceFile], skipped: list[Skipped]) -> tuple[list[Document], set[str]]:
+def _extract(
+    todo: list[SourceFile], skipped: list[Skipped], on_progress: ProgressCallback
+) -> tuple[list[Document], set[str]]:
     documents, failed = [], set()
-    for source in todo:
+    for done, source in enumerate(todo):
+        on_progress(Progress("reading", done, len(todo)))
         try:
             documents.append(load(source))
         except ExtractionError as exc:
@@ -222,8 +271,7 @@ def _embed(
     documents: list[Document],
     embedder: Embedder,
     options: ChunkingOptions,
-    progress: bool,
-    tag_entities: bool,
+    run: _Run,
 ) -> list[DocumentUpdate]:
     """Chunk every document, encode all sentences and chunks in one batched call, and tag the
     named entities of the sentences `stored_at_build` picks (`tag_entities`).
@@ -233,6 +281,8 @@ def _embed(
     core; otherwise, or for an embedder without a `tokenizer.json` to share, here (tagging
     after the encode: spaCy is then usually loaded already, for questions)."""
     texts = [d.text for d in documents]
+    tag_entities = run.tag_entities
+    run.on_progress(Progress("chunking", 0, len(documents)))
     tokenizer_file = getattr(embedder, "tokenizer_file", None)
     use_helper = tokenizer_file is not None and not getattr(embedder, "loaded", True)
     with BuildHelper() if use_helper else nullcontext() as helper:
@@ -244,7 +294,7 @@ def _embed(
             helper = None
             pieces = [chunk_document(text, embedder.count_tokens, options) for text in texts]
         wanted = to_tag(texts, pieces) if tag_entities else []
-        vectors = embedder.encode(_texts(texts, pieces), progress=progress)
+        vectors = _encode(embedder, _texts(texts, pieces), run)
         if helper is not None:
             tagged = helper.entities() if wanted else None
         else:
@@ -262,6 +312,22 @@ def _embed(
             entities[n], model,
         ))  # fmt: skip
     return updates
+
+
+def _encode(embedder: Embedder, texts: list[str], run: _Run) -> np.ndarray:
+    """`embedder.encode(texts)`, in steps of `EMBED_STEP` texts with a `Progress` after each
+    when someone listens (one call otherwise: the embedder batches best on its own)."""
+    if run.on_progress is _quiet or len(texts) <= EMBED_STEP:
+        run.on_progress(Progress("embedding", 0, len(texts)))
+        vectors = embedder.encode(texts, progress=run.progress)
+        run.on_progress(Progress("embedding", len(texts), len(texts)))
+        return vectors
+    parts = []
+    for start in range(0, len(texts), EMBED_STEP):
+        run.on_progress(Progress("embedding", start, len(texts)))
+        parts.append(embedder.encode(texts[start : start + EMBED_STEP], progress=run.progress))
+    run.on_progress(Progress("embedding", len(texts), len(texts)))
+    return np.concatenate(parts)
 
 
 def _texts(texts: list[str], pieces: Pieces) -> list[str]:

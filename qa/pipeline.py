@@ -16,11 +16,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from qa import ledger
 from qa.answer import WARM_SENTENCES, Answer, ScoringModel, answer, prepare_sentences
 from qa.chunking import ChunkingOptions
 from qa.config import Settings, validate_question
 from qa.embedding import Embedder, SentenceTransformerEmbedder
-from qa.indexer import IndexReport, refresh
+from qa.indexer import IndexReport, ProgressCallback, refresh
 from qa.resources import REPAIR, PackageDataError, scoring_file, template_dir
 from qa.retrieval import RetrievalOptions, retrieve
 from qa.stores.base import ChunkStore, DocumentInfo, IndexProblem, Snapshot
@@ -82,11 +83,19 @@ class Assistant:
         self._build_lock = threading.Lock()
 
     def refresh(
-        self, progress: bool = False, switch: bool = True, allow_removals: bool | None = None
+        self,
+        progress: bool = False,
+        switch: bool = True,
+        allow_removals: bool | None = None,
+        on_progress: ProgressCallback | None = None,
+        expected_removals: frozenset[str] = frozenset(),
     ) -> IndexReport:
         """Bring the index up to date with the docs folder; with `switch`, start using it.
         `allow_removals` (default: the settings') lets it remove most of the index's documents;
-        without it such a refresh raises `TooManyRemovals` and changes nothing."""
+        without it such a refresh raises `TooManyRemovals` and changes nothing; documents in
+        `expected_removals` (removed on purpose) do not count towards that. `on_progress`
+        hears of each stage (`qa.indexer.Progress`). Records when each document version
+        entered the index (`qa.ledger`)."""
         if allow_removals is None:
             allow_removals = self.settings.allow_removals
         with self._build_lock:
@@ -99,7 +108,11 @@ class Assistant:
                 progress,
                 self.settings.entities_at_build,
                 allow_removals,
+                on_progress,
+                expected_removals,
             )
+            state = self.store.state()
+            ledger.record(self.settings.index_dir, state.hashes if state else {})
         if switch:
             self._checked_at = 0.0
             self.snapshot()
@@ -163,6 +176,10 @@ class Assistant:
         result = answer(question, vector, passages, self.scoring, top_k=top_k)
         result.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return result
+
+    def indexed_at(self) -> dict[str, ledger.Indexed]:
+        """When each document's current version entered the index (may lack some)."""
+        return ledger.read(self.settings.index_dir)
 
     def document(self, doc_id: str) -> DocumentInfo | None:
         """The stored document `doc_id`, or None when the index has no such document."""

@@ -5,7 +5,8 @@ port, watch)`, which `qa serve` (and the checkout's `server.py`) call to serve i
 
 A request passes `Guard` (headers, body limit, log; `qa.web.guard`), then `FastAsk` (valid
 `POST /ask`; `qa.web.fast_ask`), then FastAPI's routing to one of the routers: `pages` (the
-page, the document view), `api` (the JSON contract), `apidocs` (/docs). Routes get the shared
+page, the document view), `library` (the documents: list, upload, remove, rebuild status),
+`api` (the JSON contract), `apidocs` (/docs). Routes get the shared
 `Service` (`qa.web.service`) and the templates through `qa.web.deps`.
 """
 
@@ -22,7 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from qa.config import Settings
 from qa.pipeline import Assistant
 from qa.resources import static_dir
-from qa.web import api, apidocs, pages
+from qa.web import api, apidocs, library, pages
 from qa.web.errors import add_error_handlers
 from qa.web.fast_ask import FastAsk
 from qa.web.guard import Guard, is_loopback
@@ -34,7 +35,7 @@ log = logging.getLogger("qa.server")
 GRACEFUL_SHUTDOWN_SECONDS = 5
 TAGS = [
     {"name": "answers", "description": "Ask questions."},
-    {"name": "documents", "description": "The cited documents' text."},
+    {"name": "documents", "description": "The documents: their text, list, upload, removal."},
     {"name": "index", "description": "Index state and rebuilds."},
     {"name": "page", "description": "The HTML page."},
 ]
@@ -81,11 +82,12 @@ def create_app(
     app.state.service = service
     app.state.templates = make_templates()
     app.add_middleware(FastAsk, service=service)  # inside Guard: added first
-    app.add_middleware(Guard)
+    app.add_middleware(Guard, limits=dict.fromkeys(library.UPLOAD_ROUTES, library.MAX_UPLOAD_BYTES))
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
     apidocs.mount_assets(app)
     add_error_handlers(app, app.state.templates)
     app.include_router(pages.router)  # first: its view path would match the API's document path
+    app.include_router(library.router)
     app.include_router(api.router)
     app.include_router(apidocs.router)
     return app

@@ -1,12 +1,14 @@
 """What stands between the network and the routes: headers, body limit, request log, auth.
 
 In: an ASGI app and requests. Out: `Guard` (the outermost ASGI middleware), `authorize(request,
-token)` (who may rebuild the index), `check_doc_id(doc_id)` (doc_ids that try to leave the
-docs folder) and `is_loopback(host)`.
+token, presented)` (who may rebuild the index or change its documents), `check_origin(request)`
+(refuses cross-site writes: CSRF), `check_doc_id(doc_id)` (doc_ids that try to leave the docs
+folder) and `is_loopback(host)`.
 
 `Guard` logs one line per request (method, raw path, status, time; never the question), adds
 the security headers to every response, errors included, refuses request bodies over
-`MAX_BODY_BYTES` (413, whatever Content-Length says, chunked or not), answers 503 to a request
+`MAX_BODY_BYTES` (413, whatever Content-Length says, chunked or not; a few routes, the uploads,
+get a larger limit of their own), answers 503 to a request
 cancelled by a shutdown, and turns an unexpected exception into a JSON 500 without a stack
 trace (the log keeps it).
 """
@@ -56,9 +58,17 @@ class Guard:
     security headers to every response, refuses bodies over `limit` bytes (413), and turns
     an unexpected exception into a JSON 500 without a stack trace (the log keeps it)."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int = MAX_BODY_BYTES,
+        limits: dict[tuple[str, str], int] | None = None,
+    ) -> None:
+        """`limit`: the body limit of every route but those in `limits`, which maps
+        (method, path) to that route's own limit (uploads)."""
         self.app = app
         self.limit = limit
+        self.limits = limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -83,13 +93,10 @@ class Guard:
             await send(message)
 
         try:
-            replay = await self._read_body(scope, receive)
+            limit = self.limits.get((scope["method"], path), self.limit)
+            replay = await self._read_body(scope, receive, limit)
             if replay is None:
-                await _send_json(
-                    send_with_headers,
-                    413,
-                    f"the request body is larger than {self.limit // 1024} KB",
-                )
+                await _send_json(send_with_headers, 413, too_large(limit))
             else:
                 await self.app(scope, replay, send_with_headers)
         except asyncio.CancelledError:
@@ -115,12 +122,12 @@ class Guard:
                 "%s %s %d %.1f ms", scope["method"], raw.decode("ascii", "replace"), status, took
             )
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> Receive | None:
+    async def _read_body(self, scope: Scope, receive: Receive, limit: int) -> Receive | None:
         """The request body read up front (at most `limit` bytes), as a new `receive`;
         None when it is too large."""
         headers = dict(scope.get("headers", []))
         length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
+        if length is not None and (not length.isdigit() or int(length) > limit):
             return None
         chunks: list[bytes] = []
         size = 0
@@ -130,12 +137,19 @@ class Guard:
                 break  # the client went away; let the app see it
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
-            if size > self.limit:
+            if size > limit:
                 return None
             if not message.get("more_body", False):
                 break
         first: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
         return replaying(first, receive)
+
+
+def too_large(limit: int) -> str:
+    """The 413 message for a body over `limit` bytes."""
+    if limit >= 1024 * 1024:
+        return f"the request body is larger than {limit / (1024 * 1024):.0f} MB"
+    return f"the request body is larger than {limit // 1024} KB"
 
 
 def replaying(message: Message, receive: Receive) -> Receive:
@@ -179,28 +193,57 @@ def check_doc_id(doc_id: str) -> str:
 
 # ---- who may rebuild ----------------------------------------------------------------------
 
+# The cookie the library page sets once a person typed the right admin token (HttpOnly,
+# SameSite=Strict: scripts cannot read it and other sites' requests do not carry it).
+ADMIN_COOKIE = "qa_admin"
 
-def authorize(request: Request, token: str | None) -> None:
-    """Let loopback clients through; others need the admin bearer token: HTTPException 403
-    without a configured token, without a bearer header (which also gets `WWW-Authenticate:
-    Bearer`) and with a wrong token."""
+
+def authorize(request: Request, token: str | None, presented: str | None = None) -> None:
+    """Let loopback clients through; others need the admin token, sent as `Authorization:
+    Bearer <token>`, or `presented` (typed into the page, or vouched for by the page's
+    `ADMIN_COOKIE`: see `qa.web.library`). HTTPException 403 without a configured token, without any
+    token (which also gets `WWW-Authenticate: Bearer`) and with a wrong token."""
     if is_local(request):
         return
     if not token:
         raise HTTPException(
             403,
-            "rebuilding from another machine is disabled: set QA_ADMIN_TOKEN on the server "
-            "and send 'Authorization: Bearer <token>'",
+            "rebuilding or changing documents from another machine is disabled: set "
+            "QA_ADMIN_TOKEN on the server and send 'Authorization: Bearer <token>'",
         )
-    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not presented:
+    scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
+    candidate = bearer if scheme.lower() == "bearer" and bearer.strip() else presented or ""
+    if not candidate.strip():
         raise HTTPException(
             403,
-            "send 'Authorization: Bearer <QA_ADMIN_TOKEN>' to rebuild from another machine",
+            "send 'Authorization: Bearer <QA_ADMIN_TOKEN>' (or type the admin token on the "
+            "page) to rebuild or change documents from another machine",
             {"WWW-Authenticate": "Bearer"},
         )
-    if not hmac.compare_digest(presented.strip().encode(), token.encode()):
+    if not hmac.compare_digest(candidate.strip().encode(), token.encode()):
         raise HTTPException(403, "the admin token is wrong")
+
+
+def check_origin(request: Request) -> None:
+    """Refuse a write another web site's page makes a browser send (CSRF): HTTPException 403
+    when `Origin` names another site than the `Host` asked for, or when the browser says
+    (`Sec-Fetch-Site`) the request comes from another site. Clients that are not browsers
+    send neither header and pass; they cannot be made to carry a victim's credentials."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        raise HTTPException(403, "refused: this request comes from another web site")
+    origin = request.headers.get("origin")
+    if origin is None or (origin == "null" and fetch_site == "same-origin"):
+        # Chromium sends `Origin: null` on a same-origin form post under our
+        # `Referrer-Policy: no-referrer`; `Sec-Fetch-Site`, which no page can forge, vouches.
+        return
+    host = request.headers.get("host", "")
+    try:
+        parts = urlsplit(origin)
+    except ValueError:
+        parts = None
+    if origin == "null" or parts is None or parts.netloc.lower() != host.lower():
+        raise HTTPException(403, "refused: this request comes from another web site (Origin)")
 
 
 def is_loopback(host: str | None) -> bool:
@@ -227,6 +270,8 @@ def is_local(request: Request) -> bool:
     if not is_loopback(_hostname("//" + request.headers.get("host", ""))):
         return False
     origin = request.headers.get("origin")
+    if origin == "null" and request.headers.get("sec-fetch-site") == "same-origin":
+        return True  # a form post from our own page (see `check_origin`)
     return origin is None or is_loopback(_hostname(origin))
 
 

@@ -1,7 +1,8 @@
 """The HTTP API's request and response models (pydantic), shown on `/docs`.
 
 In: nothing; out: `AskRequest` (the body of `POST /ask`), the response models (`AnswerOut`,
-`DocumentOut`, `IndexReportOut`, `HealthOut`, `ErrorOut`) and `error_responses(*codes)`, the
+`DocumentOut`, `IndexReportOut`, `HealthOut`, `ErrorOut`; the library's `DocumentListOut`,
+`UploadOut`, `RemoveOut`, `IndexStatusOut`) and `error_responses(*codes)`, the
 `responses=` mapping that declares a route's 4xx/5xx replies in the OpenAPI schema.
 Response models keep fields they do not declare, so fields added later pass through.
 """
@@ -123,6 +124,85 @@ class HealthOut(_Open):
     )
     docs: str = Field("", description="Where the documents come from.")
     store: str = Field("", description="The index: `faiss (DIR)` or `milvus://HOST:PORT/NAME`.")
+
+
+class LibraryEntryOut(_Open):
+    """An indexed document as the library lists it."""
+
+    doc_id: str
+    title: str
+    type: str = Field(description="The file's extension, without the dot: txt, md, pdf, ...")
+    size: int = Field(description="Bytes of the file in the docs folder.")
+    chunks: int
+    indexed_at: float | None = Field(
+        description="When this version entered the index (Unix seconds); null if unknown."
+    )
+
+
+class IndexFiguresOut(_Open):
+    generation: str | None = Field(description="The index generation in use.")
+    model: str
+    documents: int
+    chunks: int
+
+
+class DocumentListOut(_Open):
+    """A page of the indexed documents (`GET /documents?offset=&limit=`)."""
+
+    documents: list[LibraryEntryOut]
+    total: int = Field(description="Documents matching the filter, over all pages.")
+    offset: int
+    limit: int
+    skipped: list[SkippedOut] = Field(description="Files the last rebuild left out, and why.")
+    index: IndexFiguresOut
+
+
+class SavedOut(_Open):
+    filename: str = Field(description="The name the file was sent with.")
+    doc_id: str = Field(description="Its safe name in the docs folder, now its doc_id.")
+    replaced: bool
+
+
+class RejectedOut(_Open):
+    filename: str
+    status: int = Field(description="409 name taken, 413 too large, 415 type, 422 unreadable.")
+    reason: str
+
+
+class UploadOut(_Open):
+    """What `POST /documents` did with each file, and the rebuild it queued."""
+
+    saved: list[SavedOut]
+    rejected: list[RejectedOut]
+    rebuild: IndexReportOut | str | None = Field(
+        description="`queued`, or with `?wait=true` the rebuild's report."
+    )
+
+
+class RemoveOut(_Open):
+    """What `DELETE /documents/{doc_id}` did."""
+
+    removed: str
+    trash: str = Field(description="Where the file went, relative to the docs folder.")
+    rebuild: IndexReportOut | str
+
+
+class IndexStatusOut(_Open):
+    """`GET /index/status`: the rebuild now running, if any, and the index in use."""
+
+    rebuilding: bool
+    queued: bool = Field(description="Another rebuild waits to start.")
+    stage: str | None = Field(description="starting, reading, chunking, embedding or writing.")
+    done: int
+    total: int
+    percent: int | None = Field(description="How far the running rebuild is, 0..100.")
+    message: str = Field(description="For people: `embedding 256 of 1024`, `idle`.")
+    rebuilds: int = Field(description="Rebuilds finished since the server started.")
+    last_rebuild: IndexReportOut | None = None
+    error: str | None = Field(description="Why the last background rebuild failed, if it did.")
+    index_version: str | None = None
+    documents: int = 0
+    chunks: int = 0
 
 
 class ErrorOut(_Open):

@@ -33,7 +33,7 @@ import orjson
 
 from qa.config import Role
 from qa.embedding import ModelError
-from qa.indexer import DocsFolderError, IndexReport, TooManyRemovals
+from qa.indexer import DocsFolderError, IndexReport, Progress, TooManyRemovals
 from qa.pipeline import Assistant
 from qa.short_answer import find_short_answer
 from qa.stores.base import IndexProblem
@@ -81,6 +81,12 @@ class Service:
         self.last_report: IndexReport | None = None
         self._rebuild_lock = threading.Lock()
         self._rebuilding = False
+        self.progress: Progress | None = None  # the running rebuild's stage
+        self.rebuild_error: str | None = None  # why the last background rebuild failed
+        self.rebuilds = 0  # rebuilds finished (or failed) since start: pages watch it change
+        self._expected_removals: set[str] = set()  # removed from the page, not yet rebuilt
+        self._pending: Future[IndexReport] | None = None  # a queued rebuild others may join
+        self._pending_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -112,23 +118,32 @@ class Service:
                 )
             return self._answers
 
-    def rebuild(self, allow_removals: bool = False) -> IndexReport:
-        """Bring the index up to date and switch to it; waits while another rebuild runs.
-
-        Raises `ReaderOnly` on a reader-only server (nothing is written) and
-        `TooManyRemovals` (nothing changed) unless `allow_removals` or the settings allow it."""
+    def check_builder(self) -> None:
+        """Raise `ReaderOnly` unless this server may write its index (and its docs folder)."""
         if not self.role.builder:
             raise ReaderOnly(
                 f"this server is reader-only: it answers from {self.role.store} and never writes "
                 f"to it. Rebuild with `{self.assistant.settings.builder_command()}` on the machine "
                 "that holds the documents, or start a server with --docs DIR or --watch"
             )
-        report = self._refresh(allow_removals or self.assistant.settings.allow_removals)
+
+    def rebuild(
+        self, allow_removals: bool = False, on_locked: Callable[[], None] | None = None
+    ) -> IndexReport:
+        """Bring the index up to date and switch to it; waits while another rebuild runs
+        (`on_locked` is called once it no longer waits).
+
+        Raises `ReaderOnly` on a reader-only server (nothing is written) and
+        `TooManyRemovals` (nothing changed) unless `allow_removals` or the settings allow it."""
+        self.check_builder()
+        report = self._refresh(allow_removals or self.assistant.settings.allow_removals, on_locked)
         self.error = None
         self.ready.set()
         return report
 
-    def rebuild_in_background(self, allow_removals: bool = False) -> Future[IndexReport]:
+    def rebuild_in_background(
+        self, allow_removals: bool = False, on_locked: Callable[[], None] | None = None
+    ) -> Future[IndexReport]:
         """`rebuild()` in a daemon thread, as a future. A request awaiting it never holds up
         the process's exit: on shutdown the thread just stops, which leaves the index as a
         crash would (the previous generation live; the next build removes the half-written
@@ -139,21 +154,99 @@ class Service:
             if not future.set_running_or_notify_cancel():
                 return
             try:
-                future.set_result(self.rebuild(allow_removals))
+                future.set_result(self.rebuild(allow_removals, on_locked))
+                self.rebuild_error = None
             except BaseException as exc:  # noqa: BLE001 - handed to the awaiting request
+                self.rebuild_error = str(exc) or type(exc).__name__
+                log.warning("rebuild failed: %s", self.rebuild_error)
                 future.set_exception(exc)
+            finally:
+                self.rebuilds += 1
 
         threading.Thread(target=work, name="qa-rebuild", daemon=True).start()
         return future
 
-    def _refresh(self, allow_removals: bool = False) -> IndexReport:
+    def request_rebuild(self) -> Future[IndexReport]:
+        """A rebuild that will see the docs folder as it is now, in the background: joins a
+        rebuild that is queued but not started yet, else queues a new one. Uploads and
+        removals call it, so a burst of them costs one or two rebuilds, not one each."""
+        with self._pending_lock:
+            if self._pending is not None:
+                return self._pending
+            queued: list[Future[IndexReport]] = []
+
+            def unqueue() -> None:
+                """It started (or failed): later requests must queue a new one."""
+                with self._pending_lock:
+                    if queued and self._pending is queued[0]:
+                        self._pending = None
+
+            future = self.rebuild_in_background(on_locked=unqueue)
+            queued.append(future)  # before `unqueue` can run: it waits for this lock
+            self._pending = future
+            future.add_done_callback(lambda _: unqueue())
+            return future
+
+    def expect_removal(self, doc_id: str) -> None:
+        """`doc_id` was removed on purpose: the removal guard does not count it."""
+        self._expected_removals.add(doc_id)
+
+    def _refresh(
+        self, allow_removals: bool = False, on_locked: Callable[[], None] | None = None
+    ) -> IndexReport:
         with self._rebuild_lock:
+            if on_locked is not None:
+                on_locked()
             self._rebuilding = True
+            self.progress = Progress("starting")
+            expected = frozenset(self._expected_removals)
             try:
-                self.last_report = self.assistant.refresh(allow_removals=allow_removals)
+                self.last_report = self.assistant.refresh(
+                    allow_removals=allow_removals,
+                    on_progress=self._on_progress,
+                    expected_removals=expected,
+                )
+                self._expected_removals -= expected
             finally:
                 self._rebuilding = False
+                self.progress = None
         return self.last_report
+
+    def _on_progress(self, progress: Progress) -> None:
+        self.progress = progress
+
+    def status(self) -> dict[str, Any]:
+        """The `GET /index/status` object: whether a rebuild runs or is queued, its stage and
+        how far it got (`done` of `total`, `percent` of the whole rebuild), how many rebuilds
+        have finished, the last one's report and error, and the index in use."""
+        progress = self.progress
+        version = None
+        documents = chunks = 0
+        if self.ready.is_set():
+            try:
+                snapshot = self.assistant.snapshot()
+                version, documents, chunks = (
+                    snapshot.version,
+                    snapshot.document_count,
+                    snapshot.chunk_count,
+                )
+            except IndexProblem:
+                pass
+        return {
+            "rebuilding": progress is not None,
+            "queued": self._pending is not None,
+            "stage": progress.stage if progress else None,
+            "done": progress.done if progress else 0,
+            "total": progress.total if progress else 0,
+            "percent": percent(progress) if progress else None,
+            "message": progress.describe() if progress else "idle",
+            "rebuilds": self.rebuilds,
+            "last_rebuild": self.last_report.to_dict() if self.last_report else None,
+            "error": self.rebuild_error,
+            "index_version": version,
+            "documents": documents,
+            "chunks": chunks,
+        }
 
     def health(self) -> dict[str, Any]:
         """The `GET /health` object: status (`ok`, `starting` or `error`), index size, model,
@@ -333,6 +426,23 @@ def default_answer_workers() -> int:
     if hasattr(os, "sched_getaffinity"):  # Linux: honours taskset and container CPU sets
         return max(1, len(os.sched_getaffinity(0)))
     return os.cpu_count() or 1
+
+
+# Where each stage of a rebuild starts and ends on a 0..100 progress bar.
+STAGE_SPANS = {
+    "starting": (0, 2),
+    "reading": (2, 15),
+    "chunking": (15, 25),
+    "embedding": (25, 92),
+    "writing": (92, 100),
+}
+
+
+def percent(progress: Progress) -> int:
+    """How far a rebuild at `progress` is, 0..100, for a progress bar."""
+    lo, hi = STAGE_SPANS.get(progress.stage, (0, 100))
+    share = progress.done / progress.total if progress.total else 0.0
+    return int(lo + (hi - lo) * min(1.0, share))
 
 
 def summary(report: IndexReport | None) -> str:

@@ -227,3 +227,78 @@ def test_rebuild_over_http_picks_up_a_new_document(live: dict) -> None:
     assert any(c["doc_id"] == "kiwi.txt" for c in answer["citations"])
     log = live["log"].read_text()
     assert "POST /index/rebuild 200" in log and " ms" in log
+
+
+LIGHTHOUSE_FACT = (
+    "The Vardø lighthouse keeper, Ingrid Halvorsen, repainted the tower in 1911 using forty "
+    "litres of red paint."
+)
+LIGHTHOUSE_QUESTION = "Who repainted the Vardø lighthouse tower?"
+
+
+def _lighthouse_text() -> str:
+    """A document long enough that its rebuild takes a few seconds (a visible progress bar),
+    holding one fact no other document has."""
+    filler = [
+        f"Logbook entry {n} notes a calm sea, {n % 7 + 2} ships passing and a light wind from "
+        f"the {('north', 'east', 'south', 'west')[n % 4]}."
+        for n in range(900)
+    ]
+    paragraphs = [" ".join(filler[i : i + 6]) for i in range(0, len(filler), 6)]
+    return "Lighthouse records\n\n" + LIGHTHOUSE_FACT + "\n\n" + "\n\n".join(paragraphs) + "\n"
+
+
+def test_upload_watch_the_rebuild_ask_remove_and_see_it_abstain(live: dict, browser) -> None:  # type: ignore[no-untyped-def]
+    base = live["base"]
+    before = httpx.get(f"{base}/ask", params={"q": LIGHTHOUSE_QUESTION}, timeout=30).json()
+    assert not any(c["doc_id"] == "lighthouse.txt" for c in before["citations"])
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    seen = _watch(page)
+    page.goto(f"{base}/library")
+    page.set_input_files(
+        "#files",
+        [
+            {"name": "lighthouse.txt", "mimeType": "text/plain",
+             "buffer": _lighthouse_text().encode()},
+            {"name": "broken.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.7 broken"},
+        ],
+    )  # fmt: skip
+    page.click("#upload button[type=submit]")
+    page.wait_for_selector(".outcomes")
+    assert "Saved lighthouse.txt" in page.inner_text(".outcomes")
+    assert "Not saved: broken.pdf" in page.inner_text(".outcomes")
+    # The bar follows the rebuild without a reload.
+    from playwright.sync_api import expect
+
+    message = page.locator("#rebuild-message")
+    expect(message).to_contain_text("embedding", timeout=60000)
+    bar = page.locator("#rebuild-bar")
+    assert bar.is_visible() and 0 <= float(bar.get_attribute("value") or 0) <= 100
+    page.screenshot(path=str(ARTIFACTS / "web-progress.png"))
+    expect(message).to_contain_text("Up to date", timeout=180000)
+    page.wait_for_selector("tr[data-doc-id='lighthouse.txt']", timeout=10000)
+    assert "broken.pdf" not in page.inner_text("#documents")
+    page.fill("#filter", "light")  # filters as you type
+    assert page.locator("tr[data-search]:not([hidden])").count() == 1
+    page.fill("#filter", "")
+    page.screenshot(path=str(ARTIFACTS / "web-library.png"), full_page=True)
+
+    page.goto(f"{base}/?q={LIGHTHOUSE_QUESTION}")
+    assert "Ingrid Halvorsen" in page.inner_text(".answer")
+    assert "lighthouse.txt" in page.inner_text(".sources")
+
+    page.goto(f"{base}/library")
+    page.click("tr[data-doc-id='lighthouse.txt'] .remove button")
+    page.wait_for_selector("text=moved to")
+    expect(page.locator("tr[data-doc-id='lighthouse.txt']")).to_have_count(0, timeout=120000)
+    expect(page.locator("#rebuild-message")).to_contain_text("Up to date", timeout=120000)
+    assert list((live["docs"] / ".trash").rglob("lighthouse.txt"))
+    page.goto(f"{base}/?q={LIGHTHOUSE_QUESTION}")
+    assert page.locator(".answer.abstained").count() == 1
+    assert "Ingrid Halvorsen" not in page.inner_text("main")
+    assert seen["dialogs"] == [] and not [e for e in seen["errors"] if "Security" in e]
+
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+    phone.goto(f"{base}/library")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scroll
+    phone.screenshot(path=str(ARTIFACTS / "web-library-phone.png"), full_page=True)

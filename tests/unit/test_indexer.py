@@ -120,3 +120,45 @@ def test_missing_or_empty_docs_folder_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DocsFolderError, match="no documents"):
         refresh(tmp_path / "empty", store, FakeEmbedder())
+
+
+def test_progress_reports_each_stage_in_order(folder, tmp_path):
+    seen = []
+    refresh(folder, FaissStore(tmp_path / "index"), FakeEmbedder(), on_progress=seen.append)
+    stages = [p.stage for p in seen]
+    order = ["reading", "chunking", "embedding", "writing"]
+    assert [s for i, s in enumerate(stages) if i == 0 or stages[i - 1] != s] == order
+    reading = [p for p in seen if p.stage == "reading" and p.total]
+    assert reading[0].total == 3
+    embedding = [p for p in seen if p.stage == "embedding"]
+    assert embedding[-1].done == embedding[-1].total > 0
+    assert embedding[-1].describe() == f"embedding {embedding[-1].total} of {embedding[-1].total}"
+
+
+def test_embedding_progress_comes_in_steps_for_large_builds(folder, tmp_path, monkeypatch):
+    import qa.indexer
+
+    monkeypatch.setattr(qa.indexer, "EMBED_STEP", 2)
+    seen = []
+    embedder = FakeEmbedder()
+    report = refresh(folder, FaissStore(tmp_path / "index"), embedder, on_progress=seen.append)
+    done = [p.done for p in seen if p.stage == "embedding"]
+    assert done == sorted(done) and len(done) > 3 and done[-1] > 0
+    assert report.embedded == report.chunks  # the steps add up to the same index
+
+
+def test_expected_removals_do_not_trip_the_removal_guard(tmp_path):
+    from qa.indexer import TooManyRemovals
+
+    docs = tmp_path / "docs"
+    for n in range(8):
+        write(docs, f"d{n}.txt", f"Document number {n} talks about topic {n}.")
+    store = FaissStore(tmp_path / "index")
+    refresh(docs, store, FakeEmbedder())
+    gone = {f"d{n}.txt" for n in range(6)}
+    for doc_id in gone:
+        (docs / doc_id).unlink()
+    with pytest.raises(TooManyRemovals):
+        refresh(docs, store, FakeEmbedder())
+    report = refresh(docs, store, FakeEmbedder(), expected_removals=frozenset(gone))
+    assert report.removed == 6 and report.documents == 2
