@@ -183,12 +183,11 @@ def shipped_abstention(with_answer: list[float], without: list[float], threshold
 
 def tradeoff_curve(with_answer: list[float], without: list[float]) -> list[tuple[float, float]]:
     """(abstained without an answer, answered with one) at every distinct score as threshold."""
-    points = []
-    for t in sorted(set(with_answer) | set(without)):
-        answered = sum(s >= t for s in with_answer) / (len(with_answer) or 1)
-        abstained = sum(s < t for s in without) / (len(without) or 1)
-        points.append((abstained, answered))
-    return points
+    answerable, other = np.sort(with_answer), np.sort(without)
+    thresholds = np.unique(np.concatenate([answerable, other]))
+    answered = (len(answerable) - np.searchsorted(answerable, thresholds)) / max(1, len(answerable))
+    abstained = np.searchsorted(other, thresholds) / max(1, len(other))
+    return list(zip(abstained.tolist(), answered.tolist(), strict=True))
 
 
 def coverage_curve(scores: list[float], right: list[float]) -> list[tuple[float, float]]:

@@ -16,8 +16,10 @@ import qa.tools.eval_corpus
 from qa.cli import main
 from qa.tools.answer_sets import (
     abstention_at_target,
+    coverage_curve,
     matches_sentence,
     threshold_answering,
+    tradeoff_curve,
 )
 from qa.tools.eval_corpus import CachedEmbedder, load_squad, load_tydi, load_wikiqa, passage_half
 from tests.support.fakes import ROOT
@@ -136,6 +138,15 @@ def test_threshold_answering_answers_at_least_the_share():
     figures = abstention_at_target(scores, [0.05, 0.2, 0.01, 0.09])
     assert figures["answered_at_target"] == 0.9
     assert figures["abstained_at_target"] == 0.75  # 0.05, 0.01 and 0.09 are below 0.1
+
+
+def test_curves_move_with_the_threshold():
+    # thresholds 0.05, 0.1, 0.2, 0.5, 0.9: (abstained without, answered with)
+    assert tradeoff_curve([0.1, 0.5, 0.5, 0.9], [0.2, 0.5, 0.05]) == [
+        (0.0, 1.0), (1 / 3, 1.0), (1 / 3, 0.75), (2 / 3, 0.75), (1.0, 0.25)
+    ]  # fmt: skip
+    assert coverage_curve([0.9, 0.1, 0.5], [1.0, 0.0, 0.0]) == [(1 / 3, 1.0), (2 / 3, 0.5),
+                                                               (1.0, 1 / 3)]  # fmt: skip
 
 
 def test_matches_sentence_accepts_containment_either_way():
