@@ -1,4 +1,5 @@
-"""`qa eval`: measure the product on SQuAD v1.1 and BEIR, next to BM25-alone and dense-alone.
+"""`qa eval`: measure the product on SQuAD v1.1 and BEIR, next to BM25-alone and dense-alone
+(`wikiqa`, `tydi` and `squad2`: the commands are here, the figures in `qa.tools.answer_sets`).
 
 In: a SQuAD v1.1 file or a BEIR folder. Out: a table on stdout (or, with `--json`, one object of
 figures), progress on stderr, and for SQuAD optionally the abstention trade-off plot. Every index
