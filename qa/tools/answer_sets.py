@@ -417,11 +417,11 @@ def plot_report(report: dict, curves: dict, path: Path) -> None:
 
 def _rows(part: dict, keys: tuple[str, ...]) -> list[str]:
     """One line per system of the figures `keys` ('-' where a figure is None)."""
-    lines = [f"{'':10}" + "".join(f"{k[:18]:>20}" for k in keys)]
+    lines = [f"{'':10}" + "".join(f"{k:>22}" for k in keys)]
     for name in SYSTEMS:
         cells = [part[name].get(k) for k in keys]
         lines.append(f"{name:10}" + "".join(
-            f"{c:20.3f}" if c is not None else f"{'-':>20}" for c in cells))  # fmt: skip
+            f"{c:22.3f}" if c is not None else f"{'-':>22}" for c in cells))  # fmt: skip
     return lines
 
 
