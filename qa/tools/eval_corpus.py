@@ -1,7 +1,9 @@
 """Benchmark data as product documents and indexes, cached under `.cache/eval/`.
 
-In: the SQuAD v1.1 dev file or a BEIR folder (read by path, never copied into the project).
-Out: `SquadQuestion`s / `BeirQuery`s with gold answers as document offsets, a docs folder of
+In: the SQuAD v1.1 or v2.0 dev file, a BEIR folder, the WikiQA folder or the TyDi QA GoldP file
+(read by path, never copied into the project). Out: `SquadQuestion`s / `BeirQuery`s with gold
+answers as document offsets (WikiQA: its correct sentences; SQuAD 2.0 unanswerable: none), a
+docs folder of
 `.txt` files, and a `Snapshot` built by the product's own `qa.indexer.refresh` into a
 `FaissStore`. Vectors go through `CachedEmbedder`, so the several indexes of one benchmark (all
 articles, the first half, ...) and the questions are each encoded once, ever.
@@ -27,7 +29,7 @@ from qa.embedding import Embedder
 from qa.indexer import refresh
 from qa.onnx_export import EXPORT_FORMAT
 from qa.pipeline import open_store
-from qa.stores.base import Snapshot
+from qa.stores.base import Snapshot, StoredSentence
 
 # Relative to the working directory: the checkout's .cache/eval when run from there.
 CACHE = Path(os.environ.get("QA_EVAL_CACHE", ".cache/eval"))
@@ -59,14 +61,20 @@ class SquadArticle:
     text: str
 
 
+def _safe_name(text: str) -> str:
+    """`text` as part of a file name: runs of other characters than [A-Za-z0-9_.-] become _."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
+
+
 def load_squad(path: Path) -> tuple[list[SquadArticle], list[SquadQuestion]]:
-    """Articles and questions of a SQuAD v1.1 file (`.json` or `.json.gz`), in file order."""
+    """Articles and questions of a SQuAD v1.1 or v2.0 file (`.json` or `.json.gz`), in file
+    order; a v2.0 unanswerable question has no answers."""
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8") as handle:
         data = json.load(handle)["data"]
     articles, questions = [], []
     for index, article in enumerate(data):
-        doc_id = f"{index:02d}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', article['title'])}.txt"
+        doc_id = f"{index:02d}-{_safe_name(article['title'])}.txt"
         parts, offset = [], 0
         for paragraph in article["paragraphs"]:
             context = paragraph["context"]
@@ -81,6 +89,93 @@ def load_squad(path: Path) -> tuple[list[SquadArticle], list[SquadQuestion]]:
             offset += len(context) + 2
         articles.append(SquadArticle(index, doc_id, "\n\n".join(parts)))
     return articles, questions
+
+
+@dataclass(frozen=True)
+class Document:
+    """A benchmark document as a product file: `doc_id` (its file name) and text; `group` is the
+    half of the file a TyDi passage falls in (0 elsewhere)."""
+
+    doc_id: str
+    text: str
+    group: int = 0
+
+
+def _read_wikiqa(path: Path) -> list[list[str]]:
+    """The rows of one WikiQA TSV file (`.tsv` or `.tsv.gz`), header left out."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as lines:
+        next(lines)
+        return [line.rstrip("\r\n").split("\t") for line in lines if line.strip()]
+
+
+def load_wikiqa(folder: Path, split: str) -> tuple[list[Document], list[SquadQuestion]]:
+    """WikiQA as product documents and questions.
+
+    In: a folder of `WikiQA-<split>.tsv[.gz]` files (columns `QuestionID Question DocumentID
+    DocumentTitle SentenceID Sentence Label`). Out: one document per summary of every split
+    there (its sentences joined by a space, so one index serves every split), sorted by id;
+    the questions of `split` in file order, whose `answers` are their sentences labelled 1 as
+    `(sentence, start, end)` offsets into the document (none: the summary does not answer)."""
+    rows = {p.name.removeprefix("WikiQA-").split(".")[0]: _read_wikiqa(p)
+            for p in sorted(folder.glob("WikiQA-*.tsv*"))}  # fmt: skip
+    if split not in rows:
+        raise FileNotFoundError(f"no WikiQA-{split}.tsv[.gz] in {folder}")
+    sentences: dict[str, dict[int, str]] = {}
+    titles: dict[str, str] = {}
+    for row in (r for part in rows.values() for r in part):
+        _, _, doc, title, sentence_id, sentence, _ = row
+        titles[doc] = title
+        sentences.setdefault(doc, {})[int(sentence_id.rpartition("-")[2])] = sentence.strip()
+    documents, offsets = [], {}
+    for index, doc in enumerate(sorted(sentences, key=lambda d: int(d.lstrip("D")))):
+        doc_id = f"{doc}-{_safe_name(titles[doc])}.txt"
+        text, starts = "", {}
+        for number in sorted(sentences[doc]):
+            text += " " if text else ""
+            starts[number] = len(text)
+            text += sentences[doc][number]
+        offsets[doc] = (index, doc_id, starts)
+        documents.append(Document(doc_id, text))
+    asked: dict[str, tuple[str, str, list[tuple[str, int, int]]]] = {}
+    for qid, question, doc, _, sentence_id, sentence, label in rows[split]:
+        index, doc_id, starts = offsets[doc]
+        entry = asked.setdefault(qid, (question, doc, []))
+        if label == "1":
+            start = starts[int(sentence_id.rpartition("-")[2])]
+            entry[2].append((sentence.strip(), start, start + len(sentence.strip())))
+    questions = [
+        SquadQuestion(qid, question, offsets[doc][0], offsets[doc][1], tuple(answers))
+        for qid, (question, doc, answers) in asked.items()
+    ]
+    return documents, questions
+
+
+def passage_half(text: str) -> int:
+    """0 or 1: which half of a file a passage falls in, by a (salted) hash of its text."""
+    return hashlib.sha256(f"qa-eval-half\n{text}".encode()).digest()[0] % 2
+
+
+def load_tydi(path: Path) -> tuple[list[Document], list[SquadQuestion]]:
+    """TyDi QA GoldP (SQuAD format, no titles) as one document per distinct passage.
+
+    In: the `.json` or `.json.gz` file. Out: documents named by a hash of their text, `group`
+    the passage's half (`passage_half`); questions with answers as offsets into their passage."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        data = json.load(handle)["data"]
+    documents: dict[str, Document] = {}
+    questions = []
+    for paragraph in (p for article in data for p in article["paragraphs"]):
+        context = paragraph["context"]
+        doc_id = f"{hashlib.sha1(context.encode()).hexdigest()[:16]}.txt"
+        documents.setdefault(doc_id, Document(doc_id, context, passage_half(context)))
+        index = list(documents).index(doc_id)
+        for qa in paragraph["qas"]:
+            answers = tuple((a["text"], a["answer_start"], a["answer_start"] + len(a["text"]))
+                            for a in qa["answers"])  # fmt: skip
+            questions.append(SquadQuestion(str(qa["id"]), qa["question"], index, doc_id, answers))
+    return list(documents.values()), questions
 
 
 @dataclass(frozen=True)
@@ -243,6 +338,19 @@ def build_index(
     if warm is not None:
         warm()
     return snapshot
+
+
+def all_sentences(snapshot: Snapshot) -> list[StoredSentence]:
+    """Every distinct sentence of a snapshot, in document order."""
+    seen, sentences = set(), []
+    for doc_id in snapshot.doc_ids():
+        info = snapshot.document(doc_id)
+        for number in range(info.chunks if info else 0):
+            for sentence in snapshot.chunk(f"{doc_id}#{number}").sentences:
+                if (doc_id, sentence.start) not in seen:
+                    seen.add((doc_id, sentence.start))
+                    sentences.append(sentence)
+    return sentences
 
 
 def progress_bar(items, label: str, show: bool):  # type: ignore[no-untyped-def]

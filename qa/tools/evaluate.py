@@ -1,4 +1,5 @@
-"""`qa eval`: measure the product on SQuAD v1.1 and BEIR, next to BM25-alone and dense-alone.
+"""`qa eval`: measure the product on SQuAD v1.1 and BEIR, next to BM25-alone and dense-alone
+(`wikiqa`, `tydi` and `squad2`: the commands are here, the figures in `qa.tools.answer_sets`).
 
 In: a SQuAD v1.1 file or a BEIR folder. Out: a table on stdout (or, with `--json`, one object of
 figures), progress on stderr, and for SQuAD optionally the abstention trade-off plot. Every index
@@ -27,13 +28,14 @@ import numpy as np
 from qa.answer import ScoringModel
 from qa.lexical import LexicalIndex
 from qa.retrieval import RetrievalOptions, retrieve
-from qa.stores.base import Snapshot, StoredSentence
-from qa.tools import eval_corpus
+from qa.stores.base import Snapshot
+from qa.tools import answer_sets, eval_corpus
 from qa.tools.eval_corpus import (
     CACHE,
     BeirQuery,
     CachedEmbedder,
     SquadQuestion,
+    all_sentences,
     build_index,
     index_settings,
     load_beir,
@@ -54,19 +56,6 @@ from qa.tools.metrics import (
 from qa.tools.trials import TOP_K, Trial, ask_trial, golds, make_embedder, run_trials
 
 LATENCY_SAMPLE = 200
-
-
-def _all_sentences(snapshot: Snapshot) -> list[StoredSentence]:
-    """Every distinct sentence of a snapshot, in document order."""
-    seen, sentences = set(), []
-    for doc_id in snapshot.doc_ids():
-        info = snapshot.document(doc_id)
-        for number in range(info.chunks if info else 0):
-            for sentence in snapshot.chunk(f"{doc_id}#{number}").sentences:
-                if (doc_id, sentence.start) not in seen:
-                    seen.add((doc_id, sentence.start))
-                    sentences.append(sentence)
-    return sentences
 
 
 def _spans(snapshot: Snapshot, chunk_ids: list[str]) -> list[tuple[str, int, int]]:
@@ -91,7 +80,7 @@ def evaluate_full(
     snapshot: Snapshot, trials: list[Trial], model: ScoringModel, progress: bool
 ) -> list[dict]:
     """Per-question figures of the product and both baselines on the all-articles index."""
-    sentences = _all_sentences(snapshot)
+    sentences = all_sentences(snapshot)
     sentence_bm25 = LexicalIndex([s.text for s in sentences])
     sentence_vectors = np.stack([s.vector for s in sentences])
     rows = []
@@ -385,7 +374,8 @@ def beir_table(report: dict) -> str:
 
 @click.group("eval")
 def eval_group() -> None:
-    """Measure answer quality on SQuAD v1.1 or a BEIR dataset, next to BM25 and dense baselines."""
+    """Measure answer quality on SQuAD v1.1/2.0, WikiQA, TyDi or a BEIR dataset, next to BM25
+    and dense baselines."""
 
 
 @eval_group.command("squad")
@@ -432,6 +422,53 @@ def beir_command(folder: Path, split: str, as_json: bool, store: str) -> None:
     eval_corpus.STORE = store
     report = beir_report(folder, split, progress=True)
     click.echo(json.dumps(report) if as_json else beir_table(report))
+
+
+@eval_group.command("wikiqa")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--split", default="dev", show_default=True, help="Which WikiQA-SPLIT.tsv to ask.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object of figures.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path),
+              help="Draw the abstention trade-off curves into this PNG file.")  # fmt: skip
+def wikiqa_command(folder: Path, split: str, as_json: bool, plot: Path | None) -> None:
+    """Evaluate on WikiQA (FOLDER holds WikiQA-*.tsv[.gz]; every summary is a document)."""
+    report, curves = answer_sets.wikiqa_report(folder, split, progress=True)
+    _print_report(report, curves, as_json, plot)
+
+
+@eval_group.command("tydi")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object of figures.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path),
+              help="Draw share answered vs. quotes right into this PNG file.")  # fmt: skip
+def tydi_command(path: Path, as_json: bool, plot: Path | None) -> None:
+    """Evaluate on TyDi QA GoldP in SQuAD format (PATH: .json or .json.gz; one document per
+    passage)."""
+    report, curves = answer_sets.tydi_report(path, progress=True)
+    _print_report(report, curves, as_json, plot)
+
+
+@eval_group.command("squad2")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object of figures.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path),
+              help="Draw the abstention trade-off curves into this PNG file.")  # fmt: skip
+@click.option(
+    "--v11",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The SQuAD v1.1 dev file: also report on its articles 24-47 (never fitted on).",
+)
+def squad2_command(path: Path, as_json: bool, plot: Path | None, v11: Path | None) -> None:
+    """Evaluate on SQuAD 2.0 dev (PATH: .json or .json.gz; one document per article): answered
+    on answerable questions, abstained on unanswerable ones."""
+    report, curves = answer_sets.squad2_report(path, v11, progress=True)
+    _print_report(report, curves, as_json, plot)
+
+
+def _print_report(report: dict, curves: dict, as_json: bool, plot: Path | None) -> None:
+    if plot:
+        answer_sets.plot_report(report, curves, plot)
+    click.echo(json.dumps(report) if as_json else answer_sets.report_table(report))
 
 
 @eval_group.command("fit")

@@ -1,0 +1,215 @@
+"""`qa eval wikiqa`, `tydi` and `squad2` end to end on tiny slices of the real benchmark files,
+and the loaders and figures they rest on."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import qa.tools.answer_sets
+import qa.tools.eval_corpus
+from qa.cli import main
+from qa.tools.answer_sets import (
+    abstention_at_target,
+    coverage_curve,
+    matches_sentence,
+    threshold_answering,
+    tradeoff_curve,
+)
+from qa.tools.eval_corpus import CachedEmbedder, load_squad, load_tydi, load_wikiqa, passage_half
+from tests.support.fakes import ROOT
+
+EVAL = ROOT.parent / "shared" / "eval"
+WIKIQA = EVAL / "wikiqa"
+TYDI = EVAL / "tydiqa-en" / "tydiqa-en-goldp-dev.json.gz"
+SQUAD2 = EVAL / "squad-v2.0-dev" / "dev-v2.0.rebuilt.json.gz"
+SQUAD11 = EVAL / "squad-v1.1-dev" / "dev-v1.1.json.gz"
+SYSTEMS = ("product", "bm25", "dense")
+
+
+@pytest.fixture
+def eval_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, real_embedder) -> Path:
+    """Indexes and vectors go to a temporary cache; the real model is loaded only once."""
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(qa.tools.eval_corpus, "CACHE", cache)
+    monkeypatch.setattr(qa.tools.answer_sets, "CACHE", cache)
+    monkeypatch.setattr(
+        qa.tools.answer_sets,
+        "make_embedder",
+        lambda folder, dataset: CachedEmbedder(real_embedder, cache / f"vectors-{dataset}.npz"),
+    )
+    return cache
+
+
+def _wikiqa_lines(name: str, questions: int) -> list[str]:
+    """The header and the rows of the first `questions` questions of a WikiQA file."""
+    with gzip.open(WIKIQA / f"WikiQA-{name}.tsv.gz", "rt", encoding="utf-8") as handle:
+        lines = handle.read().splitlines()
+    kept, seen = [lines[0]], []
+    for line in lines[1:]:
+        qid = line.split("\t")[0]
+        if qid not in seen:
+            seen.append(qid)
+        if len(seen) > questions:
+            break
+        kept.append(line)
+    return kept
+
+
+@pytest.fixture
+def wikiqa_slice(tmp_path: Path) -> Path:
+    """Dev's first 12 questions as a plain .tsv, train's first 3 as .tsv.gz."""
+    folder = tmp_path / "wikiqa"
+    folder.mkdir()
+    (folder / "WikiQA-dev.tsv").write_text("\n".join(_wikiqa_lines("dev", 12)) + "\n")
+    with gzip.open(folder / "WikiQA-train.tsv.gz", "wt", encoding="utf-8") as out:
+        out.write("\n".join(_wikiqa_lines("train", 3)) + "\n")
+    return folder
+
+
+@pytest.fixture
+def tydi_slice(tmp_path: Path) -> Path:
+    """The first 10 passages of the TyDi GoldP file."""
+    with gzip.open(TYDI, "rt", encoding="utf-8") as handle:
+        data = json.load(handle)
+    path = tmp_path / "tydi.json"
+    path.write_text(json.dumps({"version": "tydi", "data": data["data"][:10]}))
+    return path
+
+
+@pytest.fixture
+def squad2_slice(tmp_path: Path) -> Path:
+    """Two paragraphs of SQuAD 2.0 dev articles 0, 1 (v1.1 articles 2 and 4) and 16 (Pharmacy,
+    v1.1 article 26), six questions each."""
+    with gzip.open(SQUAD2, "rt", encoding="utf-8") as handle:
+        articles = json.load(handle)["data"]
+    data = [articles[i] for i in (0, 1, 16)]
+    for article in data:
+        article["paragraphs"] = article["paragraphs"][:2]
+        for paragraph in article["paragraphs"]:
+            paragraph["qas"] = paragraph["qas"][:6]
+    path = tmp_path / "squad2.json.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as out:
+        json.dump({"version": "v2.0", "data": data}, out)
+    return path
+
+
+def test_wikiqa_loader_indexes_every_split_and_marks_correct_sentences(wikiqa_slice):
+    documents, questions = load_wikiqa(wikiqa_slice, "dev")
+    texts = {d.doc_id: d.text for d in documents}
+    assert len(questions) == 12
+    assert any(q.answers for q in questions) and any(not q.answers for q in questions)
+    for question in questions:
+        assert question.doc_id in texts
+        for sentence, start, end in question.answers:
+            assert texts[question.doc_id][start:end] == sentence
+    _, train = load_wikiqa(wikiqa_slice, "train")
+    assert len(train) == 3 and all(q.doc_id in texts for q in train)
+    with pytest.raises(FileNotFoundError):
+        load_wikiqa(wikiqa_slice, "test")
+
+
+def test_tydi_loader_makes_one_document_per_distinct_passage(tydi_slice):
+    documents, questions = load_tydi(tydi_slice)
+    texts = {d.doc_id: d.text for d in documents}
+    assert len(documents) == len(texts) <= 10 and len(questions) >= 10
+    for question in questions:
+        for text, start, end in question.answers:
+            assert texts[question.doc_id][start:end] == text
+    assert all(d.group == passage_half(d.text) in (0, 1) for d in documents)
+
+
+def test_squad_loader_reads_unanswerable_questions_of_squad2(squad2_slice):
+    articles, questions = load_squad(squad2_slice)
+    assert len(articles) == 3
+    assert any(not q.answers for q in questions) and any(q.answers for q in questions)
+
+
+def test_threshold_answering_answers_at_least_the_share():
+    scores = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05]
+    t = threshold_answering(scores, 0.85)
+    assert t == 0.1 and sum(s >= t for s in scores) / len(scores) >= 0.85
+    assert threshold_answering([], 0.85) == -math.inf
+    figures = abstention_at_target(scores, [0.05, 0.2, 0.01, 0.09])
+    assert figures["answered_at_target"] == 0.9
+    assert figures["abstained_at_target"] == 0.75  # 0.05, 0.01 and 0.09 are below 0.1
+
+
+def test_curves_move_with_the_threshold():
+    # thresholds 0.05, 0.1, 0.2, 0.5, 0.9: (abstained without, answered with)
+    assert tradeoff_curve([0.1, 0.5, 0.5, 0.9], [0.2, 0.5, 0.05]) == [
+        (0.0, 1.0), (1 / 3, 1.0), (1 / 3, 0.75), (2 / 3, 0.75), (1.0, 0.25)
+    ]  # fmt: skip
+    assert coverage_curve([0.9, 0.1, 0.5], [1.0, 0.0, 0.0]) == [(1 / 3, 1.0), (2 / 3, 0.5),
+                                                               (1.0, 1 / 3)]  # fmt: skip
+
+
+def test_matches_sentence_accepts_containment_either_way():
+    gold = ["The Eiffel Tower is 330 metres tall."]
+    assert matches_sentence("the Eiffel Tower is 330 metres tall", gold) == 1.0
+    assert matches_sentence("Intro. The Eiffel Tower is 330 metres tall. More.", gold) == 1.0
+    assert matches_sentence("It stands in Paris.", gold) == 0.0
+    assert matches_sentence(None, gold) == 0.0 and matches_sentence("", gold) == 0.0
+
+
+def _run(args: list[str]) -> dict:
+    result = CliRunner().invoke(main, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def _assert_shares(part: dict, keys: tuple[str, ...]) -> None:
+    for name in SYSTEMS:
+        for key in keys:
+            value = part[name][key]
+            assert value is None or 0.0 <= value <= 1.0, (name, key, value)
+
+
+@pytest.mark.model
+def test_wikiqa_command_reports_quotes_and_abstention_with_baselines(
+    eval_cache, wikiqa_slice, tmp_path
+):
+    plot = tmp_path / "wikiqa.png"
+    report = _run(["eval", "wikiqa", str(wikiqa_slice), "--plot", str(plot)])
+    assert report["questions"] == 12 and report["with_answer"] + report["without_answer"] == 12
+    _assert_shares(report, ("top_quote_correct", "right_document", "abstained_at_target"))
+    assert report["product"]["answered_at_target"] >= 0.85
+    assert set(report["shipped"]) == {
+        "threshold",
+        "answered_with_answer",
+        "abstained_without_answer",
+    }
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    table = CliRunner().invoke(main, ["eval", "wikiqa", str(wikiqa_slice)]).output
+    assert "top_quote_correct" in table and "bm25" in table
+
+
+@pytest.mark.model
+def test_tydi_command_reports_quote_and_passage_on_each_half(eval_cache, tydi_slice):
+    report = _run(["eval", "tydi", str(tydi_slice)])
+    keys = ("quote_holds_answer", "right_passage", "passage_hit1")
+    for part in (report, report["half0"], report["half1"]):
+        _assert_shares(part, keys)
+        assert 0.0 <= part["shipped"]["answered"] <= 1.0
+    assert report["half0"]["questions"] + report["half1"]["questions"] == report["questions"]
+    # Ten passages: the product must cite the right one for most questions.
+    assert report["product"]["right_passage"] >= 0.6
+
+
+@pytest.mark.model
+def test_squad2_command_reports_abstention_on_unanswerable(eval_cache, squad2_slice, tmp_path):
+    plot = tmp_path / "squad2.png"
+    report = _run(["eval", "squad2", str(squad2_slice), "--v11", str(SQUAD11), "--plot", str(plot)])
+    assert report["answerable"] + report["unanswerable"] == report["questions"] == 36
+    _assert_shares(report, ("quote_holds_answer", "answered_at_target", "abstained_at_target"))
+    shipped = report["shipped"]
+    assert 0.0 <= shipped["answered_with_answer"] <= 1.0
+    assert 0.0 <= shipped["abstained_without_answer"] <= 1.0
+    # Only Pharmacy is among v1.1 articles 24-47, never fitted on.
+    assert report["heldout"]["questions"] == 12 and report["heldout"]["documents"] == 1
+    assert plot.read_bytes()[:4] == b"\x89PNG"
