@@ -157,3 +157,13 @@ def test_a_missing_data_file_is_a_clear_error_at_start(
         )  # fmt: skip
         assert result.returncode == 2, result.stderr[-2000:]
         assert "reinstall" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_tools_run_from_the_installed_wheel_with_the_extra(venv: Path, workdir: Path) -> None:
+    """`qa eval` and `qa bench` come from `qa.tools` inside the wheel (the test environment
+    has the `eval` extra's packages)."""
+    for command in (["eval", "--help"], ["bench", "--help"]):
+        result = qa(venv, workdir, *command)
+        assert result.returncode == 0, result.stderr[-2000:]
+    listed = qa(venv, workdir, "eval", "--help").stdout
+    assert all(name in listed for name in ("squad", "beir", "fit"))
