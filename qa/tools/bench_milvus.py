@@ -74,7 +74,7 @@ def bench_milvus(config: BenchConfig, embedder: Any, out: dict) -> dict:
         raise ValueError(f"the milvus part needs --store milvus://..., got {config.store!r}")
     out["store"] = Settings(store=config.store).store_label
     faiss_store = FaissStore(config.work / "index")
-    milvus_store = MilvusStore.from_uri(config.store)
+    milvus_store = _dedicated(MilvusStore.from_uri(config.store))
     try:
         out["build"] = _build_both(config, embedder, faiss_store, milvus_store)
         config.log(f"milvus: built {out['build']}")
@@ -88,8 +88,6 @@ def bench_milvus(config: BenchConfig, embedder: Any, out: dict) -> dict:
         out["search"] = search_breakdown(config, faiss, milvus, milvus_store)
         config.log(f"milvus: searches {out['search']}")
     finally:
-        # Not left idle through the HTTP load: milvus-lite's gRPC server answers an idle
-        # client's keepalive pings with GOAWAY "too_many_pings" (seen once here).
         milvus_store.close()
     out["store_before"] = store_mark(config.store)
     out["http"] = bench_readers(config, config.store)
@@ -180,13 +178,26 @@ def search_breakdown(config: BenchConfig, faiss: Any, milvus: Any, milvus_store:
     return out
 
 
+def _dedicated(store: Any) -> Any:
+    """`store` with a gRPC connection of its own, closed by `store.close()`. pymilvus otherwise
+    shares one connection per address for the whole process and keeps it after every client
+    closed; left idle through the HTTP load, it keeps sending keepalive pings, which
+    milvus-lite's server answers with GOAWAY "too_many_pings", and the next client to reuse it
+    failed to reconnect ("Fail connecting to server"; seen twice after the load)."""
+    from pymilvus import MilvusClient
+
+    target = store.target
+    store._client_obj = MilvusClient(uri=target.uri, token=target.token, timeout=30, dedicated=True)
+    return store
+
+
 def store_mark(uri: str, tries: int = 3) -> dict:
     """The collection's version (generation.epoch), document and chunk counts, and a digest of
     its document hashes, read with a fresh client (`tries` times on a connection error)."""
     from qa.stores.milvus_store import MilvusStore, MilvusUnavailable
 
     for attempt in range(tries):
-        store = MilvusStore.from_uri(uri)
+        store = _dedicated(MilvusStore.from_uri(uri))
         try:
             state = store.state()
             snapshot = store.open()
