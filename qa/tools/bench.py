@@ -10,6 +10,10 @@ recording embedder), and the bare encode of each question. Builds, refreshes and
 as fresh processes (`qa index`, `qa serve`), as a user would run them; their peak and resident
 memory come from the kernel (`wait4`) and psutil. Every part is a small function taking a
 `BenchConfig`, so the tests run the whole thing in seconds on a tiny corpus.
+
+`--store milvus://HOST:PORT/COLLECTION` adds the `milvus` part (`qa.tools.bench_milvus`): the
+same corpus in FAISS and in Milvus, answers timed on both in one process, and 16 HTTP clients
+over two reader-only `qa serve --store` servers.
 """
 
 from __future__ import annotations
