@@ -10,6 +10,10 @@ recording embedder), and the bare encode of each question. Builds, refreshes and
 as fresh processes (`qa index`, `qa serve`), as a user would run them; their peak and resident
 memory come from the kernel (`wait4`) and psutil. Every part is a small function taking a
 `BenchConfig`, so the tests run the whole thing in seconds on a tiny corpus.
+
+`--store milvus://HOST:PORT/COLLECTION` adds the `milvus` part (`qa.tools.bench_milvus`): the
+same corpus in FAISS and in Milvus, answers timed on both in one process, and 16 HTTP clients
+over two reader-only `qa serve --store` servers.
 """
 
 from __future__ import annotations
@@ -55,12 +59,15 @@ class Server:
 
 IndexRunner = Callable[[Path, Path], RunResult]
 ServerStarter = Callable[[Path, Path], Server]
+ReaderStarter = Callable[[str, Path], Server]  # (store URI, working directory) -> a server
 
 
 @dataclass
 class BenchConfig:
-    """What to measure and how long. `embedder`, `run_index` and `start_server` default to the
-    real model, `qa index` and `qa serve` subprocesses; tests swap in fast ones."""
+    """What to measure and how long. `embedder`, `run_index`, `start_server` and
+    `start_reader` default to the real model, `qa index`, `qa serve` and reader-only
+    `qa serve --store` subprocesses; tests swap in fast ones. `store` (a `milvus://` URI) is
+    what the `milvus` part compares with FAISS, over `readers` servers and `reader_clients`."""
 
     docs: Path
     questions: list[str]
@@ -75,6 +82,10 @@ class BenchConfig:
     embedder: object | None = None
     run_index: IndexRunner | None = None
     start_server: ServerStarter | None = None
+    store: str | None = None
+    readers: int = 2
+    reader_clients: int = 16
+    start_reader: ReaderStarter | None = None
     log: Callable[[str], None] = field(default=lambda message: None)
 
 
@@ -213,6 +224,15 @@ def _free_port() -> int:
 
 def subprocess_server(docs: Path, index: Path, timeout: float = 300.0) -> Server:
     """Start `qa serve` on a free loopback port and wait until /health says ok."""
+    return serve_process(["--docs", str(docs), "--index", str(index)], timeout=timeout)
+
+
+def serve_process(
+    args: list[str], cwd: Path | None = None, env: dict[str, str] | None = None,
+    timeout: float = 300.0,
+) -> Server:  # fmt: skip
+    """Start `qa serve ARGS --port FREE` (in `cwd`, with `env`) and wait until /health says ok.
+    Its output goes to a log file named in any error."""
     import subprocess
     import tempfile
 
@@ -221,9 +241,11 @@ def subprocess_server(docs: Path, index: Path, timeout: float = 300.0) -> Server
     port = _free_port()
     log = open(Path(tempfile.gettempdir()) / f"qa-bench-serve-{port}.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
-        qa_command("serve", "--docs", str(docs), "--index", str(index), "--port", str(port)),
+        qa_command("serve", *args, "--port", str(port)),
         stdout=log,
         stderr=subprocess.STDOUT,
+        cwd=cwd,
+        env=env,
     )
     url = f"http://127.0.0.1:{port}"
 
@@ -430,15 +452,25 @@ def _threaded_rps(assistant, questions: list[str], seconds: float) -> float:  # 
 
 
 async def _load(url: str, questions: list[str], clients: int, seconds: float) -> dict:
-    """`clients` concurrent aiohttp clients POSTing /ask in a loop for `seconds`. aiohttp,
-    not httpx: on this 2-core machine the client shares the CPU with the server, and httpx's
-    async client spends about 1.9 ms of CPU per request to aiohttp's 0.7 ms (measured against
-    a stub server), which would be counted as the server's latency."""
+    """`clients` concurrent aiohttp clients POSTing /ask to `url` in a loop for `seconds`."""
+    result = await load_servers([url], questions, clients, seconds)
+    del result["per_server"]
+    return result
+
+
+async def load_servers(urls: list[str], questions: list[str], clients: int, seconds: float) -> dict:
+    """`clients` concurrent aiohttp clients POSTing /ask in a loop for `seconds`, client i to
+    `urls[i % len(urls)]`. Out: rps, p50/p95/p99 ms, errors, requests (all servers together)
+    and `per_server` answered counts. aiohttp, not httpx: on this 2-core machine the client
+    shares the CPU with the server, and httpx's async client spends about 1.9 ms of CPU per
+    request to aiohttp's 0.7 ms (measured against a stub server), which would be counted as the
+    server's latency."""
     import asyncio
 
     import aiohttp
 
     latencies: list[float] = []
+    answered = [0] * len(urls)
     errors = 0
 
     async def client(slot: int, http: aiohttp.ClientSession) -> None:
@@ -455,17 +487,25 @@ async def _load(url: str, questions: list[str], clients: int, seconds: float) ->
                 ok = False
             if ok:
                 latencies.append(time.perf_counter() - started)
+                answered[slot % len(urls)] += 1
             else:
                 errors += 1
             i += clients
 
-    connector = aiohttp.TCPConnector(limit=clients)
+    per_url = -(-clients // len(urls))  # each server's share of the clients, rounded up
     timeout = aiohttp.ClientTimeout(total=60.0)
-    async with aiohttp.ClientSession(url, connector=connector, timeout=timeout) as http:
+    sessions = [
+        aiohttp.ClientSession(url, connector=aiohttp.TCPConnector(limit=per_url), timeout=timeout)
+        for url in urls
+    ]
+    try:
         started = time.perf_counter()
         deadline = time.monotonic() + seconds
-        await asyncio.gather(*(client(slot, http) for slot in range(clients)))
+        await asyncio.gather(*(client(slot, sessions[slot % len(urls)]) for slot in range(clients)))
         elapsed = time.perf_counter() - started
+    finally:
+        for session in sessions:
+            await session.close()
     return {
         "rps": round(len(latencies) / elapsed, 2),
         "p50_ms": _ms(latencies, 50),
@@ -473,6 +513,7 @@ async def _load(url: str, questions: list[str], clients: int, seconds: float) ->
         "p99_ms": _ms(latencies, 99),
         "errors": errors,
         "requests": len(latencies) + errors,
+        "per_server": answered,
     }
 
 
@@ -568,7 +609,7 @@ def run_bench(config: BenchConfig) -> dict:
     result: dict = {"machine": machine(), "corpus": {"docs": str(config.docs)}, "errors": {}}
     index = config.work / "index"
     embedder = config.embedder
-    if embedder is None and config.parts & {"build", "answer"}:
+    if embedder is None and config.parts & {"build", "answer", "milvus"}:
         from qa.config import Settings
         from qa.embedding import SentenceTransformerEmbedder
 
@@ -587,6 +628,7 @@ def run_bench(config: BenchConfig) -> dict:
         ("http", lambda: result.update(zip(("http", "server_rss_mb"),
                                            bench_http(config, index), strict=True))),
         ("scaling", lambda: result.update(scaling=bench_scaling(config))),
+        ("milvus", lambda: _milvus_part(config, embedder, result)),
     ]  # fmt: skip
     for name, step in steps:
         if name not in config.parts:
@@ -610,6 +652,13 @@ def _answer_part(config: BenchConfig, embedder, index: Path) -> dict:  # type: i
     assistant = Assistant(Settings(docs_dir=config.docs, index_dir=index), embedder=embedder)
     assistant.refresh()
     return bench_answer(config, assistant)
+
+
+def _milvus_part(config: BenchConfig, embedder, result: dict) -> None:  # type: ignore[no-untyped-def]
+    """The milvus part; its figures go into `result["milvus"]` as they are measured."""
+    from qa.tools.bench_milvus import bench_milvus
+
+    bench_milvus(config, embedder, result.setdefault("milvus", {}))
 
 
 def _save_partial(work: Path, result: dict) -> None:
@@ -695,6 +744,10 @@ def targets(r: dict) -> list[dict]:
     if big:
         out.append(Target("1M vectors: search p50", big["p50_ms"], 5, "ms"))
         out.append(Target("1M vectors: 1 - recall@10 vs 0.05", 1 - big["recall10"], 0.05, ""))
+    if "milvus" in r:
+        from qa.tools.bench_milvus import milvus_targets
+
+        out += [Target(*row) for row in milvus_targets(r["milvus"])]
     return [t.to_dict() for t in out]
 
 
@@ -736,6 +789,10 @@ def table(result: dict) -> str:
             f"{int(n):>9,} vectors: {s['index']}, p50 {s['p50_ms']:.3f} ms, recall@10 "
             f"{s['recall10']:.3f} (exact p50 {s['exact_p50_ms']:.2f} ms)"
         )
+    if "milvus" in result:
+        from qa.tools.bench_milvus import milvus_lines
+
+        lines += milvus_lines(result["milvus"])
     for part, error in result.get("errors", {}).items():
         lines.append(f"{part}: FAILED: {error}")
     lines += ["", f"{'target':<52} {'value':>10} {'limit':>10} {'ratio':>6}  ok"]
@@ -779,7 +836,14 @@ def _stderr_log(enabled: bool) -> Iterator[Callable[[str], None]]:
 @click.option(
     "--only",
     default=None,
-    help="Comma-separated parts: build,refresh,incremental,answer,http,scaling.",
+    help="Comma-separated parts: build,refresh,incremental,answer,http,scaling,milvus.",
+)
+@click.option(
+    "--store",
+    default=None,
+    help="milvus://HOST:PORT/COLLECTION: the milvus part builds the corpus there and compares "
+    "it with FAISS (in-process answers; 16 HTTP clients over two reader-only servers). Alone "
+    "(no --only) it runs just that part.",
 )
 @click.option(
     "--sizes",
@@ -817,6 +881,7 @@ def bench_command(
     seconds: float,
     queries: int,
     work: Path,
+    store: str | None,
 ) -> None:
     """Benchmark the product against bare model encoding measured in the same run."""
     if corpus and docs_dir:
@@ -828,7 +893,7 @@ def bench_command(
         if not path.is_file():
             raise click.UsageError(f"SQuAD file {path} not found; pass --corpus squad PATH")
         docs, questions = squad_corpus(path, work / "squad")
-    parts = frozenset(p.strip() for p in only.split(",")) if only else BenchConfig.parts
+    parts = _parts(only, store)
     with _stderr_log(True) as log:
         config = BenchConfig(
             docs=docs,
@@ -838,7 +903,21 @@ def bench_command(
             seconds=seconds,
             queries=queries,
             sizes=tuple(int(s) for s in sizes.split(",") if s.strip()),
+            store=store,
             log=log,
         )
         result = run_bench(config)
     click.echo(json.dumps(result) if as_json else table(result))
+
+
+def _parts(only: str | None, store: str | None) -> frozenset[str]:
+    """The parts to run: `--only`'s, else all FAISS ones, or just `milvus` with `--store`."""
+    if store is not None and not store.startswith("milvus://"):
+        raise click.UsageError(f"--store must be milvus://HOST:PORT/COLLECTION, got {store!r}")
+    if only:
+        parts = frozenset(p.strip() for p in only.split(",") if p.strip())
+    else:
+        parts = frozenset({"milvus"}) if store else BenchConfig.parts
+    if "milvus" in parts and store is None:
+        raise click.UsageError("the milvus part needs --store milvus://HOST:PORT/COLLECTION")
+    return parts

@@ -389,9 +389,10 @@ def test_qa_ask_on_a_shared_store_answers_without_indexing(shared, monkeypatch) 
     assert store.version() == version and store.open().document_count == 11
 
 
-def test_a_question_costs_two_searches_and_one_sentence_read(milvus_uri, seed_docs) -> None:  # type: ignore[no-untyped-def]
-    """Round trips per question: both searches (sent at once) and one batched read of the
-    sentences of the passages used; documents are read once per snapshot."""
+def test_a_question_costs_two_searches_and_two_reads_at_once(milvus_uri, seed_docs) -> None:  # type: ignore[no-untyped-def]
+    """Round trips per question: both searches (sent at once; hits without vectors) and, at
+    once, one batched read of the sentences and one of the vectors of the passages used;
+    documents are read once per snapshot."""
     from tests.support.milvus_latency import CountingClient
 
     uri = milvus_uri()
@@ -401,8 +402,34 @@ def test_a_question_costs_two_searches_and_one_sentence_read(milvus_uri, seed_do
     counting = CountingClient(snapshot._client)  # type: ignore[attr-defined]
     snapshot._client = counting  # type: ignore[attr-defined]
     assistant.ask(QUESTIONS[0])
-    assert (counting.calls["search"], counting.calls["query"]) == (2, 1)
+    assert (counting.calls["search"], counting.calls["query"]) == (2, 2)
     assistant.ask(QUESTIONS[0])  # every chunk it needs is cached now
-    assert (counting.calls["search"], counting.calls["query"]) == (4, 1)
+    assert (counting.calls["search"], counting.calls["query"]) == (4, 2)
     assert snapshot.document(SEED_DOC) == snapshot.document(SEED_DOC)
-    assert counting.calls["query"] == 2
+    assert counting.calls["query"] == 3
+
+
+def test_a_build_flushes_what_it_wrote_and_a_refused_flush_fails_nothing(  # type: ignore[no-untyped-def]
+    milvus_uri, seed_docs, monkeypatch
+) -> None:
+    """Flushed rows sit in sealed segments that milvus-lite searches with an index; a flush a
+    cluster refuses (rate limit) only costs speed, never the commit."""
+    from qa.indexer import refresh
+    from tests.support.milvus_latency import CountingClient
+
+    store = MilvusStore.from_uri(milvus_uri())
+    counting = CountingClient(store.client)
+    store._client_obj = counting  # type: ignore[attr-defined]
+    refresh(seed_docs, store, FakeEmbedder())
+    assert counting.calls["flush"] == 3  # chunks, sentences, documents
+
+    def refuse(name: str, **kwargs: object) -> None:
+        raise RuntimeError("flush rate limit exceeded")
+
+    monkeypatch.setattr(counting._client, "flush", refuse)  # type: ignore[attr-defined]
+    (seed_docs / "kiwi.txt").write_text(KIWI_V2)
+    report = refresh(seed_docs, store, FakeEmbedder())
+    assert report.updated == 1 and counting.calls["flush"] == 6
+    snapshot = store.open()
+    assert snapshot.document_count == 2
+    assert snapshot.document("kiwi.txt").text == KIWI_V2  # type: ignore[union-attr]

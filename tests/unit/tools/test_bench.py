@@ -7,6 +7,7 @@ import gzip
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import threading
@@ -25,12 +26,18 @@ from qa.tools.bench import (
     BenchConfig,
     RunResult,
     Server,
+    _parts,
     percentile,
     run_bench,
     squad_corpus,
     table,
 )
+from tests.support import milvus_fixture
 from tests.support.fakes import SEED_DOC, SEEDS, FakeEmbedder
+
+# The Milvus server (started only for the tests that use it) and URI fixtures.
+milvus_server = milvus_fixture.milvus_server
+milvus_uri = milvus_fixture.milvus_uri
 
 HTTP_KEYS = {"rps", "p50_ms", "p95_ms", "p99_ms", "errors"}
 SCALING_KEYS = {"index", "p50_ms", "recall10"}
@@ -48,37 +55,54 @@ def in_process_runner(embedder):  # type: ignore[no-untyped-def]
     return run
 
 
+def serve_in_thread(assistant: Assistant) -> Server:
+    """The real app over `assistant`, uvicorn in a thread, once /health says ok."""
+    import httpx
+    import uvicorn
+
+    from qa.web.app import create_app
+
+    port = bench._free_port()
+    config = uvicorn.Config(create_app(assistant), port=port, log_level="warning")
+    runner = uvicorn.Server(config)
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+
+    def stop() -> None:
+        runner.should_exit = True
+        thread.join(10)
+
+    return Server(url, os.getpid(), stop)
+
+
 def thread_server(embedder):  # type: ignore[no-untyped-def]
     """`qa serve` stand-in: the real app over a fake-embedder Assistant, uvicorn in a thread."""
 
     def start(docs: Path, index: Path) -> Server:
-        import uvicorn
+        return serve_in_thread(
+            Assistant(Settings(docs_dir=docs, index_dir=index), embedder=embedder)
+        )
 
-        from qa.web.app import create_app
+    return start
 
-        assistant = Assistant(Settings(docs_dir=docs, index_dir=index), embedder=embedder)
-        port = bench._free_port()
-        config = uvicorn.Config(create_app(assistant), port=port, log_level="warning")
-        runner = uvicorn.Server(config)
-        thread = threading.Thread(target=runner.run, daemon=True)
-        thread.start()
-        url = f"http://127.0.0.1:{port}"
-        import httpx
 
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
+def thread_reader(embedder):  # type: ignore[no-untyped-def]
+    """`qa serve --store URI` run in `home` stand-in: Settings as the command builds them there
+    (no --docs, so `./seeds` is the default folder, not a named one: reader-only)."""
 
-        def stop() -> None:
-            runner.should_exit = True
-            thread.join(10)
-
-        return Server(url, os.getpid(), stop)
+    def start(uri: str, home: Path) -> Server:
+        settings = Settings(docs_dir=home / "seeds", store=uri, docs_given=False)
+        assert not settings.role().builder
+        return serve_in_thread(Assistant(settings, embedder=embedder))
 
     return start
 
@@ -135,6 +159,59 @@ def test_smoke_run_gives_every_figure_of_the_issue(docs, tmp_path):
     assert (docs / "japan-new-zealand-information-sharing.txt").read_bytes() == (
         SEEDS / SEED_DOC
     ).read_bytes()
+
+
+def test_milvus_part_compares_with_faiss_over_two_reader_only_servers(docs, tmp_path, milvus_uri):
+    shutil.copy(docs / SEED_DOC, docs / "second.txt")  # two documents
+    embedder = FakeEmbedder()
+    uri = milvus_uri()
+    config = BenchConfig(
+        docs=docs,
+        questions=["When did Luxon take office?", "What do Japan and New Zealand share?"],
+        work=tmp_path / "work",
+        seconds=0.5,
+        queries=6,
+        parts=frozenset({"milvus"}),
+        embedder=embedder,
+        store=uri,
+        start_reader=thread_reader(embedder),
+    )
+    result = json.loads(json.dumps(run_bench(config)))
+
+    assert result["errors"] == {}
+    m = result["milvus"]
+    assert (m["build"]["documents"], m["build"]["chunks"]) == (2, m["store_after"]["chunks"])
+    assert m["build"]["encoded"] > 0  # once: the Milvus build reused FAISS's vectors
+    for store in ("faiss", "milvus"):
+        assert m["answer"][store]["p50_ms"] > 0
+    assert m["answer"]["questions"] == 6 and m["answer"]["same_answers"] == 1.0
+    assert m["search"]["milvus_both_p50_ms"] > 0 and m["search"]["milvus_round_trip_p50_ms"] > 0
+    http = m["http"]
+    assert (http["servers"], http["clients"], http["errors"]) == (2, 16, 0)
+    assert all(count > 0 for count in http["per_server"]) and http["rps"] > 0
+    assert http["modes"] == ["reader-only", "reader-only"]
+    # the readers ran in a folder with its own seeds/ and left the collection as it was
+    assert (tmp_path / "work" / "reader" / "seeds" / "not-the-corpus.txt").is_file()
+    assert m["unchanged"] and m["store_after"]["documents"] == 2
+    assert http["documents"] == [2, 2] and http["versions"] == [m["store_after"]["version"]] * 2
+    targets = {t["name"]: t for t in result["targets"]}
+    assert {"milvus answer p50 vs 3 x faiss p50", "milvus http 16 clients, 2 readers: errors",
+            "milvus readers: store changed or not reader-only"} == set(targets)  # fmt: skip
+    assert targets["milvus http 16 clients, 2 readers: errors"]["ok"]
+    assert targets["milvus readers: store changed or not reader-only"]["ok"]
+    assert "2 reader-only servers" in table(result)
+
+
+def test_store_option_selects_the_milvus_part():
+    import click
+
+    assert _parts(None, None) == BenchConfig.parts
+    assert _parts(None, "milvus://127.0.0.1:19530/squad") == {"milvus"}
+    assert _parts("answer,milvus", "milvus://h:1/c") == {"answer", "milvus"}
+    with pytest.raises(click.UsageError, match="needs --store"):
+        _parts("milvus", None)
+    with pytest.raises(click.UsageError, match="must be milvus://"):
+        _parts(None, "faiss")
 
 
 def test_squad_articles_become_text_files_and_questions_alternate(tmp_path):
