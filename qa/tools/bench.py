@@ -27,66 +27,26 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
+from qa.tools.bench_base import (
+    CACHE,
+    DIM,
+    SIZES,
+    BenchConfig,
+    RunResult,
+    Server,
+    load_servers,
+    ms,
+    qa_command,
+    questions_for,
+    serve_process,
+)
+
 SQUAD_DEFAULT = Path("../shared/eval/squad-v1.1-dev/dev-v1.1.json.gz")
-CACHE = Path(".cache/bench")
-SIZES = (10_000, 100_000, 1_000_000)
-CLIENTS = (1, 4, 16)
-DIM = 384
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """A finished `qa index` process: wall seconds, peak RSS, its JSON report."""
-
-    seconds: float
-    peak_rss_mb: float
-    report: dict
-
-
-@dataclass
-class Server:
-    """A running server: its base URL, the process id whose memory is measured, how to stop."""
-
-    url: str
-    pid: int
-    stop: Callable[[], None]
-
-
-IndexRunner = Callable[[Path, Path], RunResult]
-ServerStarter = Callable[[Path, Path], Server]
-ReaderStarter = Callable[[str, Path], Server]  # (store URI, working directory) -> a server
-
-
-@dataclass
-class BenchConfig:
-    """What to measure and how long. `embedder`, `run_index`, `start_server` and
-    `start_reader` default to the real model, `qa index`, `qa serve` and reader-only
-    `qa serve --store` subprocesses; tests swap in fast ones. `store` (a `milvus://` URI) is
-    what the `milvus` part compares with FAISS, over `readers` servers and `reader_clients`."""
-
-    docs: Path
-    questions: list[str]
-    work: Path = CACHE
-    sizes: tuple[int, ...] = SIZES
-    clients: tuple[int, ...] = CLIENTS
-    seconds: float = 10.0
-    queries: int = 200
-    parts: frozenset[str] = frozenset(
-        {"build", "refresh", "incremental", "answer", "http", "scaling"}
-    )
-    embedder: object | None = None
-    run_index: IndexRunner | None = None
-    start_server: ServerStarter | None = None
-    store: str | None = None
-    readers: int = 2
-    reader_clients: int = 16
-    start_reader: ReaderStarter | None = None
-    log: Callable[[str], None] = field(default=lambda message: None)
 
 
 # ---- corpus --------------------------------------------------------------------------------
@@ -138,17 +98,6 @@ def docs_questions(docs: Path, count: int = 200) -> list[str]:
 # ---- measuring helpers ---------------------------------------------------------------------
 
 
-def percentile(values: list[float], q: float) -> float:
-    """The `q`-th percentile (0..100) of `values`, linear interpolation; 0.0 when empty."""
-    import numpy as np
-
-    return float(np.percentile(values, q)) if values else 0.0
-
-
-def _ms(seconds: list[float], q: float) -> float:
-    return round(percentile(seconds, q) * 1000, 3)
-
-
 def machine() -> dict:
     """The machine the figures were taken on."""
     import platform
@@ -170,11 +119,6 @@ def machine() -> dict:
         "load_average": [round(v, 2) for v in os.getloadavg()],
         "python": platform.python_version(),
     }
-
-
-def qa_command(*args: str) -> list[str]:
-    """The command line that runs `qa ARGS` with this interpreter."""
-    return [sys.executable, "-m", "qa.cli", *args]
 
 
 def subprocess_index(docs: Path, index: Path) -> RunResult:
@@ -214,63 +158,9 @@ def _high_water_kb(pid: int) -> int:
     return 0
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def subprocess_server(docs: Path, index: Path, timeout: float = 300.0) -> Server:
     """Start `qa serve` on a free loopback port and wait until /health says ok."""
     return serve_process(["--docs", str(docs), "--index", str(index)], timeout=timeout)
-
-
-def serve_process(
-    args: list[str], cwd: Path | None = None, env: dict[str, str] | None = None,
-    timeout: float = 300.0,
-) -> Server:  # fmt: skip
-    """Start `qa serve ARGS --port FREE` (in `cwd`, with `env`) and wait until /health says ok.
-    Its output goes to a log file named in any error."""
-    import subprocess
-    import tempfile
-
-    import httpx
-
-    port = _free_port()
-    log = open(Path(tempfile.gettempdir()) / f"qa-bench-serve-{port}.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen(
-        qa_command("serve", *args, "--port", str(port)),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=cwd,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def stop() -> None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            stop()
-            raise click.ClickException(f"qa serve exited early; see {log.name}")
-        try:
-            if httpx.get(url + "/health", timeout=2).status_code == 200:
-                return Server(url, process.pid, stop)
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    stop()
-    raise click.ClickException(f"qa serve not ready after {timeout:.0f} s; see {log.name}")
 
 
 # ---- the parts -----------------------------------------------------------------------------
@@ -379,19 +269,13 @@ def bench_incremental(config: BenchConfig, index: Path, build_seconds: float | N
     return out
 
 
-def _questions(config: BenchConfig) -> list[str]:
-    return (config.questions * (config.queries // max(1, len(config.questions)) + 1))[
-        : config.queries
-    ]
-
-
 def bench_answer(config: BenchConfig, assistant) -> dict:  # type: ignore[no-untyped-def]
     """In-process `Assistant.ask` vs the bare encode of the same question by the product's
     question encoder, interleaved per question, then the throughput of answering on two
     threads. Also the sentence-transformers (torch) encode of each question, the encoder
     questions used before the ONNX one, as `torch_encode_p50_ms`."""
     embedder = assistant.embedder
-    questions = _questions(config)
+    questions = questions_for(config)
     for question in questions[:5]:  # warm caches and lazy imports
         embedder.encode_query(question)
         assistant.ask(question)
@@ -403,12 +287,12 @@ def bench_answer(config: BenchConfig, assistant) -> dict:  # type: ignore[no-unt
         started = time.perf_counter()
         assistant.ask(question)
         asks.append(time.perf_counter() - started)
-    p50, encode_p50 = _ms(asks, 50), _ms(encodes, 50)
+    p50, encode_p50 = ms(asks, 50), ms(encodes, 50)
     return {
         "p50_ms": p50,
-        "p95_ms": _ms(asks, 95),
+        "p95_ms": ms(asks, 95),
         "encode_p50_ms": encode_p50,
-        "encode_p95_ms": _ms(encodes, 95),
+        "encode_p95_ms": ms(encodes, 95),
         "extra_p50_ms": round(p50 - encode_p50, 3),
         "ratio": round(p50 / encode_p50, 3) if encode_p50 else None,
         "questions": len(questions),
@@ -428,7 +312,7 @@ def _torch_encode_p50(embedder, questions: list[str]) -> float | None:  # type: 
         started = time.perf_counter()
         model.encode([question], normalize_embeddings=True, show_progress_bar=False)
         times.append(time.perf_counter() - started)
-    return _ms(times[5:], 50)
+    return ms(times[5:], 50)
 
 
 def _threaded_rps(assistant, questions: list[str], seconds: float) -> float:  # type: ignore[no-untyped-def]
@@ -458,65 +342,6 @@ async def _load(url: str, questions: list[str], clients: int, seconds: float) ->
     return result
 
 
-async def load_servers(urls: list[str], questions: list[str], clients: int, seconds: float) -> dict:
-    """`clients` concurrent aiohttp clients POSTing /ask in a loop for `seconds`, client i to
-    `urls[i % len(urls)]`. Out: rps, p50/p95/p99 ms, errors, requests (all servers together)
-    and `per_server` answered counts. aiohttp, not httpx: on this 2-core machine the client
-    shares the CPU with the server, and httpx's async client spends about 1.9 ms of CPU per
-    request to aiohttp's 0.7 ms (measured against a stub server), which would be counted as the
-    server's latency."""
-    import asyncio
-
-    import aiohttp
-
-    latencies: list[float] = []
-    answered = [0] * len(urls)
-    errors = 0
-
-    async def client(slot: int, http: aiohttp.ClientSession) -> None:
-        nonlocal errors
-        i = slot
-        while i == slot or time.monotonic() < deadline:  # at least one request each
-            started = time.perf_counter()
-            try:
-                question = {"question": questions[i % len(questions)]}
-                async with http.post("/ask", json=question) as response:
-                    body = await response.read()
-                ok = response.status == 200 and b'"answered"' in body
-            except (TimeoutError, aiohttp.ClientError):
-                ok = False
-            if ok:
-                latencies.append(time.perf_counter() - started)
-                answered[slot % len(urls)] += 1
-            else:
-                errors += 1
-            i += clients
-
-    per_url = -(-clients // len(urls))  # each server's share of the clients, rounded up
-    timeout = aiohttp.ClientTimeout(total=60.0)
-    sessions = [
-        aiohttp.ClientSession(url, connector=aiohttp.TCPConnector(limit=per_url), timeout=timeout)
-        for url in urls
-    ]
-    try:
-        started = time.perf_counter()
-        deadline = time.monotonic() + seconds
-        await asyncio.gather(*(client(slot, sessions[slot % len(urls)]) for slot in range(clients)))
-        elapsed = time.perf_counter() - started
-    finally:
-        for session in sessions:
-            await session.close()
-    return {
-        "rps": round(len(latencies) / elapsed, 2),
-        "p50_ms": _ms(latencies, 50),
-        "p95_ms": _ms(latencies, 95),
-        "p99_ms": _ms(latencies, 99),
-        "errors": errors,
-        "requests": len(latencies) + errors,
-        "per_server": answered,
-    }
-
-
 def bench_http(config: BenchConfig, index: Path) -> tuple[dict, float]:
     """The server on loopback under each client count; its RSS after the whole run (MB)."""
     import asyncio
@@ -525,7 +350,7 @@ def bench_http(config: BenchConfig, index: Path) -> tuple[dict, float]:
 
     server = (config.start_server or subprocess_server)(config.docs, index)
     try:
-        questions = _questions(config)
+        questions = questions_for(config)
         results = {}
         asyncio.run(_load(server.url, questions, 1, min(2.0, config.seconds)))  # warm up
         for clients in config.clients:
@@ -578,9 +403,9 @@ def bench_scaling(config: BenchConfig) -> dict:
         hits = sum(len(set(f) & set(t)) for f, t in zip(found, truth, strict=True))
         results[str(n)] = {
             "index": describe(index),
-            "p50_ms": _ms(lat, 50),
+            "p50_ms": ms(lat, 50),
             "recall10": round(hits / (10 * len(queries)), 4),
-            "exact_p50_ms": _ms(exact_lat, 50),
+            "exact_p50_ms": ms(exact_lat, 50),
             "build_seconds": round(built, 2),
         }
         config.log(f"scaling {n}: {results[str(n)]}")

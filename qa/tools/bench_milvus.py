@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from qa.tools.bench import BenchConfig, Server, _ms, _questions, load_servers, serve_process
+from qa.tools.bench_base import BenchConfig, Server, load_servers, ms, questions_for, serve_process
 
 ReaderStarter = Callable[[str, Path], Server]  # (store URI, working directory) -> a server
 SEARCH_SAMPLE = 50  # questions whose searches are timed one by one
@@ -125,7 +125,7 @@ def _build_both(config: BenchConfig, embedder: Any, faiss_store: Any, milvus_sto
 def answer_both(config: BenchConfig, faiss: Any, milvus: Any) -> dict:
     """`ask` on both assistants for each question, alternating which goes first.
     Out: p50/p95 ms of each, `ratio` (Milvus p50 / FAISS p50), `same_answers` share."""
-    questions = _questions(config)
+    questions = questions_for(config)
     for question in questions[:5]:  # warm caches, lazy imports and both snapshots
         faiss.ask(question)
         milvus.ask(question)
@@ -140,8 +140,7 @@ def answer_both(config: BenchConfig, faiss: Any, milvus: Any) -> dict:
             seconds[name].append(time.perf_counter() - started)
         same += texts["faiss"] == texts["milvus"]
     out: dict[str, Any] = {
-        name: {"p50_ms": _ms(times, 50), "p95_ms": _ms(times, 95)}
-        for name, times in seconds.items()
+        name: {"p50_ms": ms(times, 50), "p95_ms": ms(times, 95)} for name, times in seconds.items()
     }
     faiss_p50 = out["faiss"]["p50_ms"]
     out["ratio"] = round(out["milvus"]["p50_ms"] / faiss_p50, 3) if faiss_p50 else None
@@ -156,7 +155,7 @@ def search_breakdown(config: BenchConfig, faiss: Any, milvus: Any, milvus_store:
     from qa.retrieval import RetrievalOptions
 
     depth = RetrievalOptions().candidates
-    questions = _questions(config)[:SEARCH_SAMPLE]
+    questions = questions_for(config)[:SEARCH_SAMPLE]
     vectors = [faiss.embedder.encode_query(q) for q in questions]
     stores = {"faiss": faiss.snapshot(), "milvus": milvus.snapshot()}
     times: dict[str, list[float]] = {}
@@ -172,7 +171,7 @@ def search_breakdown(config: BenchConfig, faiss: Any, milvus: Any, milvus_store:
             timed(f"{store}_bm25", snapshot.lexical_search, question, depth)
         timed("milvus_both", stores["milvus"].search_both, vector, question, depth)
         timed("milvus_round_trip", milvus_store.version)
-    out: dict[str, Any] = {f"{name}_p50_ms": _ms(values, 50) for name, values in times.items()}
+    out: dict[str, Any] = {f"{name}_p50_ms": ms(values, 50) for name, values in times.items()}
     out["depth"] = depth
     out["questions"] = len(questions)
     return out
@@ -245,7 +244,7 @@ def bench_readers(config: BenchConfig, uri: str) -> dict:
 
     start = config.start_reader or subprocess_reader
     home = reader_home(config.work)
-    questions = _questions(config)
+    questions = questions_for(config)
     servers: list[Server] = []
     try:
         for number in range(config.readers):

@@ -21,17 +21,8 @@ from qa.embedding import DEFAULT_MODEL
 from qa.indexer import refresh
 from qa.pipeline import Assistant
 from qa.stores.faiss_store import FaissStore
-from qa.tools import bench
-from qa.tools.bench import (
-    BenchConfig,
-    RunResult,
-    Server,
-    _parts,
-    percentile,
-    run_bench,
-    squad_corpus,
-    table,
-)
+from qa.tools.bench import _parts, run_bench, squad_corpus, table
+from qa.tools.bench_base import BenchConfig, RunResult, Server, free_port, percentile
 from tests.support import milvus_fixture
 from tests.support.fakes import SEED_DOC, SEEDS, FakeEmbedder
 
@@ -62,7 +53,7 @@ def serve_in_thread(assistant: Assistant) -> Server:
 
     from qa.web.app import create_app
 
-    port = bench._free_port()
+    port = free_port()
     config = uvicorn.Config(create_app(assistant), port=port, log_level="warning")
     runner = uvicorn.Server(config)
     thread = threading.Thread(target=runner.run, daemon=True)
