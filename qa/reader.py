@@ -207,25 +207,61 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class Cascade:
+    """How the reader joins the cheap sentence score (fitted by `qa train fit-reader`).
+
+    The `candidates` best sentences by the cheap score are read; their score becomes
+    cheap + `weight` * (reader logit - `offset`). `calibration` (when given) replaces the
+    scoring model's confidence calibration, over the same inputs but the combined scores. The
+    reader's span becomes the short answer when its probability is at least `span_floor`."""
+
+    candidates: int = 4
+    weight: float = 1.0
+    offset: float = 0.0
+    span_floor: float = 0.3
+    calibration: tuple[float, ...] | None = None
+    calibration_bias: float = 0.0
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Cascade:
+        calibration = data.get("calibration")
+        return cls(
+            int(data.get("candidates", 4)),
+            float(data.get("weight", 1.0)),
+            float(data.get("offset", 0.0)),
+            float(data.get("span_floor", 0.3)),
+            tuple(float(w) for w in calibration) if calibration else None,
+            float(data.get("calibration_bias", 0.0)),
+        )
+
+
+@dataclass(frozen=True)
 class ReaderConfig:
-    """What `reader.json` says: the input length and the layer count (for the card)."""
+    """What `reader.json` says: the input length, the layer count, the cascade's settings."""
 
     max_length: int
     layers: int
     input_names: tuple[str, ...] = ("input_ids", "attention_mask", "token_type_ids")
+    cascade: Cascade = Cascade()
 
     @classmethod
     def load(cls, folder: Path) -> ReaderConfig:
         data = json.loads((folder / CONFIG_FILE).read_text())
-        return cls(int(data["max_length"]), int(data["layers"]), tuple(data["input_names"]))
+        return cls(
+            int(data["max_length"]),
+            int(data["layers"]),
+            tuple(data["input_names"]),
+            Cascade.from_dict(data.get("cascade", {})),
+        )
 
 
 class Reader:
     """One onnxruntime session over a reader folder; safe to share across threads."""
 
-    def __init__(self, folder: Path, threads: int = 1) -> None:
+    def __init__(self, folder: Path, threads: int = 1, cascade: Cascade | None = None) -> None:
         self.folder = Path(folder)
         self.config = ReaderConfig.load(self.folder)
+        self.cascade = cascade or self.config.cascade
         self.threads = threads
 
     @cached_property
