@@ -43,9 +43,9 @@ class Settings:
     docs_given: bool = True
     # Let a refresh remove more than half of the index's documents (see qa.indexer).
     allow_removals: bool = False
-    # The trained reader (qa.reader): '' for the one shipped in the package (when there is
-    # one), a model folder, or 'off'.
-    reader: str = ""
+    # The trained reader (qa.reader): a model folder or 'off'; None: `QA_READER`, else the one
+    # shipped in the package (when there is one).
+    reader: str | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.top_k <= MAX_TOP_K:
@@ -106,7 +106,7 @@ class Settings:
             max_file_mb=_number(env, "QA_MAX_FILE_MB", 20.0),
             threshold=_number(env, "QA_THRESHOLD", None),
             entities_at_build=_flag(env, "QA_ENTITIES_AT_BUILD", True),
-            reader=env.get("QA_READER", ""),
+            reader=env.get("QA_READER"),
         )
         given = overrides.get("docs_dir") is not None or bool(env.get("QA_DOCS_DIR"))
         settings = replace(settings, docs_given=given)

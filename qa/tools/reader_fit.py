@@ -92,7 +92,7 @@ def fit_grid(reads: list[Read]) -> tuple[Cascade, list[dict]]:
 
 
 def fit_floor(reads: list[Read], cascade: Cascade) -> tuple[float, list[dict]]:
-    """The span floor with the best mean short-answer F1 (reader span, else entities)."""
+    """The span floor with the best mean short-answer EM + F1 (reader span, else entities)."""
     rows = []
     for read in reads:
         j, _ = chosen_row(read, cascade)
@@ -116,7 +116,7 @@ def fit_floor(reads: list[Read], cascade: Cascade) -> tuple[float, list[dict]]:
             "em": float(np.mean([exact_match(a, g) for a, g in zip(picked, gold, strict=True)])),
             "f1": float(np.mean([token_f1(a, g) for a, g in zip(picked, gold, strict=True)])),
         })  # fmt: skip
-    best = max(table, key=lambda row: row["f1"])
+    best = max(table, key=lambda row: row["em"] + row["f1"])
     return float(best["floor"]), table
 
 
@@ -177,3 +177,47 @@ def fit_reader(path: Path, folder: Path, every: int = 1, progress: bool = True) 
                          "fitted": about}  # fmt: skip
     (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
     return {k: v for k, v in about.items() if k not in ("grid",)} | {"cascade": asdict(cascade)}
+
+
+def compare(path: Path, folder: Path, every: int = 1, progress: bool = True) -> dict:
+    """The held-out articles' questions (24-47) on the index of all articles, answered with the
+    reader off and on: sentence@1, short answer EM / F1 (over all questions), and the answer
+    step's own time (`qa.answer.answer`: scoring, the reader, choosing, the short answer)."""
+    import time
+
+    from qa.answer import answer
+    from qa.pipeline import load_scoring
+    from qa.tools.metrics import percentile
+
+    articles, questions = load_squad(path)
+    half = len(articles) // 2
+    held = [q for q in questions if q.article >= half][::every]
+    embedder = make_embedder(CACHE, "squad")
+    vectors = embedder.encode_queries([q.question for q in held], progress=progress)
+    full = build_index(f"squad-{len(articles)}-all", {a.doc_id: a.text for a in articles},
+                       embedder)  # fmt: skip
+    trials = run_trials(full, held, vectors, RetrievalOptions(), "compare", progress)
+    model = replace(load_scoring(), threshold=0.0)
+    reader = Reader(folder)
+    report: dict = {"questions": len(held), "articles": f"{half}-{len(articles) - 1}"}
+    for name, used in (("off", None), ("on", reader), ("off_again", None), ("on_again", reader)):
+        hits, em, f1, took = [], [], [], []
+        for trial in progress_bar(trials, f"compare: {name}", progress):
+            started = time.perf_counter()
+            result = answer(trial.question.question, trial.vector, trial.passages, model,
+                            top_k=5, found=trial.found, reader=used)  # fmt: skip
+            took.append((time.perf_counter() - started) * 1000)
+            gold = golds(trial.question)
+            quote = result.citations[0].quote if result.citations else None
+            short = result.short_answer.text if result.short_answer else None
+            hits.append(quote_has_answer(quote, gold))
+            em.append(exact_match(short, gold))
+            f1.append(token_f1(short, gold))
+        report[name] = {
+            "sentence1": round(float(np.mean(hits)), 4),
+            "short_em": round(float(np.mean(em)), 4),
+            "short_f1": round(float(np.mean(f1)), 4),
+            "answer_ms_p50": round(percentile(took, 50), 2),
+            "answer_ms_p95": round(percentile(took, 95), 2),
+        }
+    return report

@@ -690,3 +690,14 @@ def fit_reader_command(path: Path, folder: Path, every: int) -> None:
     from qa.tools.reader_fit import fit_reader
 
     click.echo(json.dumps(fit_reader(path, folder, every=every), indent=2))
+
+
+@train_group.command("compare-reader")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--every", default=1, show_default=True, help="Use every Nth question (faster).")
+def compare_reader_command(path: Path, folder: Path, every: int) -> None:
+    """SQuAD dev PATH, held-out articles 24-47: the reader FOLDER off vs on (figures, time)."""
+    from qa.tools.reader_fit import compare
+
+    click.echo(json.dumps(compare(path, folder, every=every), indent=2))
