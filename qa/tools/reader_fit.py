@@ -79,12 +79,12 @@ def sentence_at_1(reads: list[Read], cascade: Cascade) -> float:
     return float(np.mean(hits)) if hits else 0.0
 
 
-def fit_grid(reads: list[Read]) -> tuple[Cascade, list[dict]]:
+def fit_grid(reads: list[Read], most: int = MAX_READ) -> tuple[Cascade, list[dict]]:
     """The (candidates, weight) with the best sentence@1 (fewest candidates within
-    `TOLERANCE`), and the whole grid."""
+    `TOLERANCE`; at most `most`, the latency budget's), and the whole grid."""
     grid = [{"candidates": k, "weight": w,
              "sentence1": sentence_at_1(reads, Cascade(candidates=k, weight=w))}
-            for k in CANDIDATES for w in WEIGHTS]  # fmt: skip
+            for k in CANDIDATES if k <= most for w in WEIGHTS]  # fmt: skip
     best = max(row["sentence1"] for row in grid)
     pick = min((row for row in grid if row["sentence1"] >= best - TOLERANCE),
                key=lambda row: (row["candidates"], -row["sentence1"]))  # fmt: skip
@@ -134,8 +134,11 @@ def fit_calibration(reads: list[Read], cascade: Cascade, model: ScoringModel, in
     return _fit_logistic(np.array(rows), np.array(right))
 
 
-def fit_reader(path: Path, folder: Path, every: int = 1, progress: bool = True) -> dict:
-    """Fit the cascade of the reader in `folder` and write it into its `reader.json`."""
+def fit_reader(
+    path: Path, folder: Path, every: int = 1, most: int = MAX_READ, progress: bool = True
+) -> dict:
+    """Fit the cascade of the reader in `folder` (reading at most `most` candidates a
+    question) and write it into its `reader.json`."""
     from qa.pipeline import load_scoring
 
     articles, questions = load_squad(path)
@@ -151,7 +154,7 @@ def fit_reader(path: Path, folder: Path, every: int = 1, progress: bool = True) 
     full = build_index(f"{tag}-all", {a.doc_id: a.text for a in articles}, embedder)
     reads = read_trials(run_trials(full, train, vectors, options, "fit-reader", progress),
                         model, reader, progress)  # fmt: skip
-    cascade, grid = fit_grid(reads)
+    cascade, grid = fit_grid(reads, most)
     floor, floors = fit_floor(reads, cascade)
     cascade = replace(cascade, span_floor=floor)
     off = sentence_at_1(reads, Cascade(candidates=0))
@@ -163,7 +166,7 @@ def fit_reader(path: Path, folder: Path, every: int = 1, progress: bool = True) 
     weights, bias = fit_calibration(calib, cascade, model, set(range(quarter)))
     cascade = replace(cascade, calibration=tuple(weights), calibration_bias=bias)
     about = {
-        "command": f"qa train fit-reader {path} {folder}",
+        "command": f"qa train fit-reader {path} {folder} --every {every} --candidates {most}",
         "data": f"SQuAD v1.1 dev, articles 0-{half - 1} only ({len(train)} questions)",
         "sentence1_cheap": round(off, 4),
         "sentence1_cascade": round(sentence_at_1(reads, cascade), 4),
