@@ -10,7 +10,7 @@ One input per window, the same layout as in training (`encode_windows`):
 `[CLS] question [SEP] sentence [SEP] title : previous sentence [SEP]`, cut to the model's
 length (the question to `MAX_QUESTION` tokens first, then the context, then the sentence).
 Spans are only looked for among the sentence's tokens. The folder is chosen by `QA_READER`:
-a path, or `off`; by default the folder shipped in the package (`qa/reader/`) when present.
+a path, or `off`; by default the folder shipped in the package (`qa/reader_model/`) when present.
 The process answering questions never imports torch.
 """
 
@@ -33,7 +33,7 @@ TOKENIZER_FILE = "tokenizer.json"
 MAX_QUESTION = 24  # question tokens kept
 MAX_TITLE = 10  # title tokens kept in the context
 MAX_SPAN = 30  # longest short answer, in tokens
-PACKAGED = Path(__file__).parent / "reader"
+PACKAGED = Path(__file__).parent / "reader_model"
 
 
 @dataclass(frozen=True)

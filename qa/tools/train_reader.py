@@ -676,7 +676,7 @@ def reader_command(run: Path, data: Path, layers: int, max_length: int, question
 @click.option("--card", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Model card (Markdown; `{sha256}` is filled in).")  # fmt: skip
 def export_command(run: Path, target: Path, card: Path | None) -> None:
-    """Export RUN's trained reader to the int8 ONNX folder TARGET (e.g. qa/reader)."""
+    """Export RUN's trained reader to the int8 ONNX folder TARGET (e.g. qa/reader_model)."""
     export_reader(run, target, card.read_text() if card else "")
     click.echo(str(target))
 
