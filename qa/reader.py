@@ -145,11 +145,9 @@ def encode_windows(  # type: ignore[no-untyped-def]
     rows, types, spans = [], [], []
     for i in range(len(windows)):
         sentence, title, previous = pieces[1 + 3 * i : 4 + 3 * i]
-        ids, kinds, first, count = layout(
-            pieces[0], sentence, title, previous, specials, max_length
-        )
-        rows.append(ids)
-        types.append(kinds)
+        row, kind, first, count = layout(pieces[0], sentence, title, previous, specials, max_length)
+        rows.append(row)
+        types.append(kind)
         spans.append((first, sentence.offsets[:count]))
     ids, mask, kinds = pad_rows(rows, types, specials.pad)
     offsets = np.full((*ids.shape, 2), -1, dtype=np.int64)

@@ -88,7 +88,7 @@ def fit_grid(reads: list[Read], most: int = MAX_READ) -> tuple[Cascade, list[dic
     best = max(row["sentence1"] for row in grid)
     pick = min((row for row in grid if row["sentence1"] >= best - TOLERANCE),
                key=lambda row: (row["candidates"], -row["sentence1"]))  # fmt: skip
-    return Cascade(candidates=pick["candidates"], weight=pick["weight"]), grid
+    return Cascade(candidates=int(pick["candidates"]), weight=float(pick["weight"])), grid
 
 
 def fit_floor(reads: list[Read], cascade: Cascade) -> tuple[float, list[dict]]:
