@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from qa.lexical import term_weights, token_set, weighted_overlap
+from qa.reader import Cascade, Reader, Span, Window
 from qa.resources import template_dir
 from qa.retrieval import Passage
 from qa.short_answer import (
@@ -192,6 +193,7 @@ class Candidates:
     words: list[frozenset[str]]  # the question words each sentence holds
     matrix: np.ndarray  # (len(sentences), len(FEATURES))
     members: list[list[int]]  # for each passage, the rows of the sentences it holds
+    previous: list[str] = field(default_factory=list)  # the sentence before each ('' if none)
 
 
 WARM_SENTENCES = MENTION_CACHE // 5  # as many as the per-sentence caches hold
@@ -223,6 +225,7 @@ def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Ca
     lengths: list[int] = []  # content words in each sentence
     doc_masks: dict[str, int] = {}  # the same over every retrieved sentence of a document
     members: list[list[int]] = []
+    previous: list[str] = []
     row_of: dict[tuple[str, int], int] = {}
     for index, passage in enumerate(passages):
         chunk = passage.chunk
@@ -245,6 +248,7 @@ def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Ca
                 masks.append(held[i])
                 window_masks.append(padded[i] | padded[i + 1] | padded[i + 2])
                 lengths.append(len(words_in_chunk[i]))
+                previous.append(chunk.sentences[i - 1].text if i else "")
             rows.append(row)
     if not sentences:
         return Candidates([], [], [], [], np.zeros((0, len(FEATURES))), members)
@@ -275,7 +279,7 @@ def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Ca
     matrix[:, column["length"]] = np.minimum(1.0, np.array(lengths) / 40)
     titles = [passages[p].chunk.title for p in passage_of]
     words = [share.words(mask) for mask in masks]
-    return Candidates(sentences, titles, passage_of, words, matrix, members)
+    return Candidates(sentences, titles, passage_of, words, matrix, members, previous)
 
 
 def _mask(words: frozenset[str], terms: list[str], bit_of: dict[str, int]) -> int:
@@ -347,14 +351,20 @@ def answer(
     top_k: int | None = None,
     short: bool = True,
     found: Candidates | None = None,
+    reader: Reader | None = None,
 ) -> Answer:
     """Score the sentences of `passages` and build the cited answer (or an abstention).
 
     The first `top_k` passages (all when None), re-ordered by their best sentence, are reported.
     With `short`, a short answer is looked for in the first quote. `found`: the candidates of
-    these passages when already computed."""
+    these passages when already computed. `reader`: re-scores the best few (see `rescore`) and
+    gives the short answer when its span is likely enough."""
     found = found if found is not None else candidates(question, vector, passages)
     scores = model.scores(found.matrix) if found.sentences else np.zeros(0)
+    spans: dict[int, Span | None] = {}
+    if reader is not None and found.sentences:
+        scores, spans = rescore(question, found, scores, reader)
+        model = with_calibration(model, reader.cascade)
     # Best first; ties by document order. Plain floats sort much faster than numpy scalars.
     ranked = sorted(
         zip((-scores).tolist(), [s.doc_id for s in found.sentences],
@@ -383,12 +393,14 @@ def answer(
         for n, j in enumerate(chosen, start=1)
     ]  # fmt: skip
     first = found.sentences[chosen[0]]
-    kind = question_type(question)
-    short_answer = (
-        find_short_answer(question, kind, first.text, first.doc_id, first.start, first.entities)
-        if short
-        else None
-    )
+    short_answer = None
+    if short:
+        short_answer = reader_short_answer(first, spans.get(chosen[0]), reader)
+        if short_answer is None:
+            kind = question_type(question)
+            short_answer = find_short_answer(
+                question, kind, first.text, first.doc_id, first.start, first.entities
+            )
     return Answer(
         question,
         True,
@@ -398,6 +410,61 @@ def answer(
         passages_out,
         short_answer=short_answer,
     )
+
+
+def rescore(
+    question: str, found: Candidates, scores: np.ndarray, reader: Reader
+) -> tuple[np.ndarray, dict[int, Span | None]]:
+    """The cascade: the reader reads the `cascade.candidates` best rows by the cheap `scores`
+    (one onnxruntime call). Out: the combined scores (see `combine`) and the reader's span of
+    each row it read."""
+    cascade = reader.cascade
+    top = np.argsort(-scores, kind="stable")[: cascade.candidates]
+    windows = [
+        Window(found.sentences[j].text, found.previous[j] if found.previous else "",
+               found.titles[j])
+        for j in top.tolist()
+    ]  # fmt: skip
+    read = reader.score(question, windows)
+    return combine(scores, top, read.relevance, cascade), dict(
+        zip(top.tolist(), read.spans, strict=True)
+    )
+
+
+def combine(
+    scores: np.ndarray, top: np.ndarray, relevance: np.ndarray, cascade: Cascade
+) -> np.ndarray:
+    """Rows `top` get cheap + weight * (reader logit - offset); the others, which the reader
+    did not read, get cheap + weight * (the lowest logit read - offset), so they never overtake
+    a row that was read (their cheap score is no higher) and keep their order."""
+    if len(top) == 0:
+        return scores
+    combined = scores + cascade.weight * (float(relevance.min()) - cascade.offset)
+    combined[top] = scores[top] + cascade.weight * (relevance - cascade.offset)
+    return combined
+
+
+def with_calibration(model: ScoringModel, cascade: Cascade) -> ScoringModel:
+    """`model` with the cascade's confidence calibration (fitted on the combined scores), when
+    it has one; the threshold stays the model's."""
+    if cascade.calibration is None or len(cascade.calibration) != len(model.calibration):
+        return model
+    return replace(
+        model, calibration=cascade.calibration, calibration_bias=cascade.calibration_bias
+    )
+
+
+def reader_short_answer(
+    sentence: StoredSentence, span: Span | None, reader: Reader | None
+) -> ShortAnswer | None:
+    """The reader's span in `sentence` as the short answer, when likely enough."""
+    if reader is None or span is None or span.probability < reader.cascade.span_floor:
+        return None
+    text = sentence.text[span.start : span.end]
+    if not text.strip():
+        return None
+    return ShortAnswer(text, sentence.start + span.start, sentence.start + span.end,
+                       sentence.doc_id)  # fmt: skip
 
 
 def rerank_passages(

@@ -81,10 +81,14 @@ def _settings(
 
 
 class _LazyGroup(click.Group):
-    """Imports the heavier commands (`eval`, `bench`) only when they run, so `qa index` with
-    nothing to do starts fast."""
+    """Imports the heavier commands (`eval`, `bench`, `train`) only when they run, so `qa index`
+    with nothing to do starts fast."""
 
-    lazy = {"eval": "qa.tools.evaluate:eval_group", "bench": "qa.tools.bench:bench_command"}
+    lazy = {
+        "eval": "qa.tools.evaluate:eval_group",
+        "bench": "qa.tools.bench:bench_command",
+        "train": "qa.tools.train_reader:train_group",
+    }
     # What the `eval` extra installs; the base install answers and indexes without it.
     extra_modules = ("matplotlib", "aiohttp", "psutil", "httpx", "sklearn")
 

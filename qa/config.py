@@ -1,7 +1,8 @@
 """Settings, read from the environment and overridden by command-line flags.
 
 In: environment variables (`QA_DOCS_DIR`, `QA_INDEX_DIR`, `QA_STORE`, `QA_MODEL`,
-`QA_QUERY_ENCODER`, `QA_MAX_FILE_MB`, `QA_THRESHOLD`, `QA_ENTITIES_AT_BUILD`, `QA_ADMIN_TOKEN`)
+`QA_QUERY_ENCODER`, `QA_MAX_FILE_MB`, `QA_THRESHOLD`, `QA_ENTITIES_AT_BUILD`, `QA_READER`,
+`QA_ADMIN_TOKEN`)
 and keyword overrides.
 Out: a frozen `Settings`; bad values raise ValueError with the variable's name in the message.
 """
@@ -42,6 +43,9 @@ class Settings:
     docs_given: bool = True
     # Let a refresh remove more than half of the index's documents (see qa.indexer).
     allow_removals: bool = False
+    # The trained reader (qa.reader): a model folder or 'off'; None: `QA_READER`, else the one
+    # shipped in the package (when there is one).
+    reader: str | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.top_k <= MAX_TOP_K:
@@ -102,6 +106,7 @@ class Settings:
             max_file_mb=_number(env, "QA_MAX_FILE_MB", 20.0),
             threshold=_number(env, "QA_THRESHOLD", None),
             entities_at_build=_flag(env, "QA_ENTITIES_AT_BUILD", True),
+            reader=env.get("QA_READER"),
         )
         given = overrides.get("docs_dir") is not None or bool(env.get("QA_DOCS_DIR"))
         settings = replace(settings, docs_given=given)

@@ -22,6 +22,7 @@ from qa.chunking import ChunkingOptions
 from qa.config import Settings, validate_question
 from qa.embedding import Embedder, SentenceTransformerEmbedder
 from qa.indexer import IndexReport, ProgressCallback, refresh
+from qa.reader import load_reader
 from qa.resources import REPAIR, PackageDataError, scoring_file, template_dir
 from qa.retrieval import RetrievalOptions, retrieve
 from qa.stores.base import ChunkStore, DocumentInfo, IndexProblem, Snapshot
@@ -76,6 +77,7 @@ class Assistant:
         self.chunking = chunking
         self.retrieval = retrieval
         self.scoring = load_scoring(threshold=settings.threshold)
+        self.reader = load_reader(settings.reader)
         template_dir()  # the answer template: missing means a broken install, say so now
         self._snapshot: Snapshot | None = None
         self._checked_at = 0.0
@@ -173,7 +175,7 @@ class Assistant:
         vector = self.embedder.encode_query(question)
         depth = max(top_k, self.retrieval.rerank)
         passages = retrieve(snapshot, question, vector, depth, self.retrieval)
-        result = answer(question, vector, passages, self.scoring, top_k=top_k)
+        result = answer(question, vector, passages, self.scoring, top_k=top_k, reader=self.reader)
         result.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return result
 

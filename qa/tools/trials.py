@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.answer import Answer, Candidates, ScoringModel, answer, candidates
+from qa.reader import load_reader
 from qa.retrieval import Passage, RetrievalOptions, retrieve
 from qa.stores.base import Snapshot
 from qa.tools.eval_corpus import CachedEmbedder, SquadQuestion, progress_bar
@@ -71,10 +72,11 @@ def run_trials(
 
 
 def ask_trial(trial: Trial, model: ScoringModel, short: bool) -> tuple[Answer, float]:
-    """The product's answer for a prepared trial, and the seconds retrieval + answer took."""
+    """The product's answer for a prepared trial, and the seconds retrieval + answer took. The
+    reader is the default configuration's (`QA_READER`: the packaged one unless `off`)."""
     started = time.perf_counter()
     result = answer(
         trial.question.question, trial.vector, trial.passages, model,
-        top_k=TOP_K, short=short, found=trial.found,
+        top_k=TOP_K, short=short, found=trial.found, reader=load_reader(),
     )  # fmt: skip
     return result, trial.seconds + time.perf_counter() - started

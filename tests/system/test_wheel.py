@@ -82,7 +82,8 @@ def test_the_wheel_carries_its_data_and_no_top_level_server_or_web(wheel: Path) 
     needed = [
         "qa/scoring.json", "qa/webfiles/templates/answer.txt.j2",
         "qa/webfiles/templates/index.html", "qa/webfiles/static/style.css", "qa/web/app.py",
-        "qa/stores/faiss_store.py", "qa/tools/evaluate.py",
+        "qa/stores/faiss_store.py", "qa/tools/evaluate.py", "qa/reader_model/reader.int8.onnx",
+        "qa/reader_model/reader.json", "qa/reader_model/tokenizer.json",
     ]  # fmt: skip
     assert not [name for name in needed if name not in names]
 

