@@ -35,6 +35,7 @@ import numpy as np
 
 from qa.answer import ScoringModel, answer
 from qa.lexical import LexicalIndex
+from qa.reader import load_reader
 from qa.retrieval import RetrievalOptions, retrieve
 from qa.stores.base import Snapshot
 from qa.tools.eval_corpus import (
@@ -124,12 +125,16 @@ def ask_all(
     depth = max(TOP_K, options.rerank)
     open_model = replace(model, threshold=0.0)
     baselines = SentenceBaselines(snapshot)
+    reader = load_reader()  # the default configuration's (QA_READER; off: None)
     asked = []
     for question, vector in progress_bar(
         list(zip(questions, vectors, strict=True)), label, progress
     ):
         passages = retrieve(snapshot, question.question, vector, depth, options)
-        result = answer(question.question, vector, passages, open_model, top_k=TOP_K, short=False)
+        result = answer(
+            question.question, vector, passages, open_model, top_k=TOP_K, short=False,
+            reader=reader,
+        )  # fmt: skip
         first = result.citations[0] if result.citations else None
         product = Choice(
             first.quote if first else None,
