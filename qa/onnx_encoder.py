@@ -54,16 +54,11 @@ class OnnxEncoder:
 
     @cached_property
     def session(self):  # type: ignore[no-untyped-def]
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
         # One thread per call: answers run on two worker threads, one per core, and a one-
         # question call is too small to gain from splitting (measured: docs/performance.md).
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        path = self.export.folder / (INT8_FILE if self.int8 else FLOAT_FILE)
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return cpu_session(
+            self.export.folder / (INT8_FILE if self.int8 else FLOAT_FILE), self.threads
+        )
 
     @cached_property
     def tokenizer(self):  # type: ignore[no-untyped-def]
@@ -88,3 +83,15 @@ class OnnxEncoder:
         vectors = self.session.run(None, feed)[0].astype(np.float32, copy=False)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12))
+
+
+def cpu_session(path: Path, threads: int = 1):  # type: ignore[no-untyped-def]
+    """An onnxruntime CPU session over the model file `path`, with `threads` intra-op threads,
+    one inter-op thread and warnings only."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -264,14 +264,9 @@ class Reader:
 
     @cached_property
     def session(self):  # type: ignore[no-untyped-def]
-        import onnxruntime as ort
+        from qa.onnx_encoder import cpu_session
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        path = self.folder / MODEL_FILE
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return cpu_session(self.folder / MODEL_FILE, self.threads)
 
     @cached_property
     def tokenizer(self):  # type: ignore[no-untyped-def]
