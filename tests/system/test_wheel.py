@@ -161,9 +161,9 @@ def test_a_missing_data_file_is_a_clear_error_at_start(
 
 
 def test_the_tools_run_from_the_installed_wheel_with_the_extra(venv: Path, workdir: Path) -> None:
-    """`qa eval` and `qa bench` come from `qa.tools` inside the wheel (the test environment
-    has the `eval` extra's packages)."""
-    for command in (["eval", "--help"], ["bench", "--help"]):
+    """`qa eval`, `qa bench` and `qa train` come from `qa.tools` inside the wheel (the test
+    environment has the `eval` extra's packages)."""
+    for command in (["eval", "--help"], ["bench", "--help"], ["train", "--help"]):
         result = qa(venv, workdir, *command)
         assert result.returncode == 0, result.stderr[-2000:]
     listed = qa(venv, workdir, "eval", "--help").stdout
