@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,10 +47,10 @@ def _wait_listening(port: int, process: subprocess.Popen, log: Path, timeout: fl
     raise RuntimeError(f"milvus-lite server did not listen on {port} in {timeout:.0f} s")
 
 
-@pytest.fixture(scope="module")
-def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A running `milvus-lite server` bound to 127.0.0.1; yields "127.0.0.1:PORT"."""
-    folder = tmp_path_factory.mktemp("milvus")
+@contextmanager
+def running_milvus(folder: Path) -> Iterator[str]:
+    """A `milvus-lite server` on a free loopback port with its data and log in `folder`;
+    yields "127.0.0.1:PORT" once it listens and stops it afterwards."""
     port = free_port()
     log = folder / "server.log"
     with open(log, "wb") as out:
@@ -68,6 +69,13 @@ def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A running `milvus-lite server` bound to 127.0.0.1; yields "127.0.0.1:PORT"."""
+    with running_milvus(tmp_path_factory.mktemp("milvus")) as address:
+        yield address
 
 
 @pytest.fixture

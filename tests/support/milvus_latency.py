@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 from collections import Counter
@@ -25,7 +24,7 @@ from qa.config import Settings
 from qa.embedding import SentenceTransformerEmbedder
 from qa.pipeline import Assistant
 from tests.support.fakes import SEED_DOC, SEEDS
-from tests.support.milvus_fixture import _milvus_lite, _wait_listening, free_port
+from tests.support.milvus_fixture import running_milvus
 from tests.unit.stores.test_base import ISLANDS, KIWI
 
 QUESTIONS = [
@@ -112,19 +111,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         docs = args.docs or five_documents(root / "docs")
-        port = free_port()
-        log = root / "milvus.log"
-        with open(log, "wb") as out:
-            server = subprocess.Popen(
-                [_milvus_lite(), "server", "--data-dir", str(root / "data"),
-                 "--host", "127.0.0.1", "--port", str(port)],
-                stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        try:
-            _wait_listening(port, server, log, 60.0)
+        with running_milvus(root) as address:
             faiss = Assistant(Settings(docs_dir=docs, index_dir=root / "index"), embedder)
             milvus = Assistant(
-                Settings(docs_dir=docs, store=f"milvus://127.0.0.1:{port}/latency"), embedder
+                Settings(docs_dir=docs, store=f"milvus://{address}/latency"), embedder
             )
             print(faiss.refresh().documents, "documents indexed in FAISS and Milvus")
             milvus.refresh()
@@ -143,9 +133,6 @@ def main() -> None:
             for name, calls in sorted(counting.calls.items()):
                 ms = counting.seconds[name] / asked * 1000
                 print(f"  milvus {name}: {calls / asked:.2f} calls, {ms:.1f} ms per question")
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
 
 
 if __name__ == "__main__":
