@@ -57,6 +57,7 @@ FEATURES: tuple[str, ...] = (
     "type_match",  # the question asks for a date/number/person/place and the sentence has one
     "type_miss",  # it asks for one and the sentence has none
     "length",  # content words in the sentence / 40, at most 1
+    "lead",  # 1 for the first sentence of its document (where summaries and definitions sit)
 )
 
 
@@ -223,6 +224,7 @@ def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Ca
     masks: list[int] = []  # the question words each sentence holds, as bits of `terms`
     window_masks: list[int] = []  # the same for the sentence and its neighbours
     lengths: list[int] = []  # content words in each sentence
+    leads: list[float] = []  # 1.0 for a document's first sentence
     doc_masks: dict[str, int] = {}  # the same over every retrieved sentence of a document
     members: list[list[int]] = []
     previous: list[str] = []
@@ -248,6 +250,7 @@ def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Ca
                 masks.append(held[i])
                 window_masks.append(padded[i] | padded[i + 1] | padded[i + 2])
                 lengths.append(len(words_in_chunk[i]))
+                leads.append(1.0 if i == 0 and chunk.chunk_id.endswith("#0") else 0.0)
                 previous.append(chunk.sentences[i - 1].text if i else "")
             rows.append(row)
     if not sentences:
@@ -277,6 +280,7 @@ def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Ca
         matrix[:, column["type_match"]] = match
         matrix[:, column["type_miss"]] = 1.0 - match
     matrix[:, column["length"]] = np.minimum(1.0, np.array(lengths) / 40)
+    matrix[:, column["lead"]] = leads
     titles = [passages[p].chunk.title for p in passage_of]
     words = [share.words(mask) for mask in masks]
     return Candidates(sentences, titles, passage_of, words, matrix, members, previous)
@@ -416,10 +420,11 @@ def rescore(
     question: str, found: Candidates, scores: np.ndarray, reader: Reader
 ) -> tuple[np.ndarray, dict[int, Span | None]]:
     """The cascade: the reader reads the `cascade.candidates` best rows by the cheap `scores`
-    (one onnxruntime call). Out: the combined scores (see `combine`) and the reader's span of
-    each row it read."""
+    (only the best when the cheap score is sure, see `Cascade.depth`; one onnxruntime call).
+    Out: the combined scores (see `combine`) and the reader's span of each row it read."""
     cascade = reader.cascade
     top = np.argsort(-scores, kind="stable")[: cascade.candidates]
+    top = top[: cascade.depth(scores, top)]
     windows = [
         Window(found.sentences[j].text, found.previous[j] if found.previous else "",
                found.titles[j])

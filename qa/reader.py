@@ -206,12 +206,14 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Cascade:
-    """How the reader joins the cheap sentence score (fitted by `qa train fit-reader`).
+    """How the reader joins the cheap sentence score (fitted by `qa eval fit`).
 
-    The `candidates` best sentences by the cheap score are read; their score becomes
-    cheap + `weight` * (reader logit - `offset`). `calibration` (when given) replaces the
-    scoring model's confidence calibration, over the same inputs but the combined scores. The
-    reader's span becomes the short answer when its probability is at least `span_floor`."""
+    The `candidates` best sentences by the cheap score are read (only the best, for its short
+    answer, when the cheap score is sure: its margin over the runner-up above `gate`); their
+    score becomes cheap + `weight` * (reader logit - `offset`). `calibration` (when given)
+    replaces the scoring model's confidence calibration, over the same inputs but the combined
+    scores. The reader's span becomes the short answer when its probability is at least
+    `span_floor`."""
 
     candidates: int = 4
     weight: float = 1.0
@@ -219,6 +221,12 @@ class Cascade:
     span_floor: float = 0.3
     calibration: tuple[float, ...] | None = None
     calibration_bias: float = 0.0
+    gate: float | None = None  # None: always read `candidates`
+
+    def depth(self, cheap: np.ndarray, top: np.ndarray) -> int:
+        """How many of `top` (rows by descending `cheap` score) to read."""
+        sure = self.gate is not None and len(top) > 1 and cheap[top[0]] - cheap[top[1]] > self.gate
+        return min(1, self.candidates) if sure else self.candidates
 
     @classmethod
     def from_dict(cls, data: dict) -> Cascade:
@@ -230,6 +238,7 @@ class Cascade:
             float(data.get("span_floor", 0.3)),
             tuple(float(w) for w in calibration) if calibration else None,
             float(data.get("calibration_bias", 0.0)),
+            float(data["gate"]) if data.get("gate") is not None else None,
         )
 
 

@@ -4,8 +4,8 @@
 In: a SQuAD v1.1 file or a BEIR folder. Out: a table on stdout (or, with `--json`, one object of
 figures), progress on stderr, and for SQuAD optionally the abstention trade-off plot. Every index
 is built by the product's own indexer in `.cache/eval/` (reused while unchanged); the baselines
-run on the very same chunks in the same run. `qa eval fit` refits `qa/scoring.json` on SQuAD
-articles 0-23 only (see `qa.tools.fitting`).
+run on the very same chunks in the same run. `qa eval fit` refits `qa/scoring.json` and the
+reader's cascade on SQuAD train, TyDi half 0 and WikiQA train (see `qa.tools.fitting`).
 
 SQuAD figures: passage hit@1/@5 (a shown passage holds a gold answer span), sentence@1 (the first
 quote contains a gold answer; the product is asked with threshold 0 here, so abstention does not
@@ -472,15 +472,65 @@ def _print_report(report: dict, curves: dict, as_json: bool, plot: Path | None) 
 
 
 @eval_group.command("fit")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--squad-train",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="SQuAD v1.1 train (its last 20 articles are used).",
+)
+@click.option(
+    "--tydi",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="The TyDi QA GoldP file (half 0 is used).",
+)
+@click.option(
+    "--wikiqa",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="The WikiQA folder (train: the threshold only).",
+)
+@click.option(
+    "--reader",
+    "reader_setting",
+    default=None,
+    help="A reader folder, or 'off' (default: QA_READER's, the packaged one).",
+)
+@click.option(
+    "--every", default=1, show_default=True, help="Use every Nth SQuAD question (faster)."
+)
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the model (default: qa/scoring.json).")  # fmt: skip
-def fit_command(path: Path, output: Path | None) -> None:
-    """Refit the sentence scorer, its calibration and threshold on SQuAD articles 0-23."""
+def fit_command(
+    squad_train: Path,
+    tydi: Path,
+    wikiqa: Path,
+    reader_setting: str | None,
+    every: int,
+    output: Path | None,
+) -> None:
+    """Refit the sentence scorer, the reader's cascade, the calibration and the threshold
+    (see qa/tools/fitting.py for which data each step uses)."""
+    from qa.reader import CONFIG_FILE, load_reader
     from qa.resources import scoring_file
-    from qa.tools.fitting import fit_squad
+    from qa.tools.fitting import cascade_json, fit, fit_sets
 
-    model, about = fit_squad(path, progress=True)
+    reader = load_reader(reader_setting)
+    sets = fit_sets(squad_train, tydi, wikiqa, every=every, progress=True)
+    model, about, cascade = fit(sets, reader, progress=True)
+    command = f"qa eval fit --squad-train {squad_train} --tydi {tydi} --wikiqa {wikiqa}"
+    command += (f" --reader {reader_setting}" if reader_setting else "") + f" --every {every}"
+    about = {"command": command, **about}
     target = output or scoring_file()
-    target.write_text(model.to_json(about) + "\n")
-    click.echo(json.dumps({"written": str(target), **about}, indent=2))
+    target.write_text(model.to_json({k: v for k, v in about.items() if k != "cascade"}) + "\n")
+    written = [str(target)]
+    if reader is not None and cascade is not None:
+        config_path = reader.folder / CONFIG_FILE
+        config = json.loads(config_path.read_text())
+        config["cascade"] = cascade_json(cascade, {"command": command, **about["cascade"]})
+        config_path.write_text(json.dumps(config, indent=2) + "\n")
+        written.append(str(config_path))
+    summary = {k: v for k, v in about.items() if k != "cascade"}
+    if "cascade" in about:
+        summary["cascade"] = {k: v for k, v in about["cascade"].items() if k != "grid"}
+    click.echo(json.dumps({"written": written, **summary}, indent=2))

@@ -1,131 +1,279 @@
-"""Fit the answerer's `ScoringModel` on SQuAD articles 0-23 only (the first half).
+"""Fit the answerer on data it may ship from; choose its threshold on data it may only measure.
 
-In: the SQuAD v1.1 dev file. Out: a `ScoringModel` and a dict saying how it was fitted (kept in
-`qa/scoring.json` by `qa eval fit`). Three steps, all on the first-half articles:
+In: SQuAD v1.1 train, the TyDi QA GoldP file, the WikiQA folder and, optionally, a reader
+folder. Out (`fit`): a `ScoringModel` and how it was fitted (`qa eval fit` keeps both in
+`qa/scoring.json`), and with a reader its `Cascade` (kept in the reader's `reader.json`).
 
-1. sentence scorer: logistic regression (scikit-learn) over `FEATURES` of every candidate
-   sentence the product considers for each first-half question (index of all 48 articles),
-   label 1 when the sentence contains a gold answer;
-2. calibration: a second logistic regression from (best score, margin over the runner-up) to
-   "the quoted sentence is right", on an index of articles 0-11 asked the questions of articles
-   0-23, so half the questions have no answer in the index (label 0), as in real use;
-3. threshold: on that same calibration run, the highest confidence that still answers
-   `ANSWER_FLOOR` (0.91) of the in-corpus questions; above it, as much abstention as possible.
+The questions (`fit_sets`):
+
+- ranking: SQuAD train's last `HELD_OUT` articles (the reader never trained on them), indexed
+  together and asked their own questions; TyDi half 0 (`passage_half`), every TyDi passage
+  indexed. Each source weighs the same in total, so neither kind of question dominates.
+- calibration: the same questions asked of indexes holding part of their documents (SQuAD: the
+  first half of those articles; TyDi: half 0's passages split in two by another hash), so about
+  half of them have no answer in the index, as in real use.
+- threshold: WikiQA train (its license allows choosing a threshold, not training weights) and
+  TyDi half 0.
+
+The steps:
+
+1. scorer: a conditional logit over `FEATURES`: each question's candidates compete, and the
+   loss is minus the log of the probability the model puts on the sentences holding an answer,
+   so it fits the choice of the best sentence rather than each sentence alone. Then Platt
+   scaling makes the score a logit of "this sentence holds an answer" (the second-sentence rule
+   and the passages' shown scores read it so).
+2. cascade (with a reader): it reads each question's `MAX_READ` best; (candidates, weight) by
+   sentence@1 on the ranking questions, the span floor by short-answer EM + F1 on them.
+3. calibration: logistic regression from the calibration inputs to "the first quote holds an
+   answer" on the calibration runs (with the reader, on its combined scores, kept in the
+   cascade; without, on the cheap scores, kept in the model).
+4. threshold: the highest at which the threshold runs still answer `ANSWER_FLOOR` of their
+   answerable questions, with the reader when there is one.
+
+`qa eval` then measures on WikiQA dev, TyDi half 1 and SQuAD v1.1 dev, which nothing here saw.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import hashlib
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from qa.answer import FEATURES, ScoringModel
+from qa.answer import FEATURES, ScoringModel, with_calibration
+from qa.reader import Cascade, Reader
 from qa.retrieval import RetrievalOptions
-from qa.tools.eval_corpus import CACHE, build_index, load_squad
-from qa.tools.metrics import quote_has_answer, tradeoff
-from qa.tools.trials import golds, make_embedder, run_trials
+from qa.tools.eval_corpus import (
+    CACHE,
+    SquadQuestion,
+    build_index,
+    load_squad,
+    load_tydi,
+    load_wikiqa,
+)
+from qa.tools.metrics import tradeoff
+from qa.tools.reader_fit import chosen_row, fit_cascade, read_trials
+from qa.tools.trials import Trial, best_and_margin, make_embedder, run_trials
 
-REGULARIZATION = 1.0
-# The threshold keeps at least this share of answerable questions answered. The share answered
-# carries over from the small calibration index to bigger ones; the share abstained does not
-# (a bigger corpus offers more near-misses), so the rule is stated on the former.
-ANSWER_FLOOR = 0.91
-# What the confidence is computed from: the best score, its margin, and these features of the
-# best sentence, which tell "no document speaks of this" apart from "hard to pick".
+REGULARIZATION = 1.0  # C of the pointwise logistic regressions
+RANKING_L2 = 0.01  # L2 penalty of the conditional logit
+HELD_OUT = 20  # SQuAD train's last articles, never seen by the reader (qa.tools.train_reader)
+# The threshold keeps at least this share of answerable questions answered: the share answered
+# carries over from these runs to other corpora; the share abstained depends on the corpus.
+ANSWER_FLOOR = 0.90
+# The confidence's inputs: the best score, its margin, and these features of the best sentence,
+# which tell "no document speaks of this" apart from "hard to pick".
 CALIBRATION_INPUTS = (
     "best_score", "margin", "dense", "overlap", "context_coverage", "context_rare",
     "passage_dense",
 )  # fmt: skip
 
 
-def _sigmoid(z: float) -> float:
-    return 1.0 / (1.0 + float(np.exp(-z)))
+@dataclass
+class FitSets:
+    """The prepared questions of each step (see the module's docstring)."""
+
+    ranking: list[tuple[Trial, float]]  # (trial, weight)
+    calibration: list[tuple[Trial, bool]]  # (trial, its answer is in the index)
+    threshold: list[tuple[Trial, bool]]  # (trial, it has an answer)
+    counts: dict[str, int]
 
 
-def _fit_logistic(x: np.ndarray, y: np.ndarray) -> tuple[list[float], float]:
+def _fit_logistic(
+    x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[list[float], float]:
     from sklearn.linear_model import LogisticRegression
 
-    fitted = LogisticRegression(C=REGULARIZATION, max_iter=2000).fit(x, y)
+    fitted = LogisticRegression(C=REGULARIZATION, max_iter=2000).fit(x, y, sample_weight=weights)
     return [float(w) for w in fitted.coef_[0]], float(fitted.intercept_[0])
 
 
-def best_and_margin(scores: np.ndarray) -> tuple[float, float, int]:
-    """The best score, its margin over the runner-up and its index."""
-    if len(scores) == 0:
-        return -30.0, 0.0, -1
-    order = np.argsort(-scores, kind="stable")
-    margin = float(scores[order[0]] - scores[order[1]]) if len(order) > 1 else 0.0
-    return float(scores[order[0]]), margin, int(order[0])
+def fit_ranking(groups: list[tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
+    """Conditional-logit weights (no bias: it cancels within a question).
+
+    In: one (feature matrix, 0/1 labels, weight) per question that has a positive. Out: w
+    minimizing sum weight * -log(sum of softmax(X w) over the positives) + RANKING_L2 |w|^2."""
+    from scipy.optimize import minimize
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        total, grad = RANKING_L2 * float(w @ w), 2 * RANKING_L2 * w
+        for x, y, weight in groups:
+            e = np.exp(x @ w - (x @ w).max())
+            positive = e * (y > 0)
+            total -= weight * (np.log(positive.sum()) - np.log(e.sum()))
+            grad = grad - weight * (x.T @ (positive / positive.sum() - e / e.sum()))
+        return total, grad
+
+    width = groups[0][0].shape[1]
+    return minimize(loss, np.zeros(width), jac=True, method="L-BFGS-B").x
 
 
-def fit_squad(path: Path, progress: bool = False) -> tuple[ScoringModel, dict]:
-    """Fit the scorer, its calibration and threshold on articles 0-23 of a SQuAD file."""
+def fit_scorer(ranking: list[tuple[Trial, float]]) -> tuple[ScoringModel, dict]:
+    """Step 1: the sentence scorer (ranking weights, then Platt scaling), and its figures."""
+    usable = [(t, w) for t, w in ranking if len(t.labels) and t.labels.max() > 0]
+    direction = fit_ranking([(t.found.matrix, t.labels, w) for t, w in usable])
+    scores = np.concatenate([t.found.matrix @ direction for t, _ in usable])
+    labels = np.concatenate([t.labels for t, _ in usable])
+    weights = np.concatenate([np.full(len(t.labels), w) for t, w in usable])
+    (scale,), bias = _fit_logistic(scores[:, None], labels, weights)
+    model = ScoringModel(FEATURES, tuple(float(w) for w in direction * scale), bias)
+    top1 = [t.labels[best_and_margin(model.scores(t.found.matrix))[2]] if len(t.labels) else 0.0
+            for t, _ in ranking]  # fmt: skip
+    return model, {"candidates": int(len(labels)), "positives": int(labels.sum()),
+                   "train_sentence1": round(float(np.mean(top1)), 4)}  # fmt: skip
+
+
+def fit_sets(
+    squad_train: Path, tydi: Path, wikiqa: Path, every: int = 1, progress: bool = False
+) -> FitSets:
+    """Index the three sources (cached in `.cache/eval/`) and prepare every step's trials."""
+    ranking, calibration = _squad_train(squad_train, every, progress)
+    tydi_ranking, tydi_calibration, tydi_threshold = _tydi(tydi, progress)
+    wikiqa_threshold = _wikiqa(wikiqa, progress)
+    share = len(ranking) / max(1, len(tydi_ranking))  # each source weighs the same
+    return FitSets(
+        ranking=ranking + [(t, share) for t, _ in tydi_ranking],
+        calibration=calibration + tydi_calibration,
+        threshold=wikiqa_threshold + tydi_threshold,
+        counts={
+            "squad_train_questions": len(ranking),
+            "tydi_half0_questions": len(tydi_ranking),
+            "wikiqa_train_questions": len(wikiqa_threshold),
+        },  # fmt: skip
+    )
+
+
+def _trials(
+    name: str, docs: dict[str, str], questions: list[SquadQuestion], dataset: str, progress: bool
+) -> list[Trial]:
+    """`questions` asked of an index of `docs` (`.cache/eval/<name>`)."""
+    embedder = make_embedder(CACHE, dataset)
+    vectors = embedder.encode_queries([q.question for q in questions], progress=progress)
+    snapshot = build_index(name, docs, embedder, progress=progress)
+    trials = run_trials(snapshot, questions, vectors, RetrievalOptions(), f"fit: {name}", progress)
+    embedder.save()
+    return trials
+
+
+def _squad_train(path: Path, every: int, progress: bool):  # type: ignore[no-untyped-def]
+    """Ranking trials (weight 1) and calibration trials of SQuAD train's last articles."""
     articles, questions = load_squad(path)
-    half = len(articles) // 2
-    quarter = half // 2
-    train = [q for q in questions if q.article < half]
-    embedder = make_embedder(CACHE, "squad")
-    vectors = embedder.encode_queries([q.question for q in train], progress=progress)
-    options = RetrievalOptions()
-    tag = f"squad-{len(articles)}"
-    full = build_index(f"{tag}-all", {a.doc_id: a.text for a in articles}, embedder)
-    trials = run_trials(full, train, vectors, options, "fit: scorer", progress)
-    x = np.vstack([t.found.matrix for t in trials if len(t.labels)])
-    y = np.concatenate([t.labels for t in trials if len(t.labels)])
-    weights, bias = _fit_logistic(x, y)
-    model = ScoringModel(FEATURES, tuple(weights), bias)
-    top1 = np.mean([t.labels[best_and_margin(model.scores(t.found.matrix))[2]]
-                    if len(t.labels) else 0.0 for t in trials])  # fmt: skip
-    del full, trials
+    tail = articles[-HELD_OUT:]
+    first = tail[0].index
+    asked = [q for q in questions if q.article >= first][::every]
+    docs = {a.doc_id: a.text for a in tail}
+    ranking = _trials(f"squadtrain-tail-{len(tail)}", docs, asked, "squadtrain-tail", progress)
+    part = {a.doc_id: a.text for a in tail[: len(tail) // 2]}
+    inside = set(part)
+    calibration = _trials(f"squadtrain-tail-{len(part)}", part, asked, "squadtrain-tail", progress)
+    return [(t, 1.0) for t in ranking], [(t, t.question.doc_id in inside) for t in calibration]
 
-    part = {a.doc_id: a.text for a in articles if a.index < quarter}
-    small = build_index(f"{tag}-quarter", part, embedder)
-    trials = run_trials(small, train, vectors, options, "fit: calibration", progress)
+
+def _tydi(path: Path, progress: bool):  # type: ignore[no-untyped-def]
+    """Half 0's ranking trials, calibration trials (a quarter of the passages indexed) and
+    threshold trials (every one answerable)."""
+    documents, questions = load_tydi(path)
+    half = {d.doc_id for d in documents if d.group == 0}
+    asked = [q for q in questions if q.doc_id in half]
+    docs = {d.doc_id: d.text for d in documents}
+    ranking = _trials(f"tydi-{len(documents)}", docs, asked, "tydi", progress)
+    part = {d.doc_id: d.text for d in documents if d.doc_id in half and _quarter(d.text) == 0}
+    calibration = _trials(f"tydi-h0part-{len(part)}", part, asked, "tydi", progress)
+    return (
+        [(t, 1.0) for t in ranking],
+        [(t, t.question.doc_id in part) for t in calibration],
+        [(t, True) for t in ranking],
+    )
+
+
+def _quarter(text: str) -> int:
+    """0 or 1, by a hash salted differently from `passage_half`'s."""
+    return hashlib.sha256(f"qa-fit-quarter\n{text}".encode()).digest()[0] % 2
+
+
+def _wikiqa(folder: Path, progress: bool) -> list[tuple[Trial, bool]]:
+    """WikiQA train's questions, each with whether a sentence of its summary answers it."""
+    documents, questions = load_wikiqa(folder, "train")
+    docs = {d.doc_id: d.text for d in documents}
+    trials = _trials(f"wikiqa-{len(documents)}", docs, questions, "wikiqa", progress)
+    return [(t, bool(t.question.answers)) for t in trials]
+
+
+def fit(
+    sets: FitSets, reader: Reader | None, progress: bool = False
+) -> tuple[ScoringModel, dict, Cascade | None]:
+    """Steps 1-4 on prepared `sets`. Out: the model, how it was fitted, and the reader's
+    fitted cascade (None without a reader)."""
+    model, scorer = fit_scorer(sets.ranking)
     model = replace(
         model, calibration=(0.0,) * len(CALIBRATION_INPUTS), calibration_inputs=CALIBRATION_INPUTS
     )
-    rows, right, inside = [], [], []
-    for trial in trials:
-        best, margin, j = best_and_margin(model.scores(trial.found.matrix))
-        rows.append(model.calibration_row(best, margin, trial.found.matrix[j] if j >= 0 else None))
-        ok = trial.question.article < quarter and j >= 0
-        right.append(
-            quote_has_answer(trial.found.sentences[j].text, golds(trial.question)) if ok else 0.0
-        )
-        inside.append(trial.question.article < quarter)
-    calibration, calibration_bias = _fit_logistic(np.array(rows), np.array(right))
-    model = replace(model, calibration=tuple(calibration), calibration_bias=calibration_bias)
-    conf = [_sigmoid(float(np.dot(calibration, r)) + calibration_bias) for r in rows]
-    curve = tradeoff(
-        [c for c, i in zip(conf, inside, strict=True) if i],
-        [c for c, i in zip(conf, inside, strict=True) if not i],
-        [i / 1000 for i in range(1001)],
-    )
+    about: dict = {"data": sets.counts, "scorer": scorer}
+    cascade = Cascade(candidates=0)
+    if reader is not None:
+        cascade, about["cascade"] = fit_cascade(sets.ranking, model, reader, progress)
+    trials, inside = [t for t, _ in sets.calibration], [i for _, i in sets.calibration]
+    cheap = read_trials(trials, model, None, progress)
+    weights, bias = calibrate(cheap, Cascade(candidates=0), model, inside)
+    model = replace(model, calibration=weights, calibration_bias=bias)
+    if reader is not None:
+        reads = read_trials(trials, model, reader, progress, cascade.candidates)
+        weights, bias = calibrate(reads, cascade, model, inside)
+        cascade = replace(cascade, calibration=weights, calibration_bias=bias)
+    about["calibration"] = {"questions": len(trials), "in_index": sum(inside)}
+    model, about["threshold"] = choose_threshold(sets.threshold, model, cascade, reader, progress)
+    return model, about, (cascade if reader is not None else None)
+
+
+def calibrate(
+    reads: list, cascade: Cascade, model: ScoringModel, inside: list[bool]
+) -> tuple[tuple[float, ...], float]:
+    """Step 3: calibration weights and bias from the calibration inputs of each question's
+    best row (by `cascade`; no reader when it reads none) to "its first quote holds an answer"
+    (0 when the answer is not in the index)."""
+    rows, right = [], []
+    for read, held in zip(reads, inside, strict=True):
+        j, combined = chosen_row(read, cascade)
+        best, margin, _ = best_and_margin(combined)
+        found = read.trial.found
+        rows.append(model.calibration_row(best, margin, found.matrix[j] if j >= 0 else None))
+        right.append(float(read.trial.labels[j]) if held and j >= 0 else 0.0)
+    weights, bias = _fit_logistic(np.array(rows), np.array(right))
+    return tuple(weights), bias
+
+
+def choose_threshold(
+    threshold: list[tuple[Trial, bool]],
+    model: ScoringModel,
+    cascade: Cascade,
+    reader: Reader | None,
+    progress: bool,
+) -> tuple[ScoringModel, dict]:
+    """Step 4: `model` with the highest threshold that answers `ANSWER_FLOOR` of the
+    answerable questions (confidences as the default configuration computes them)."""
+    trials = [t for t, _ in threshold]
+    reads = read_trials(trials, model, reader, progress, cascade.candidates)
+    used = with_calibration(model, cascade) if reader is not None else model
+    has, lacks = [], []
+    for read, (_, answerable) in zip(reads, threshold, strict=True):
+        j, combined = chosen_row(read, cascade)
+        best, margin, _ = best_and_margin(combined)
+        row = read.trial.found.matrix[j] if j >= 0 else None
+        (has if answerable else lacks).append(used.confidence(best, margin, row))
+    curve = tradeoff(has, lacks, [i / 1000 for i in range(1001)])
     floor = [row for row in curve if row[1] >= ANSWER_FLOOR] or curve[:1]
-    threshold, answered, abstained = max(floor, key=lambda row: row[0])
-    model = replace(model, threshold=threshold)
-    about = {
-        "command": "qa eval fit ../shared/eval/squad-v1.1-dev/dev-v1.1.json.gz",
-        "data": f"SQuAD v1.1 dev, articles 0-{half - 1} only ({len(train)} questions)",
-        "scorer": {
-            "method": f"scikit-learn LogisticRegression(C={REGULARIZATION}), label: the "
-            "candidate sentence contains a gold answer",
-            "index": f"all {len(articles)} articles",
-            "candidates": int(len(y)),
-            "positives": int(y.sum()),
-            "train_sentence1": round(float(top1), 4),
-        },
-        "calibration": {
-            "method": "LogisticRegression on the calibration inputs; label: first quote right",
-            "index": f"articles 0-{quarter - 1}, asked the questions of articles 0-{half - 1}",
-            "questions": len(rows),
-        },
-        "threshold": {
-            "rule": "the highest threshold at which the calibration run still answers at "
-            f"least {ANSWER_FLOOR} of its in-corpus questions",
-            "answered_in_corpus": round(answered, 4),
-            "abstained_out_of_corpus": round(abstained, 4),
-        },
+    value, answered, abstained = max(floor, key=lambda row: row[0])
+    return replace(model, threshold=value), {
+        "rule": f"the highest threshold that still answers {ANSWER_FLOOR} of the answerable "
+        "questions of WikiQA train and TyDi half 0, as the default configuration answers",
+        "answered": round(answered, 4),
+        "abstained_without_answer": round(abstained, 4),
+        "answerable": len(has),
+        "without_answer": len(lacks),
     }
-    return model, about
+
+
+def cascade_json(cascade: Cascade, about: dict) -> dict:
+    """The `cascade` entry of a reader's `reader.json`."""
+    return {**asdict(cascade), "calibration": list(cascade.calibration or ()), "fitted": about}

@@ -1,41 +1,41 @@
-"""`qa train fit-reader`: fit how the reader joins the cheap score, on SQuAD dev articles 0-23.
+"""How the reader joins the cheap score (the cascade), fitted as one step of `qa eval fit`
+(`qa.tools.fitting`), and `qa train compare-reader`.
 
-In: the SQuAD v1.1 dev file and a reader folder. Out: the folder's `reader.json` gets its
-`cascade` (see `qa.reader.Cascade`) and how it was fitted. As `qa eval fit`, only the first
-half of the articles is used, so `qa eval squad`'s held-out figures stay held out:
+In: prepared trials, the cheap scoring model and a reader. Out: `Read`s (the reader's view of
+each question's best rows), the (candidates, weight) grid and the span floor (`fit_cascade`),
+and the reader-off/on comparison on SQuAD dev's held-out articles (`compare`):
 
-1. on the index of all articles, the cheap score's `MAX_READ` best sentences of each question
-   are read once; every (candidates, weight) of the grid is scored by sentence@1 from those
-   (the fewest candidates within `TOLERANCE` of the best wins: each costs time);
+1. the cheap score's `MAX_READ` best sentences of each question are read once; every
+   (candidates, weight) of the grid is scored by (weighted) sentence@1 from those (the fewest
+   candidates within `TOLERANCE` of the best wins: each costs time);
 2. the short answer: the reader's span when its probability reaches `span_floor`, else the
-   entity short answer; the floor with the best mean F1;
-3. calibration: as `qa eval fit`, a logistic regression from the calibration inputs (on the
-   combined scores) to "the first quote is right", on the index of articles 0-11 asked the
-   questions of articles 0-23; the threshold stays the scoring model's.
+   entity short answer; the floor with the best mean EM + F1.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from qa.answer import ScoringModel, combine
-from qa.reader import CONFIG_FILE, Cascade, Reader, Window
+from qa.reader import Cascade, Reader, Window
 from qa.retrieval import RetrievalOptions
 from qa.short_answer import find_short_answer, question_type
 from qa.tools.eval_corpus import CACHE, build_index, load_squad, progress_bar
-from qa.tools.fitting import _fit_logistic, best_and_margin
 from qa.tools.metrics import exact_match, quote_has_answer, token_f1
-from qa.tools.trials import Trial, golds, make_embedder, run_trials
+from qa.tools.trials import Trial, best_and_margin, golds, make_embedder, run_trials
 
 MAX_READ = 10
+# The most candidates the fit lets the cascade read: the latency budget (each costs ~5 ms here).
+MOST_READ = 3
 CANDIDATES = (1, 2, 3, 4, 5, 6, 8, 10)
 WEIGHTS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
 FLOORS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.01)
 TOLERANCE = 0.002
+# Read only the best sentence when the cheap score's margin over the runner-up is above this.
+GATES = (None, 2.0, 1.0, 0.5)
 
 
 @dataclass
@@ -49,13 +49,23 @@ class Read:
     spans: list
 
 
-def read_trials(trials: list[Trial], model: ScoringModel, reader: Reader, progress: bool):  # type: ignore[no-untyped-def]
-    """The reader's view of each trial's best `MAX_READ` rows."""
+def read_trials(  # type: ignore[no-untyped-def]
+    trials: list[Trial],
+    model: ScoringModel,
+    reader: Reader | None,
+    progress: bool,
+    depth: int = MAX_READ,
+):
+    """The reader's view of each trial's `depth` best rows by `model` (none read without a
+    reader or at depth 0)."""
     out = []
-    for trial in progress_bar(trials, "fit-reader: reading", progress):
+    for trial in progress_bar(trials, "fit: reading", progress and reader is not None):
         found = trial.found
         scores = model.scores(found.matrix) if found.sentences else np.zeros(0)
-        top = np.argsort(-scores, kind="stable")[:MAX_READ]
+        if reader is None or depth == 0 or not found.sentences:
+            out.append(Read(trial, np.zeros(0, dtype=np.int64), scores, np.zeros(0), []))
+            continue
+        top = np.argsort(-scores, kind="stable")[:depth]
         windows = [Window(found.sentences[j].text, found.previous[j], found.titles[j])
                    for j in top.tolist()]  # fmt: skip
         read = reader.score(trial.question.question, windows)
@@ -67,28 +77,43 @@ def chosen_row(read: Read, cascade: Cascade) -> tuple[int, np.ndarray]:
     """The row the cascade quotes first (-1: none), and the combined scores."""
     if len(read.scores) == 0:
         return -1, read.scores
-    k = cascade.candidates
+    k = chosen_depth(read, cascade)
     combined = combine(read.scores, read.top[:k], read.relevance[:k], cascade)
     return best_and_margin(combined)[2], combined
 
 
-def sentence_at_1(reads: list[Read], cascade: Cascade) -> float:
-    """Share of questions whose first quote holds a gold answer."""
+def sentence_at_1(reads: list[Read], cascade: Cascade, weights: list[float] | None = None) -> float:
+    """The (`weights`-weighted) share of questions whose first quote holds a gold answer."""
     hits = [read.trial.labels[j] if j >= 0 else 0.0
             for read in reads for j in [chosen_row(read, cascade)[0]]]  # fmt: skip
-    return float(np.mean(hits)) if hits else 0.0
+    return float(np.average(hits, weights=weights)) if hits else 0.0
 
 
-def fit_grid(reads: list[Read], most: int = MAX_READ) -> tuple[Cascade, list[dict]]:
-    """The (candidates, weight) with the best sentence@1 (fewest candidates within
-    `TOLERANCE`; at most `most`, the latency budget's), and the whole grid."""
-    grid = [{"candidates": k, "weight": w,
-             "sentence1": sentence_at_1(reads, Cascade(candidates=k, weight=w))}
-            for k in CANDIDATES if k <= most for w in WEIGHTS]  # fmt: skip
+def fit_grid(
+    reads: list[Read], most: int = MAX_READ, weights: list[float] | None = None
+) -> tuple[Cascade, list[dict]]:
+    """The (candidates, weight, gate) with the best sentence@1; among those within `TOLERANCE`
+    of it, the one that reads the fewest sentences a question (each costs time; at most
+    `most`, the latency budget's). Out: that cascade and the whole grid."""
+    grid = []
+    for k in (k for k in CANDIDATES if k <= most):
+        for weight in WEIGHTS:
+            for gate in GATES:
+                cascade = Cascade(candidates=k, weight=weight, gate=gate)
+                read = np.mean([chosen_depth(r, cascade) for r in reads]) if reads else 0.0
+                grid.append({"candidates": k, "weight": weight, "gate": gate,
+                             "sentence1": round(sentence_at_1(reads, cascade, weights), 4),
+                             "read": round(float(read), 3)})  # fmt: skip
     best = max(row["sentence1"] for row in grid)
     pick = min((row for row in grid if row["sentence1"] >= best - TOLERANCE),
-               key=lambda row: (row["candidates"], -row["sentence1"]))  # fmt: skip
-    return Cascade(candidates=int(pick["candidates"]), weight=float(pick["weight"])), grid
+               key=lambda row: (row["read"], -row["sentence1"]))  # fmt: skip
+    return Cascade(candidates=int(pick["candidates"]), weight=float(pick["weight"]),
+                   gate=pick["gate"]), grid  # fmt: skip
+
+
+def chosen_depth(read: Read, cascade: Cascade) -> int:
+    """How many sentences the cascade reads for this question."""
+    return cascade.depth(read.scores, read.top[: cascade.candidates]) if len(read.top) else 0
 
 
 def fit_floor(reads: list[Read], cascade: Cascade) -> tuple[float, list[dict]]:
@@ -120,66 +145,21 @@ def fit_floor(reads: list[Read], cascade: Cascade) -> tuple[float, list[dict]]:
     return float(best["floor"]), table
 
 
-def fit_calibration(reads: list[Read], cascade: Cascade, model: ScoringModel, inside: set[int]):  # type: ignore[no-untyped-def]
-    """Calibration weights and bias on the combined scores (see the module's docstring)."""
-    rows, right = [], []
-    for read in reads:
-        j, combined = chosen_row(read, cascade)
-        best, margin, _ = best_and_margin(combined)
-        found = read.trial.found
-        rows.append(model.calibration_row(best, margin, found.matrix[j] if j >= 0 else None))
-        ok = read.trial.question.article in inside and j >= 0
-        right.append(quote_has_answer(found.sentences[j].text, golds(read.trial.question))
-                     if ok else 0.0)  # fmt: skip
-    return _fit_logistic(np.array(rows), np.array(right))
-
-
-def fit_reader(
-    path: Path, folder: Path, every: int = 1, most: int = MAX_READ, progress: bool = True
-) -> dict:
-    """Fit the cascade of the reader in `folder` (reading at most `most` candidates a
-    question) and write it into its `reader.json`."""
-    from qa.pipeline import load_scoring
-
-    articles, questions = load_squad(path)
-    half = len(articles) // 2
-    quarter = half // 2
-    train = [q for q in questions if q.article < half][::every]
-    embedder = make_embedder(CACHE, "squad")
-    vectors = embedder.encode_queries([q.question for q in train], progress=progress)
-    options = RetrievalOptions()
-    tag = f"squad-{len(articles)}"
-    model = load_scoring()
-    reader = Reader(folder)
-    full = build_index(f"{tag}-all", {a.doc_id: a.text for a in articles}, embedder)
-    reads = read_trials(run_trials(full, train, vectors, options, "fit-reader", progress),
-                        model, reader, progress)  # fmt: skip
-    cascade, grid = fit_grid(reads, most)
+def fit_cascade(
+    ranking: list[tuple[Trial, float]], model: ScoringModel, reader: Reader, progress: bool
+) -> tuple[Cascade, dict]:
+    """Steps 1-2 on the ranking questions (trial, weight): the cascade and how it was chosen."""
+    reads = read_trials([t for t, _ in ranking], model, reader, progress, MOST_READ)
+    weights = [w for _, w in ranking]
+    cascade, grid = fit_grid(reads, MOST_READ, weights)
     floor, floors = fit_floor(reads, cascade)
     cascade = replace(cascade, span_floor=floor)
-    off = sentence_at_1(reads, Cascade(candidates=0))
-    del full
-    part = {a.doc_id: a.text for a in articles if a.index < quarter}
-    small = build_index(f"{tag}-quarter", part, embedder)
-    calib = read_trials(run_trials(small, train, vectors, options, "fit-reader: calibration",
-                                   progress), model, reader, progress)  # fmt: skip
-    weights, bias = fit_calibration(calib, cascade, model, set(range(quarter)))
-    cascade = replace(cascade, calibration=tuple(weights), calibration_bias=bias)
-    about = {
-        "command": f"qa train fit-reader {path} {folder} --every {every} --candidates {most}",
-        "data": f"SQuAD v1.1 dev, articles 0-{half - 1} only ({len(train)} questions)",
-        "sentence1_cheap": round(off, 4),
-        "sentence1_cascade": round(sentence_at_1(reads, cascade), 4),
-        "grid": [
-            {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()} for row in grid
-        ],  # fmt: skip
+    return cascade, {
+        "sentence1_cheap": round(sentence_at_1(reads, Cascade(candidates=0), weights), 4),
+        "sentence1_cascade": round(sentence_at_1(reads, cascade, weights), 4),
+        "grid": grid,
         "span_floors": [{k: round(v, 4) for k, v in row.items()} for row in floors],
     }
-    config = json.loads((folder / CONFIG_FILE).read_text())
-    config["cascade"] = {**asdict(cascade), "calibration": list(cascade.calibration or ()),
-                         "fitted": about}  # fmt: skip
-    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
-    return {k: v for k, v in about.items() if k not in ("grid",)} | {"cascade": asdict(cascade)}
 
 
 def compare(path: Path, folder: Path, every: int = 1, progress: bool = True) -> dict:

@@ -681,19 +681,6 @@ def export_command(run: Path, target: Path, card: Path | None) -> None:
     click.echo(str(target))
 
 
-@train_group.command("fit-reader")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--every", default=1, show_default=True, help="Use every Nth question (faster).")
-@click.option("--candidates", default=10, show_default=True,
-              help="Most candidates read per question (the latency budget).")  # fmt: skip
-def fit_reader_command(path: Path, folder: Path, every: int, candidates: int) -> None:
-    """Fit the cascade of the reader FOLDER on SQuAD dev PATH, articles 0-23 (reader.json)."""
-    from qa.tools.reader_fit import fit_reader
-
-    click.echo(json.dumps(fit_reader(path, folder, every=every, most=candidates), indent=2))
-
-
 @train_group.command("compare-reader")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))

@@ -80,3 +80,12 @@ def ask_trial(trial: Trial, model: ScoringModel, short: bool) -> tuple[Answer, f
         top_k=TOP_K, short=short, found=trial.found, reader=load_reader(),
     )  # fmt: skip
     return result, trial.seconds + time.perf_counter() - started
+
+
+def best_and_margin(scores: np.ndarray) -> tuple[float, float, int]:
+    """The best score, its margin over the runner-up and its index."""
+    if len(scores) == 0:
+        return -30.0, 0.0, -1
+    order = np.argsort(-scores, kind="stable")
+    margin = float(scores[order[0]] - scores[order[1]]) if len(order) > 1 else 0.0
+    return float(scores[order[0]]), margin, int(order[0])

@@ -58,6 +58,16 @@ def test_candidates_have_every_feature_in_range() -> None:
     assert column["type_match"].tolist() == [1.0, 0.0, 0.0]  # only the first names a year
     assert column["type_miss"].tolist() == [0.0, 1.0, 1.0]
     assert (column["passage_rank"] == 1.0).all()
+    assert column["lead"].tolist() == [1.0, 0.0, 0.0]  # the document's first sentence only
+
+
+def test_lead_is_the_first_sentence_of_a_document_not_of_a_later_chunk() -> None:
+    embedder = FakeEmbedder()
+    first = _passages(embedder)[0]
+    later = replace(first, chunk=replace(first.chunk, chunk_id="d.txt#3"))
+    question = "When was the bridge opened?"
+    found = candidates(question, embedder.encode([question])[0], [later])
+    assert found.matrix[:, FEATURES.index("lead")].tolist() == [0.0, 0.0, 0.0]
 
 
 def test_the_sentence_holding_the_asked_for_kind_wins() -> None:
@@ -349,3 +359,16 @@ def test_the_cascade_calibration_replaces_the_models_own() -> None:
     other = with_calibration(model, Cascade(calibration=(2.0, 1.0), calibration_bias=-1.0))
     assert other.calibration == (2.0, 1.0) and other.calibration_bias == -1.0
     assert other.threshold == 0.3
+
+
+def test_a_sure_cheap_score_reads_only_its_best_sentence() -> None:
+    # Only the first sentence names the mayor: it wins by a wide margin.
+    model = ScoringModel(("overlap",), (8.0,), -1.0, threshold=0.0)
+    sure = _FakeReader("red", "1932", Cascade(candidates=3, weight=5.0, gate=1.0, span_floor=0.0))
+    result = _ask("Which mayor?", model, reader=sure)  # type: ignore[arg-type]
+    assert [w.sentence for w in sure.seen] == ["The bridge was opened in 1932 by the mayor."]
+    assert result.citations[0].quote == "The bridge was opened in 1932 by the mayor."
+    assert result.short_answer is not None and result.short_answer.text == "1932"
+    unsure = _FakeReader("red", "1932", Cascade(candidates=3, weight=5.0, gate=None))
+    result = _ask("Which mayor?", model, reader=unsure)  # type: ignore[arg-type]
+    assert len(unsure.seen) == 3 and result.citations[0].quote.startswith("It is painted red")

@@ -32,3 +32,18 @@ def test_fit_grid_prefers_fewer_candidates_at_equal_figures() -> None:
     reads = [_read([3.0, 2.9, 1.0], [-4.0, 4.0, 0.0], gold=1) for _ in range(3)]
     cascade, grid = fit_grid(reads, most=4)
     assert cascade.candidates == 2 and max(row["candidates"] for row in grid) == 4
+
+
+def test_a_gate_reads_only_the_best_when_the_cheap_margin_is_wide() -> None:
+    read = _read([5.0, 2.9, 1.0], [-4.0, 4.0, 9.0], gold=1)
+    assert chosen_row(read, Cascade(candidates=2, weight=1.0))[0] == 1
+    assert chosen_row(read, Cascade(candidates=2, weight=1.0, gate=1.0))[0] == 0
+    assert chosen_row(read, Cascade(candidates=2, weight=1.0, gate=3.0))[0] == 1
+
+
+def test_fit_grid_prefers_a_gate_that_reads_less_at_equal_figures() -> None:
+    sure = [_read([9.0, 2.9, 1.0], [4.0, -4.0, 0.0], gold=0) for _ in range(3)]
+    close = [_read([3.0, 2.9, 1.0], [-4.0, 4.0, 0.0], gold=1) for _ in range(3)]
+    cascade, grid = fit_grid(sure + close, most=2)
+    assert cascade.gate is not None and cascade.candidates == 2
+    assert {row["gate"] for row in grid} >= {None, 1.0}

@@ -1,0 +1,88 @@
+"""The fit's steps on hand-made questions: the ranking fit picks the signal that separates the
+answering sentence within each question, the calibration and the threshold follow their rules."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from qa.answer import FEATURES, ScoringModel
+from qa.reader import Cascade
+from qa.tools import fitting
+from qa.tools.reader_fit import Read
+from qa.tools.trials import best_and_margin
+
+
+def _question(rng: np.random.Generator, size: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    """Candidates whose feature 0 marks the answer and feature 1 is noise that is larger on
+    average for every candidate of some questions (a pointwise fit would lean on it)."""
+    x = rng.normal(size=(size, 2))
+    y = np.zeros(size)
+    gold = int(rng.integers(size))
+    x[gold, 0] += 2.0
+    y[gold] = 1.0
+    x[:, 1] += rng.normal() * 3
+    return x, y
+
+
+def test_fit_ranking_weights_the_feature_that_separates_within_a_question() -> None:
+    rng = np.random.default_rng(0)
+    groups = [(*_question(rng), 1.0) for _ in range(200)]
+    w = fitting.fit_ranking(groups)
+    assert w[0] > 1.0 and abs(w[1]) < 0.2 * w[0]
+    top1 = np.mean([y[int(np.argmax(x @ w))] for x, y, _ in groups])
+    assert top1 > 0.6
+
+
+def test_fit_ranking_follows_the_weights_of_the_questions() -> None:
+    rng = np.random.default_rng(1)
+    a = [(*_question(rng), 1.0) for _ in range(100)]
+    b = [(x[:, ::-1].copy(), y, 1.0) for x, y, _ in [(*_question(rng), 1.0) for _ in range(100)]]
+    light = fitting.fit_ranking(a + [(x, y, 0.1) for x, y, _ in b])
+    heavy = fitting.fit_ranking(a + [(x, y, 10.0) for x, y, _ in b])
+    assert light[0] > light[1] and heavy[1] > heavy[0]
+
+
+def _trial(matrix: np.ndarray, labels: np.ndarray):  # type: ignore[no-untyped-def]
+    found = SimpleNamespace(matrix=matrix, sentences=list(range(len(labels))))
+    return SimpleNamespace(found=found, labels=labels)
+
+
+def test_fit_scorer_keeps_every_feature_and_makes_the_score_a_logit() -> None:
+    rng = np.random.default_rng(2)
+    ranking = []
+    for _ in range(150):
+        x, y = _question(rng)
+        matrix = np.zeros((len(y), len(FEATURES)))
+        matrix[:, FEATURES.index("dense")] = x[:, 0]
+        matrix[:, FEATURES.index("overlap")] = x[:, 1]
+        ranking.append((_trial(matrix, y), 1.0))
+    model, about = fitting.fit_scorer(ranking)  # type: ignore[arg-type]
+    assert model.features == FEATURES and about["train_sentence1"] > 0.6
+    scores = np.concatenate([model.scores(t.found.matrix) for t, _ in ranking])
+    labels = np.concatenate([t.labels for t, _ in ranking])
+    # Platt scaling: the mean predicted probability matches the share of positives.
+    assert abs(np.mean(1 / (1 + np.exp(-scores))) - labels.mean()) < 0.03
+
+
+def test_calibrate_counts_a_question_whose_answer_is_not_indexed_as_wrong() -> None:
+    model = ScoringModel(("dense",), (1.0,), 0.0, calibration=(0.0, 0.0),
+                         calibration_inputs=("best_score", "margin"))  # fmt: skip
+    reads = []
+    inside = []
+    for k in range(40):
+        matrix = np.zeros((2, len(FEATURES)))
+        matrix[:, FEATURES.index("dense")] = [1.0 + k % 2, 0.0]
+        labels = np.array([1.0, 0.0])
+        trial = _trial(matrix, labels)
+        scores = model.scores(matrix)
+        reads.append(Read(trial, np.zeros(0, dtype=int), scores, np.zeros(0), []))  # type: ignore[arg-type]
+        inside.append(k % 2 == 1)  # the higher best scores are the answerable ones
+    weights, _ = fitting.calibrate(reads, Cascade(candidates=0), model, inside)
+    assert weights[0] > 0  # a higher best score means more likely right
+
+
+def test_best_and_margin() -> None:
+    assert best_and_margin(np.array([0.5, 2.0, 1.0])) == (2.0, 1.0, 1)
+    assert best_and_margin(np.zeros(0))[2] == -1
