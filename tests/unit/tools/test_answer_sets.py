@@ -11,8 +11,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import qa.tools.answer_sets
-import qa.tools.eval_corpus
 from qa.cli import main
 from qa.tools.answer_sets import (
     abstention_at_target,
@@ -21,65 +19,10 @@ from qa.tools.answer_sets import (
     threshold_answering,
     tradeoff_curve,
 )
-from qa.tools.eval_corpus import CachedEmbedder, load_squad, load_tydi, load_wikiqa, passage_half
-from tests.support.fakes import ROOT
+from qa.tools.eval_corpus import load_squad, load_tydi, load_wikiqa, passage_half
+from tests.support.eval_slices import SQUAD2, SQUAD11
 
-EVAL = ROOT.parent / "shared" / "eval"
-WIKIQA = EVAL / "wikiqa"
-TYDI = EVAL / "tydiqa-en" / "tydiqa-en-goldp-dev.json.gz"
-SQUAD2 = EVAL / "squad-v2.0-dev" / "dev-v2.0.rebuilt.json.gz"
-SQUAD11 = EVAL / "squad-v1.1-dev" / "dev-v1.1.json.gz"
 SYSTEMS = ("product", "bm25", "dense")
-
-
-@pytest.fixture
-def eval_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, real_embedder) -> Path:
-    """Indexes and vectors go to a temporary cache; the real model is loaded only once."""
-    cache = tmp_path / "cache"
-    monkeypatch.setattr(qa.tools.eval_corpus, "CACHE", cache)
-    monkeypatch.setattr(qa.tools.answer_sets, "CACHE", cache)
-    monkeypatch.setattr(
-        qa.tools.answer_sets,
-        "make_embedder",
-        lambda folder, dataset: CachedEmbedder(real_embedder, cache / f"vectors-{dataset}.npz"),
-    )
-    return cache
-
-
-def _wikiqa_lines(name: str, questions: int) -> list[str]:
-    """The header and the rows of the first `questions` questions of a WikiQA file."""
-    with gzip.open(WIKIQA / f"WikiQA-{name}.tsv.gz", "rt", encoding="utf-8") as handle:
-        lines = handle.read().splitlines()
-    kept, seen = [lines[0]], []
-    for line in lines[1:]:
-        qid = line.split("\t")[0]
-        if qid not in seen:
-            seen.append(qid)
-        if len(seen) > questions:
-            break
-        kept.append(line)
-    return kept
-
-
-@pytest.fixture
-def wikiqa_slice(tmp_path: Path) -> Path:
-    """Dev's first 12 questions as a plain .tsv, train's first 3 as .tsv.gz."""
-    folder = tmp_path / "wikiqa"
-    folder.mkdir()
-    (folder / "WikiQA-dev.tsv").write_text("\n".join(_wikiqa_lines("dev", 12)) + "\n")
-    with gzip.open(folder / "WikiQA-train.tsv.gz", "wt", encoding="utf-8") as out:
-        out.write("\n".join(_wikiqa_lines("train", 3)) + "\n")
-    return folder
-
-
-@pytest.fixture
-def tydi_slice(tmp_path: Path) -> Path:
-    """The first 10 passages of the TyDi GoldP file."""
-    with gzip.open(TYDI, "rt", encoding="utf-8") as handle:
-        data = json.load(handle)
-    path = tmp_path / "tydi.json"
-    path.write_text(json.dumps({"version": "tydi", "data": data["data"][:10]}))
-    return path
 
 
 @pytest.fixture

@@ -3,11 +3,16 @@ answering sentence within each question, the calibration and the threshold follo
 
 from __future__ import annotations
 
+import json
+import shutil
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
+from click.testing import CliRunner
 
 from qa.answer import FEATURES, ScoringModel
+from qa.cli import main
 from qa.reader import Cascade
 from qa.tools import fitting
 from qa.tools.reader_fit import Read
@@ -86,3 +91,28 @@ def test_calibrate_counts_a_question_whose_answer_is_not_indexed_as_wrong() -> N
 def test_best_and_margin() -> None:
     assert best_and_margin(np.array([0.5, 2.0, 1.0])) == (2.0, 1.0, 1)
     assert best_and_margin(np.zeros(0))[2] == -1
+
+
+@pytest.mark.model
+def test_fit_command_writes_a_model_and_the_readers_cascade(
+    eval_cache, squad_train_slice, tydi_slice, wikiqa_slice, tmp_path
+):
+    from qa.reader import CONFIG_FILE, Reader, reader_folder
+
+    folder = tmp_path / "reader"
+    shutil.copytree(reader_folder(None), folder)
+    output = tmp_path / "scoring.json"
+    args = ["eval", "fit", "--squad-train", str(squad_train_slice), "--tydi", str(tydi_slice),
+            "--wikiqa", str(wikiqa_slice), "--reader", str(folder),
+            "--output", str(output)]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["written"] == [str(output), str(folder / CONFIG_FILE)]
+    model = ScoringModel.from_file(output)
+    assert model.features == FEATURES and 0.0 <= model.threshold <= 1.0
+    assert summary["data"]["squad_train_questions"] == 32  # 4 articles x 2 paragraphs x 4
+    cascade = Reader(folder).cascade
+    assert 1 <= cascade.candidates <= 3 and cascade.calibration is not None
+    fitted = json.loads((folder / CONFIG_FILE).read_text())["cascade"]["fitted"]
+    assert fitted["command"].startswith("qa eval fit") and fitted["grid"]
