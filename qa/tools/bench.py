@@ -489,6 +489,7 @@ def run_bench(config: BenchConfig) -> dict:
         if "refresh" in result:
             result["refresh_seconds"] = result["refresh"]["seconds"]
         _save_partial(config.work, result)
+    result["machine"]["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
     result["targets"] = targets(result)
     return result
 
@@ -607,6 +608,7 @@ def table(result: dict) -> str:
     lines = [
         f"machine: {result['machine']['cpus']} x {result['machine']['cpu_model']}, "
         f"{result['machine']['memory_gb']} GB, load {result['machine']['load_average']}"
+        f" at the start, {result['machine'].get('load_average_end')} at the end"
     ]
     if "build" in result:
         b = result["build"]

@@ -123,6 +123,7 @@ def test_smoke_run_gives_every_figure_of_the_issue(docs, tmp_path, monkeypatch):
         qa.stores.vector_index.EXACT_MAX = original
 
     assert result["errors"] == {}
+    assert len(result["machine"]["load_average_end"]) == 3
     assert {"seconds", "encode_seconds", "ratio", "peak_rss_mb"} <= set(result["build"])
     build = result["build"]
     mean = (build["encode_seconds_before"] + build["encode_seconds_after"]) / 2
