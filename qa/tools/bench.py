@@ -6,7 +6,9 @@ any docs folder) and a few knobs. Out: a `dict` with the `--json` keys of issue 
 
 The limits are measured here because the machine is shared and noisy: the bare `model.encode`
 of exactly the texts a build encodes (recorded by running the product's own indexer with a
-recording embedder), and the bare encode of each question. Builds, refreshes and the server run
+recording embedder), the bare encode of each question, and the answerer with its reader off
+(`QA_READER=off`; `qa.tools.bench_reader`: issue 15's budget for the reader, in process and
+at 16 HTTP clients). Builds, refreshes and the server run
 as fresh processes (`qa index`, `qa serve`), as a user would run them; their peak and resident
 memory come from the kernel (`wait4`) and psutil. Every part is a small function taking a
 `BenchConfig`, so the tests run the whole thing in seconds on a tiny corpus.
@@ -44,6 +46,12 @@ from qa.tools.bench_base import (
     qa_command,
     questions_for,
     serve_process,
+)
+from qa.tools.bench_reader import (
+    bench_reader_answer,
+    bench_reader_http,
+    reader_lines,
+    reader_targets,
 )
 
 SQUAD_DEFAULT = Path("../shared/eval/squad-v1.1-dev/dev-v1.1.json.gz")
@@ -158,9 +166,13 @@ def _high_water_kb(pid: int) -> int:
     return 0
 
 
-def subprocess_server(docs: Path, index: Path, timeout: float = 300.0) -> Server:
-    """Start `qa serve` on a free loopback port and wait until /health says ok."""
-    return serve_process(["--docs", str(docs), "--index", str(index)], timeout=timeout)
+def subprocess_server(
+    docs: Path, index: Path, reader: str | None = None, timeout: float = 300.0
+) -> Server:
+    """Start `qa serve` on a free loopback port and wait until /health says ok. `reader`: its
+    `QA_READER` (None: this process's environment as it is)."""
+    env = None if reader is None else {**os.environ, "QA_READER": reader}
+    return serve_process(["--docs", str(docs), "--index", str(index)], env=env, timeout=timeout)
 
 
 # ---- the parts -----------------------------------------------------------------------------
@@ -342,13 +354,18 @@ async def _load(url: str, questions: list[str], clients: int, seconds: float) ->
     return result
 
 
-def bench_http(config: BenchConfig, index: Path) -> tuple[dict, float]:
-    """The server on loopback under each client count; its RSS after the whole run (MB)."""
+def bench_http(config: BenchConfig, index: Path) -> tuple[dict, float, dict | None]:
+    """The server (default settings) on loopback under each client count; its RSS after those
+    (MB); then, when the reader is on by default, the reader on/off comparison at 16 clients
+    against a second server started with `QA_READER=off` (None when the reader is off)."""
     import asyncio
 
     import psutil
 
-    server = (config.start_server or subprocess_server)(config.docs, index)
+    from qa.reader import reader_folder
+
+    start = config.start_server or subprocess_server
+    server = start(config.docs, index, None)
     try:
         questions = questions_for(config)
         results = {}
@@ -359,9 +376,16 @@ def bench_http(config: BenchConfig, index: Path) -> tuple[dict, float]:
                 _load(server.url, questions, clients, config.seconds)
             )
         rss = psutil.Process(server.pid).memory_info().rss / 2**20
+        on_off = None
+        if reader_folder() is not None:
+            off = start(config.docs, index, "off")
+            try:
+                on_off = bench_reader_http(config, server.url, off.url)
+            finally:
+                off.stop()
     finally:
         server.stop()
-    return results, round(rss, 1)
+    return results, round(rss, 1), on_off
 
 
 def synthetic_vectors(n: int, dim: int, seed: int, centers=None):  # type: ignore[no-untyped-def]
@@ -450,8 +474,7 @@ def run_bench(config: BenchConfig) -> dict:
         ("incremental", lambda: result.update(incremental=bench_incremental(
             config, index, result.get("build", {}).get("seconds")))),
         ("answer", lambda: result.update(answer=_answer_part(config, embedder, index))),
-        ("http", lambda: result.update(zip(("http", "server_rss_mb"),
-                                           bench_http(config, index), strict=True))),
+        ("http", lambda: _http_part(config, index, result)),
         ("scaling", lambda: result.update(scaling=bench_scaling(config))),
         ("milvus", lambda: _milvus_part(config, embedder, result)),
     ]  # fmt: skip
@@ -466,17 +489,30 @@ def run_bench(config: BenchConfig) -> dict:
         if "refresh" in result:
             result["refresh_seconds"] = result["refresh"]["seconds"]
         _save_partial(config.work, result)
+    result["machine"]["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
     result["targets"] = targets(result)
     return result
 
 
 def _answer_part(config: BenchConfig, embedder, index: Path) -> dict:  # type: ignore[no-untyped-def]
+    """`bench_answer` with the default settings, and under `reader` the reader on/off figures
+    (None when the reader is off)."""
     from qa.config import Settings
     from qa.pipeline import Assistant
 
     assistant = Assistant(Settings(docs_dir=config.docs, index_dir=index), embedder=embedder)
     assistant.refresh()
-    return bench_answer(config, assistant)
+    out = bench_answer(config, assistant)
+    config.log("answer: reader on and off, interleaved")
+    out["reader"] = bench_reader_answer(config, assistant)
+    return out
+
+
+def _http_part(config: BenchConfig, index: Path, result: dict) -> None:
+    """The http part: `http`, `server_rss_mb` and (reader on by default) `http_reader`."""
+    result["http"], result["server_rss_mb"], on_off = bench_http(config, index)
+    if on_off is not None:
+        result["http_reader"] = on_off
 
 
 def _milvus_part(config: BenchConfig, embedder, result: dict) -> None:  # type: ignore[no-untyped-def]
@@ -531,16 +567,7 @@ def targets(r: dict) -> list[dict]:
         out.append(
             Target("one-document change, share of full build", r["incremental"]["share"], 0.10, "")
         )
-    if "answer" in r:
-        a = r["answer"]
-        out.append(
-            Target(
-                "answer p50 vs bare question encode + 3 ms",
-                a["p50_ms"],
-                a["encode_p50_ms"] + 3,
-                "ms",
-            )
-        )
+    out += [Target(*row) for row in reader_targets(r)]  # replaces "answer p50 vs encode + 3 ms"
     http = r.get("http", {})
     if "16" in http:
         h = http["16"]
@@ -581,6 +608,7 @@ def table(result: dict) -> str:
     lines = [
         f"machine: {result['machine']['cpus']} x {result['machine']['cpu_model']}, "
         f"{result['machine']['memory_gb']} GB, load {result['machine']['load_average']}"
+        f" at the start, {result['machine'].get('load_average_end')} at the end"
     ]
     if "build" in result:
         b = result["build"]
@@ -607,6 +635,7 @@ def table(result: dict) -> str:
             f"http {clients:>2} clients: {h['rps']:.1f} req/s, p50 {h['p50_ms']:.1f} / "
             f"p95 {h['p95_ms']:.1f} / p99 {h['p99_ms']:.1f} ms, {h['errors']} errors"
         )
+    lines += reader_lines(result)
     if "server_rss_mb" in result:
         lines.append(f"server RSS after load: {result['server_rss_mb']:.0f} MB")
     for n, s in result.get("scaling", {}).items():

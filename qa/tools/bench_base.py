@@ -42,15 +42,16 @@ class Server:
 
 
 IndexRunner = Callable[[Path, Path], RunResult]
-ServerStarter = Callable[[Path, Path], Server]
+ServerStarter = Callable[[Path, Path, str | None], Server]  # (docs, index, QA_READER or None)
 ReaderStarter = Callable[[str, Path], Server]  # (store URI, working directory) -> a server
 
 
 @dataclass
 class BenchConfig:
     """What to measure and how long. `embedder`, `run_index`, `start_server` and
-    `start_reader` default to the real model, `qa index`, `qa serve` and reader-only
-    `qa serve --store` subprocesses; tests swap in fast ones. `store` (a `milvus://` URI) is
+    `start_reader` default to the real model, `qa index`, `qa serve` (its third argument: the
+    server's `QA_READER`, None for the environment's) and reader-only `qa serve --store`
+    subprocesses; tests swap in fast ones. `store` (a `milvus://` URI) is
     what the `milvus` part compares with FAISS, over `readers` servers and `reader_clients`."""
 
     docs: Path

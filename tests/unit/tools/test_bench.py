@@ -76,12 +76,12 @@ def serve_in_thread(assistant: Assistant) -> Server:
 
 
 def thread_server(embedder):  # type: ignore[no-untyped-def]
-    """`qa serve` stand-in: the real app over a fake-embedder Assistant, uvicorn in a thread."""
+    """`qa serve` stand-in: the real app over a fake-embedder Assistant, uvicorn in a thread;
+    `reader` is its `QA_READER` (None: the environment's)."""
 
-    def start(docs: Path, index: Path) -> Server:
-        return serve_in_thread(
-            Assistant(Settings(docs_dir=docs, index_dir=index), embedder=embedder)
-        )
+    def start(docs: Path, index: Path, reader: str | None) -> Server:
+        settings = Settings(docs_dir=docs, index_dir=index, reader=reader)
+        return serve_in_thread(Assistant(settings, embedder=embedder))
 
     return start
 
@@ -98,7 +98,8 @@ def thread_reader(embedder):  # type: ignore[no-untyped-def]
     return start
 
 
-def test_smoke_run_gives_every_figure_of_the_issue(docs, tmp_path):
+def test_smoke_run_gives_every_figure_of_the_issue(docs, tmp_path, monkeypatch):
+    monkeypatch.delenv("QA_READER", raising=False)  # the packaged reader: on
     embedder = FakeEmbedder()
     config = BenchConfig(
         docs=docs,
@@ -122,6 +123,7 @@ def test_smoke_run_gives_every_figure_of_the_issue(docs, tmp_path):
         qa.stores.vector_index.EXACT_MAX = original
 
     assert result["errors"] == {}
+    assert len(result["machine"]["load_average_end"]) == 3
     assert {"seconds", "encode_seconds", "ratio", "peak_rss_mb"} <= set(result["build"])
     build = result["build"]
     mean = (build["encode_seconds_before"] + build["encode_seconds_after"]) / 2
@@ -142,7 +144,9 @@ def test_smoke_run_gives_every_figure_of_the_issue(docs, tmp_path):
     for size in result["scaling"].values():
         assert set(size) >= SCALING_KEYS and 0.9 <= size["recall10"] <= 1.0
     names = [t["name"] for t in result["targets"]]
-    assert len(names) == 9  # all but the 1M ones: the scaling sizes stopped at 1200
+    assert len(names) == 12  # all but the 1M ones: the scaling sizes stopped at 1200
+    assert "answer p50 vs bare question encode + 3 ms" not in names  # replaced by issue 15's
+    assert_reader_figures(result)
     assert all({"value", "limit", "ratio", "ok"} <= set(t) for t in result["targets"])
     text = table(result)
     assert "http 16 clients" in text and "target" in text
@@ -150,6 +154,50 @@ def test_smoke_run_gives_every_figure_of_the_issue(docs, tmp_path):
     assert (docs / "japan-new-zealand-information-sharing.txt").read_bytes() == (
         SEEDS / SEED_DOC
     ).read_bytes()
+
+
+def assert_reader_figures(result: dict) -> None:
+    """Reader on and off, in process and at 16 HTTP clients, and their four targets."""
+    reader = result["answer"]["reader"]
+    for setting in ("on", "off"):
+        assert 0 < reader[setting]["p50_ms"] <= reader[setting]["p95_ms"]
+        assert result["http_reader"][setting]["rps"] > 0
+        assert result["http_reader"][setting]["rounds"] == 2
+    assert reader["diff_p50_ms"] == pytest.approx(
+        reader["on"]["p50_ms"] - reader["off"]["p50_ms"], abs=1e-3
+    )
+    assert 0 < reader["share_p50"] < 1 and 0 < reader["share_mean"] < 1
+    assert reader["reader_p50_ms"] > 0 and reader["questions"] == 6
+    assert result["http_reader"]["errors"] == 0 and result["http_reader"]["clients"] == 16
+    targets = {t["name"]: t for t in result["targets"]}
+    assert targets["answer p50: reader on - off"]["limit"] == 15
+    assert targets["answer p95: reader on - off"]["limit"] == 30
+    assert targets["http 16 clients, reader on and off: errors"]["ok"]
+    share = targets["http 16 clients: 0.40 x reader-off rps / reader-on rps"]
+    assert share["value"] == pytest.approx(0.4 * result["http_reader"]["off"]["rps"], abs=1e-3)
+    text = table(result)
+    assert "reader on / off" in text and "reader's share of the answer time" in text
+
+
+def test_reader_off_leaves_out_the_reader_figures(docs, tmp_path, monkeypatch):
+    monkeypatch.setenv("QA_READER", "off")
+    embedder = FakeEmbedder()
+    config = BenchConfig(
+        docs=docs,
+        questions=["When did Luxon take office?"],
+        work=tmp_path / "work",
+        clients=(1,),
+        seconds=0.2,
+        queries=3,
+        parts=frozenset({"answer", "http"}),
+        embedder=embedder,
+        start_server=thread_server(embedder),
+    )
+    result = run_bench(config)
+    assert result["errors"] == {}
+    assert result["answer"]["reader"] is None and "http_reader" not in result
+    assert result["answer"]["p50_ms"] > 0 and result["http"]["1"]["errors"] == 0
+    assert not [t for t in result["targets"] if "reader" in t["name"]]
 
 
 def test_milvus_part_compares_with_faiss_over_two_reader_only_servers(docs, tmp_path, milvus_uri):
