@@ -291,10 +291,20 @@ class MilvusStore:
         documents = self._collections(head.gen)[2]
         if not self.client.has_collection(documents):
             raise IndexCorrupt(f"Milvus collection {documents} named by the head is gone")
+        self._load(documents)
         visible = _visible(head, self._dead(head))
         rows = _iterate(self.client, documents, f"part == 0 and {visible}",
                         ["doc_id", "born", "sha256", "chunks"])  # fmt: skip
         return {row["doc_id"]: row for row in rows}
+
+    def _load(self, name: str) -> None:
+        """Make sure collection `name` of the head's generation is loaded (once per store: a
+        restarted milvus-lite server holds every collection released); IndexCorrupt if gone."""
+        if name not in self._ready:
+            if not self.client.has_collection(name):
+                raise IndexCorrupt(f"Milvus collection {name} named by the head is gone")
+            self.client.load_collection(name)
+            self._ready.add(name)
 
     def open(self) -> MilvusSnapshot:
         head = self._head()
@@ -307,11 +317,7 @@ class MilvusStore:
         with _errors(self.target):
             collections = self._collections(head.gen)
             for name in collections:
-                if name not in self._ready:
-                    if not self.client.has_collection(name):
-                        raise IndexCorrupt(f"Milvus collection {name} named by the head is gone")
-                    self.client.load_collection(name)
-                    self._ready.add(name)
+                self._load(name)
             return MilvusSnapshot(self.client, self.target, head, collections, self._dead(head))
 
     # --- writing -------------------------------------------------------------------------------

@@ -278,6 +278,21 @@ def test_missing_collections_make_the_next_refresh_rebuild(milvus_uri, seed_docs
     assert store.open().doc_ids() == ["japan-new-zealand-information-sharing.txt", "kiwi.txt"]
 
 
+def test_collections_released_by_a_server_restart_are_loaded_again(milvus_uri, seed_docs):  # type: ignore[no-untyped-def]
+    """A restarted milvus-lite server holds every collection released: a new builder's
+    `state()` and a reader's `open()` load what they read."""
+    from qa.indexer import refresh
+
+    uri = milvus_uri()
+    store = MilvusStore.from_uri(uri)
+    refresh(seed_docs, store, FakeEmbedder())
+    for name in store.client.list_collections():
+        if name.startswith(f"{store.target.name}_g"):
+            store.client.release_collection(name)
+    assert set(MilvusStore.from_uri(uri).state().hashes) == {SEED_DOC, "kiwi.txt"}  # type: ignore[union-attr]
+    assert MilvusStore.from_uri(uri).open().doc_ids() == [SEED_DOC, "kiwi.txt"]
+
+
 def test_an_index_of_another_layout_is_rebuilt(milvus_uri, seed_docs) -> None:
     from qa.indexer import refresh
     from qa.stores.base import IndexCorrupt
