@@ -84,7 +84,11 @@ CHUNK_FIELDS = ["doc_id", "born", "n", "start", "end", "first", "last", "title",
 # a search's time on milvus-lite (serialized in Python; 38 vs 20 ms dense, 18 vs 8 ms BM25 on
 # SQuAD). `chunks()` reads the vectors of the passages the answerer uses, beside their sentences.
 HIT_FIELDS = [name for name in CHUNK_FIELDS if name != "vector"]
-CACHE_CHUNKS = 1024  # chunks (and search hit rows) kept per snapshot
+CACHE_MB = 512  # default budget of a snapshot's chunk cache (`QA_MILVUS_CACHE_MB`, `?cache_mb=`)
+HIT_ROWS = 1024  # chunk rows of search hits kept per snapshot until their chunk is read
+PRELOAD_BATCH = 256  # chunks read per request when a snapshot preloads its cache
+CHUNK_OVERHEAD = 600  # bytes of Python objects around a cached chunk (measured: docs/milvus.md)
+SENTENCE_OVERHEAD = 400  # the same around each of its sentences
 CACHE_DOCUMENTS = 64  # documents (`document()`: metadata and text) kept per snapshot
 SEARCH_THREADS = 8  # the lexical half of `search_both`, sent while the dense half runs
 log = logging.getLogger(__name__)
@@ -107,10 +111,12 @@ class MilvusTarget:
     token: str = ""
     grace: float = 3.0
     index: str = "flat"  # the chunks' dense index: flat (exact) or hnsw (for millions)
+    cache_mb: float = CACHE_MB  # a snapshot's chunk cache budget, in MiB (0: no cache)
 
     @classmethod
     def parse(cls, uri: str, env: dict[str, str] | None = None) -> MilvusTarget:
-        """Parse `milvus://[USER:PASSWORD@]HOST:PORT/NAME[?token=T&secure=true&grace=S&index=I]`."""
+        """Parse `milvus://[USER:PASSWORD@]HOST:PORT/NAME[?token=T&secure=true&grace=S&index=I
+        &cache_mb=M]` (the cache budget also from `QA_MILVUS_CACHE_MB`)."""
         env = dict(os.environ) if env is None else env
         parts = urlsplit(uri)
         if parts.scheme != "milvus" or not parts.hostname:
@@ -132,8 +138,15 @@ class MilvusTarget:
         index = query.get("index", cls.index).lower()
         if index not in ("flat", "hnsw"):
             raise ValueError(f"index in {uri!r} must be flat or hnsw, got {index!r}")
+        cache_mb = query.get("cache_mb") or env.get("QA_MILVUS_CACHE_MB") or cls.cache_mb
+        try:
+            cache_mb = float(cache_mb)
+        except ValueError:
+            raise ValueError(f"cache_mb of {uri!r} must be a number of MiB") from None
+        if cache_mb < 0:
+            raise ValueError(f"cache_mb of {uri!r} must not be negative")
         address = f"{scheme}://{parts.hostname}:{parts.port or 19530}"
-        return cls(address, name, token, grace, index)
+        return cls(address, name, token, grace, index, cache_mb)
 
 
 @dataclass(frozen=True)
@@ -491,8 +504,9 @@ class MilvusSnapshot:
         self._head = head
         self._chunks, self._sentences, self._documents = collections
         self._filter = _visible(head, dead)
-        # Bounded, so memory does not grow with the collection; safe: a snapshot never changes.
-        self._cache: dict[str, StoredChunk] = {}  # chunks with their sentences
+        # Bounded, so memory does not grow past the budget; safe: a snapshot never changes.
+        self._cache = ChunkCache(int(target.cache_mb * (1 << 20)))  # chunks with sentences
+        self._complete = False  # every chunk is cached: searches return ids only
         self._rows: dict[str, dict] = {}  # chunk rows that searches returned
         self._documents_cache: dict[str, DocumentInfo | None] = {}
         self._cache_lock = threading.Lock()
@@ -544,15 +558,17 @@ class MilvusSnapshot:
     ) -> list[ScoredChunk]:
         """Top `k` of one search; `params` tune the index (HNSW's ef; a flat index ignores it).
 
-        The hits come back with their chunk rows (no vector), which are kept: `chunks()` then
-        reads only the sentences and vectors of the passages the answerer uses."""
+        Until `preload` has cached every chunk, the hits come back with their chunk rows (no
+        vector), which are kept: `chunks()` then reads only the sentences and vectors of the
+        passages the answerer uses. After it, hits carry only their chunk ids."""
         k = min(k, MAX_LIMIT)
         if k <= 0 or self.chunk_count == 0:
             return []
+        complete = self._complete
         with _errors(self._target):
             hits = self._client.search(
                 self._chunks, data=data, anns_field=field, limit=k, filter=self._filter,
-                output_fields=HIT_FIELDS,
+                output_fields=["doc_id", "n"] if complete else HIT_FIELDS,
                 search_params={"metric_type": metric, "params": params or {}},
             )[0]  # fmt: skip
         # milvus-lite reports BM25 as a negative distance, Milvus as a positive score.
@@ -561,9 +577,10 @@ class MilvusSnapshot:
             for h in hits
         ]
         scored = [(score, row) for score, row in scored if metric != "BM25" or score > 0]
-        with self._cache_lock:
-            for _, row in scored:
-                _bounded_put(self._rows, f"{row['doc_id']}#{row['n']}", row, CACHE_CHUNKS)
+        if not complete:
+            with self._cache_lock:
+                for _, row in scored:
+                    _bounded_put(self._rows, f"{row['doc_id']}#{row['n']}", row, HIT_ROWS)
         return [ScoredChunk(f"{row['doc_id']}#{row['n']}", score) for score, row in scored]
 
     def chunk(self, chunk_id: str) -> StoredChunk:
@@ -574,8 +591,8 @@ class MilvusSnapshot:
         cost one query for their rows (none after a search returned them) and one for all
         their sentences together (with, at the same time, one for the vectors of rows a search
         returned)."""
+        found = self._cache.get(chunk_ids)
         with self._cache_lock:
-            found = {c: self._cache[c] for c in chunk_ids if c in self._cache}
             rows = {c: self._rows[c] for c in chunk_ids if c not in found and c in self._rows}
         missing = [c for c in chunk_ids if c not in found and c not in rows]
         if missing:
@@ -646,10 +663,45 @@ class MilvusSnapshot:
                 raise IndexCorrupt(f"sentences of chunk {row['doc_id']}#{row['n']} are missing")
             chunk = _stored_chunk(row, [sentences[n] for n in numbers])
             built[chunk.chunk_id] = chunk
+        self._cache.put(built)
         with self._cache_lock:
-            for chunk_id, chunk in built.items():
-                _bounded_put(self._cache, chunk_id, chunk, CACHE_CHUNKS)
+            for chunk_id in built:
+                self._rows.pop(chunk_id, None)
         return built
+
+    def preload(self) -> int:
+        """Read every chunk of this snapshot, with its sentences and vectors, into the cache,
+        `PRELOAD_BATCH` chunks a request, so that questions then cost two searches and no
+        reads; called off the request path (`Assistant(preload=True)`: servers). Stops, keeping
+        what it read, once the collection would not fit the cache budget.
+        Out: the number of chunks cached."""
+        if self.chunk_count == 0 or self._cache.budget <= 0:
+            return 0
+        started = time.perf_counter()
+        with _errors(self._target):
+            iterator = self._client.query_iterator(
+                self._chunks, batch_size=PRELOAD_BATCH, filter=self._filter,
+                output_fields=CHUNK_FIELDS,
+            )  # fmt: skip
+            try:
+                while batch := iterator.next():
+                    self._with_sentences(batch)
+                    if not self._fits():
+                        log.info("Milvus snapshot %s does not fit its %g MiB cache; not "
+                                 "preloading it", self.version, self._target.cache_mb)  # fmt: skip
+                        return len(self._cache)
+            finally:
+                iterator.close()
+        self._complete = len(self._cache) >= self.chunk_count
+        log.info("cached the %d chunks of Milvus snapshot %s (%.1f MiB) in %.1f s",
+                 len(self._cache), self.version, self._cache.bytes / (1 << 20),
+                 time.perf_counter() - started)  # fmt: skip
+        return len(self._cache)
+
+    def _fits(self) -> bool:
+        """Whether every chunk would fit the cache, judging by the chunks cached so far."""
+        cached = len(self._cache)
+        return cached > 0 and self._cache.bytes / cached * self.chunk_count <= self._cache.budget
 
     def document(self, doc_id: str) -> DocumentInfo | None:
         """The document, read once per snapshot (a snapshot never changes) and then cached."""
@@ -676,6 +728,58 @@ class MilvusSnapshot:
             rows = _iterate(self._client, self._documents, f"part == 0 and {self._filter}",
                             ["doc_id"])  # fmt: skip
         return sorted(row["doc_id"] for row in rows)
+
+
+class ChunkCache:
+    """A snapshot's built chunks, bounded by their estimated size (`chunk_bytes`): past
+    `budget` bytes the least recently used go. Thread-safe. Entries never go stale, because
+    a snapshot never changes."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.bytes = 0
+        self._chunks: dict[str, tuple[StoredChunk, int]] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._chunks)
+
+    def get(self, chunk_ids: list[str]) -> dict[str, StoredChunk]:
+        """chunk_id -> chunk for those of `chunk_ids` cached (now the most recently used)."""
+        found = {}
+        with self._lock:
+            for chunk_id in chunk_ids:
+                entry = self._chunks.pop(chunk_id, None)
+                if entry is not None:
+                    self._chunks[chunk_id] = entry
+                    found[chunk_id] = entry[0]
+        return found
+
+    def put(self, chunks: dict[str, StoredChunk]) -> None:
+        """Keep `chunks`, then drop the least recently used while over the budget."""
+        with self._lock:
+            for chunk_id, chunk in chunks.items():
+                old = self._chunks.pop(chunk_id, None)
+                self.bytes -= old[1] if old else 0
+                size = chunk_bytes(chunk)
+                self._chunks[chunk_id] = (chunk, size)
+                self.bytes += size
+            while self.bytes > self.budget:
+                self.bytes -= self._chunks.pop(next(iter(self._chunks)))[1]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._chunks.clear()
+            self.bytes = 0
+
+
+def chunk_bytes(chunk: StoredChunk) -> int:
+    """About the memory `chunk` holds in a cache: its texts, its vectors and their sentences'
+    (each a numpy array), and the Python objects around them."""
+    sentences = sum(
+        sys.getsizeof(s.text) + sys.getsizeof(s.vector) + SENTENCE_OVERHEAD for s in chunk.sentences
+    )
+    return sys.getsizeof(chunk.text) + sys.getsizeof(chunk.vector) + CHUNK_OVERHEAD + sentences
 
 
 def _bounded_put(cache: dict, key: str, value: Any, limit: int) -> None:
