@@ -1,9 +1,10 @@
 """A `ChunkStore` on a Milvus server: a cluster, a standalone server or `milvus-lite server`.
 
-In: a URI `milvus://[USER:PASSWORD@]HOST:PORT/NAME[?token=T&secure=true&grace=S]` (token also
-from `QA_MILVUS_TOKEN`). Out: the same `ChunkStore` / `Snapshot` the FAISS backend gives, with
-every row, vector and search living in Milvus; the answering process keeps only a head record
-and a bounded cache of recently read chunks.
+In: a URI `milvus://[USER:PASSWORD@]HOST:PORT/NAME[?token=T&secure=true&grace=S&index=I
+&cache_mb=M]` (token also from `QA_MILVUS_TOKEN`, the cache budget from `QA_MILVUS_CACHE_MB`).
+Out: the same `ChunkStore` / `Snapshot` the FAISS backend gives, with every row, vector and
+search living in Milvus; the answering process keeps only a head record and, per snapshot, a
+cache of the chunks it read, bounded by bytes (servers fill it ahead of questions: `preload`).
 
 Collections (NAME is the URI's last part; GEN changes only when the index is rebuilt):
 
