@@ -508,6 +508,7 @@ class MilvusSnapshot:
         # Bounded, so memory does not grow past the budget; safe: a snapshot never changes.
         self._cache = ChunkCache(int(target.cache_mb * (1 << 20)))  # chunks with sentences
         self._complete = False  # every chunk is cached: searches return ids only
+        self._dense: tuple[list[str], np.ndarray] | None = None  # the cached vectors, stacked
         self._rows: dict[str, dict] = {}  # chunk rows that searches returned
         self._documents_cache: dict[str, DocumentInfo | None] = {}
         self._cache_lock = threading.Lock()
@@ -533,6 +534,11 @@ class MilvusSnapshot:
         return self._head.chunks
 
     def dense_search(self, vector: np.ndarray, k: int) -> list[ScoredChunk]:
+        """Top `k` chunks by inner product: in this process once `preload` has stacked every
+        chunk vector of the snapshot (exact, as the flat index; ties in stored order), else by
+        a Milvus search."""
+        if self._dense is not None:
+            return _top_k(*self._dense, np.asarray(vector, dtype=np.float32).reshape(-1), k)
         query = np.asarray(vector, dtype=np.float32).reshape(-1).tolist()
         return self._search([query], "vector", "IP", k, {"ef": max(k, HNSW_EF)})
 
@@ -544,7 +550,8 @@ class MilvusSnapshot:
         self, vector: np.ndarray, query: str, k: int
     ) -> tuple[list[ScoredChunk], list[ScoredChunk]]:
         """(`dense_search(vector, k)`, `lexical_search(query, k)`), the two requests in flight
-        at once, so a question waits for one round trip instead of two. (Milvus's own
+        at once, so a question waits for one round trip instead of two (the dense half runs in
+        this process once `preload` stacked the vectors). (Milvus's own
         `hybrid_search` would fuse them server-side, but returns only the fused score; the
         answerer needs each list's ranks and the dense scores.)"""
         lexical = _search_pool().submit(self.lexical_search, query, k)
@@ -672,13 +679,14 @@ class MilvusSnapshot:
 
     def preload(self) -> int:
         """Read every chunk of this snapshot, with its sentences and vectors, into the cache,
-        `PRELOAD_BATCH` chunks a request, so that questions then cost two searches and no
-        reads; called off the request path (`Assistant(preload=True)`: servers). Stops, keeping
-        what it read, once the collection would not fit the cache budget.
-        Out: the number of chunks cached."""
+        `PRELOAD_BATCH` chunks a request, then stack the chunk vectors for `dense_search`, so
+        that a question costs one round trip (its BM25 search) and no reads; called off the
+        request path (`Assistant(preload=True)`: servers). Stops, keeping what it read, once
+        the collection would not fit the cache budget. Out: the number of chunks cached."""
         if self.chunk_count == 0 or self._cache.budget <= 0:
             return 0
         started = time.perf_counter()
+        order: list[str] = []  # chunk ids in Milvus's stored order
         with _errors(self._target):
             iterator = self._client.query_iterator(
                 self._chunks, batch_size=PRELOAD_BATCH, filter=self._filter,
@@ -687,6 +695,7 @@ class MilvusSnapshot:
             try:
                 while batch := iterator.next():
                     self._with_sentences(batch)
+                    order += [f"{row['doc_id']}#{row['n']}" for row in batch]
                     if not self._fits():
                         log.info("Milvus snapshot %s does not fit its %g MiB cache; not "
                                  "preloading it", self.version, self._target.cache_mb)  # fmt: skip
@@ -694,10 +703,27 @@ class MilvusSnapshot:
             finally:
                 iterator.close()
         self._complete = len(self._cache) >= self.chunk_count
+        if self._complete:
+            self._stack_vectors(order)
         log.info("cached the %d chunks of Milvus snapshot %s (%.1f MiB) in %.1f s",
-                 len(self._cache), self.version, self._cache.bytes / (1 << 20),
+                 len(self._cache), self.version, self.cache_bytes / (1 << 20),
                  time.perf_counter() - started)  # fmt: skip
         return len(self._cache)
+
+    @property
+    def cache_bytes(self) -> int:
+        """The estimated size of what this snapshot holds: cached chunks and stacked vectors."""
+        return self._cache.bytes + (self._dense[1].nbytes if self._dense is not None else 0)
+
+    def _stack_vectors(self, order: list[str]) -> None:
+        """With every chunk cached, stack their vectors in `order` (as read: Milvus's stored
+        order) for `dense_search`, when the stack (4 bytes a dimension a chunk) fits the budget
+        beside the cache."""
+        chunks = self._cache.get(order)
+        size = len(chunks) * self.dim * 4
+        if len(chunks) == self.chunk_count and self._cache.bytes + size <= self._cache.budget:
+            matrix = np.stack([chunk.vector for chunk in chunks.values()]).astype(np.float32)
+            self._dense = (list(chunks), matrix)
 
     def _fits(self) -> bool:
         """Whether every chunk would fit the cache, judging by the chunks cached so far."""
@@ -781,6 +807,18 @@ def chunk_bytes(chunk: StoredChunk) -> int:
         sys.getsizeof(s.text) + sys.getsizeof(s.vector) + SENTENCE_OVERHEAD for s in chunk.sentences
     )
     return sys.getsizeof(chunk.text) + sys.getsizeof(chunk.vector) + CHUNK_OVERHEAD + sentences
+
+
+def _top_k(ids: list[str], matrix: np.ndarray, query: np.ndarray, k: int) -> list[ScoredChunk]:
+    """The `k` rows of `matrix` with the largest inner product with `query`, best first, ties
+    in row order (as Milvus's flat index orders them)."""
+    scores = matrix @ query
+    k = min(k, len(ids))
+    if k <= 0:
+        return []
+    best = np.argpartition(-scores, k - 1)[:k] if k < len(ids) else np.arange(len(ids))
+    best = best[np.lexsort((best, -scores[best]))]
+    return [ScoredChunk(ids[i], float(scores[i])) for i in best]
 
 
 def _bounded_put(cache: dict, key: str, value: Any, limit: int) -> None:

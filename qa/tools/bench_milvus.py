@@ -141,7 +141,7 @@ def preload(milvus: Any) -> dict:
         "chunks": cached,
         "of": snapshot.chunk_count,
         "seconds": round(time.perf_counter() - started, 3),
-        "cache_mb": round(snapshot._cache.bytes / 2**20, 1),
+        "cache_mb": round(snapshot.cache_bytes / 2**20, 1),
         "rss_growth_mb": round((process.memory_info().rss - rss) / 2**20, 1),
     }
 

@@ -524,11 +524,12 @@ def _texts(chunks: list) -> list[tuple]:  # type: ignore[type-arg]
     ]  # fmt: skip
 
 
-def test_a_preloaded_snapshot_answers_with_two_searches_and_no_reads(  # type: ignore[no-untyped-def]
+def test_a_preloaded_snapshot_answers_with_one_search_and_no_reads(  # type: ignore[no-untyped-def]
     milvus_uri, seed_docs, tmp_path
 ) -> None:
     """`Assistant(preload=True)` (servers) fills a new snapshot's cache in the background;
-    then a question costs its two searches, which return chunk ids only, and no query."""
+    then the dense search runs over the cached vectors (the same hits and scores as Milvus's),
+    and a question costs its BM25 search, which returns chunk ids only, and no query."""
     from tests.support.milvus_latency import CountingClient
 
     uri = milvus_uri()
@@ -540,5 +541,12 @@ def test_a_preloaded_snapshot_answers_with_two_searches_and_no_reads(  # type: i
     counting = CountingClient(snapshot._client)  # type: ignore[attr-defined]
     snapshot._client = counting  # type: ignore[attr-defined]
     assert _answers(reader) == expected
-    assert counting.calls["search"] == 2 * len(QUESTIONS)
+    assert counting.calls["search"] == len(QUESTIONS)
     assert counting.calls["query"] == 0 and counting.calls["query_iterator"] == 0
+    remote = builder.snapshot()
+    for question in QUESTIONS:
+        vector = FakeEmbedder().encode_query(question)
+        here, there = snapshot.dense_search(vector, 50), remote.dense_search(vector, 50)
+        assert [h.chunk_id for h in here] == [h.chunk_id for h in there]
+        assert [h.score for h in here] == pytest.approx([h.score for h in there], abs=1e-5)
+    assert counting.calls["search"] == len(QUESTIONS)
