@@ -57,7 +57,10 @@ def load_scoring(path: Path | None = None, threshold: float | None = None) -> Sc
 
 
 class Assistant:
-    """Answers questions from the index of `settings.docs_dir`; safe to share across threads."""
+    """Answers questions from the index of `settings.docs_dir`; safe to share across threads.
+
+    `preload` (servers): a snapshot that can fill its cache ahead of questions (Milvus) starts
+    doing so in a background thread whenever it is loaded."""
 
     def __init__(
         self,
@@ -67,6 +70,7 @@ class Assistant:
         reload_interval: float = 1.0,
         chunking: ChunkingOptions = ChunkingOptions(),
         retrieval: RetrievalOptions = RetrievalOptions(),
+        preload: bool = False,
     ) -> None:
         self.settings = settings
         self.embedder = embedder or SentenceTransformerEmbedder(
@@ -76,6 +80,7 @@ class Assistant:
         self.reload_interval = reload_interval
         self.chunking = chunking
         self.retrieval = retrieval
+        self.preload = preload
         self.scoring = load_scoring(threshold=settings.threshold)
         self.reader = load_reader(settings.reader)
         template_dir()  # the answer template: missing means a broken install, say so now
@@ -147,16 +152,20 @@ class Assistant:
         finally:
             self._load_lock.release()
 
-    @staticmethod
-    def _warm(snapshot: Snapshot) -> None:
+    def _warm(self, snapshot: Snapshot) -> None:
         """Build what a snapshot computes lazily (search structures, chunks, per-sentence
-        signals) before it serves, so questions do not pay for it. Optional for a store."""
+        signals) before it serves, so questions do not pay for it, and with `preload` start
+        filling its cache in the background. Optional for a store."""
         warm = getattr(snapshot, "warm", None)
         if warm is not None:
             warm()
         sentence_texts = getattr(snapshot, "sentence_texts", None)
         if sentence_texts is not None:
             prepare_sentences(sentence_texts(WARM_SENTENCES))
+        if self.preload and hasattr(snapshot, "preload"):
+            threading.Thread(
+                target=_preload, args=(snapshot,), name="qa-preload", daemon=True
+            ).start()
 
     def _version(self) -> str | None:
         """The store's current version; None (meaning "changed") when it cannot be read, so
@@ -186,3 +195,12 @@ class Assistant:
     def document(self, doc_id: str) -> DocumentInfo | None:
         """The stored document `doc_id`, or None when the index has no such document."""
         return self.snapshot().document(doc_id)
+
+
+def _preload(snapshot: Snapshot) -> None:
+    """`snapshot.preload()`, in a background thread: a failure is logged, not raised (questions
+    then read what they need, as without it)."""
+    try:
+        snapshot.preload()  # type: ignore[attr-defined]
+    except Exception as exc:  # noqa: BLE001 - an optimisation; questions do not depend on it
+        log.warning("could not preload index %s: %s", snapshot.version, exc)

@@ -1,9 +1,10 @@
 """A `ChunkStore` on a Milvus server: a cluster, a standalone server or `milvus-lite server`.
 
-In: a URI `milvus://[USER:PASSWORD@]HOST:PORT/NAME[?token=T&secure=true&grace=S]` (token also
-from `QA_MILVUS_TOKEN`). Out: the same `ChunkStore` / `Snapshot` the FAISS backend gives, with
-every row, vector and search living in Milvus; the answering process keeps only a head record
-and a bounded cache of recently read chunks.
+In: a URI `milvus://[USER:PASSWORD@]HOST:PORT/NAME[?token=T&secure=true&grace=S&index=I
+&cache_mb=M]` (token also from `QA_MILVUS_TOKEN`, the cache budget from `QA_MILVUS_CACHE_MB`).
+Out: the same `ChunkStore` / `Snapshot` the FAISS backend gives, with every row, vector and
+search living in Milvus; the answering process keeps only a head record and, per snapshot, a
+cache of the chunks it read, bounded by bytes (servers fill it ahead of questions: `preload`).
 
 Collections (NAME is the URI's last part; GEN changes only when the index is rebuilt):
 
@@ -84,7 +85,11 @@ CHUNK_FIELDS = ["doc_id", "born", "n", "start", "end", "first", "last", "title",
 # a search's time on milvus-lite (serialized in Python; 38 vs 20 ms dense, 18 vs 8 ms BM25 on
 # SQuAD). `chunks()` reads the vectors of the passages the answerer uses, beside their sentences.
 HIT_FIELDS = [name for name in CHUNK_FIELDS if name != "vector"]
-CACHE_CHUNKS = 1024  # chunks (and search hit rows) kept per snapshot
+CACHE_MB = 512  # default budget of a snapshot's chunk cache (`QA_MILVUS_CACHE_MB`, `?cache_mb=`)
+HIT_ROWS = 1024  # chunk rows of search hits kept per snapshot until their chunk is read
+PRELOAD_BATCH = 256  # chunks read per request when a snapshot preloads its cache
+CHUNK_OVERHEAD = 600  # bytes of Python objects around a cached chunk (measured: docs/milvus.md)
+SENTENCE_OVERHEAD = 400  # the same around each of its sentences
 CACHE_DOCUMENTS = 64  # documents (`document()`: metadata and text) kept per snapshot
 SEARCH_THREADS = 8  # the lexical half of `search_both`, sent while the dense half runs
 log = logging.getLogger(__name__)
@@ -107,10 +112,12 @@ class MilvusTarget:
     token: str = ""
     grace: float = 3.0
     index: str = "flat"  # the chunks' dense index: flat (exact) or hnsw (for millions)
+    cache_mb: float = CACHE_MB  # a snapshot's chunk cache budget, in MiB (0: no cache)
 
     @classmethod
     def parse(cls, uri: str, env: dict[str, str] | None = None) -> MilvusTarget:
-        """Parse `milvus://[USER:PASSWORD@]HOST:PORT/NAME[?token=T&secure=true&grace=S&index=I]`."""
+        """Parse `milvus://[USER:PASSWORD@]HOST:PORT/NAME[?token=T&secure=true&grace=S&index=I
+        &cache_mb=M]` (the cache budget also from `QA_MILVUS_CACHE_MB`)."""
         env = dict(os.environ) if env is None else env
         parts = urlsplit(uri)
         if parts.scheme != "milvus" or not parts.hostname:
@@ -132,8 +139,15 @@ class MilvusTarget:
         index = query.get("index", cls.index).lower()
         if index not in ("flat", "hnsw"):
             raise ValueError(f"index in {uri!r} must be flat or hnsw, got {index!r}")
+        cache_mb = query.get("cache_mb") or env.get("QA_MILVUS_CACHE_MB") or cls.cache_mb
+        try:
+            cache_mb = float(cache_mb)
+        except ValueError:
+            raise ValueError(f"cache_mb of {uri!r} must be a number of MiB") from None
+        if cache_mb < 0:
+            raise ValueError(f"cache_mb of {uri!r} must not be negative")
         address = f"{scheme}://{parts.hostname}:{parts.port or 19530}"
-        return cls(address, name, token, grace, index)
+        return cls(address, name, token, grace, index, cache_mb)
 
 
 @dataclass(frozen=True)
@@ -291,10 +305,20 @@ class MilvusStore:
         documents = self._collections(head.gen)[2]
         if not self.client.has_collection(documents):
             raise IndexCorrupt(f"Milvus collection {documents} named by the head is gone")
+        self._load(documents)
         visible = _visible(head, self._dead(head))
         rows = _iterate(self.client, documents, f"part == 0 and {visible}",
                         ["doc_id", "born", "sha256", "chunks"])  # fmt: skip
         return {row["doc_id"]: row for row in rows}
+
+    def _load(self, name: str) -> None:
+        """Make sure collection `name` of the head's generation is loaded (once per store: a
+        restarted milvus-lite server holds every collection released); IndexCorrupt if gone."""
+        if name not in self._ready:
+            if not self.client.has_collection(name):
+                raise IndexCorrupt(f"Milvus collection {name} named by the head is gone")
+            self.client.load_collection(name)
+            self._ready.add(name)
 
     def open(self) -> MilvusSnapshot:
         head = self._head()
@@ -307,11 +331,7 @@ class MilvusStore:
         with _errors(self.target):
             collections = self._collections(head.gen)
             for name in collections:
-                if name not in self._ready:
-                    if not self.client.has_collection(name):
-                        raise IndexCorrupt(f"Milvus collection {name} named by the head is gone")
-                    self.client.load_collection(name)
-                    self._ready.add(name)
+                self._load(name)
             return MilvusSnapshot(self.client, self.target, head, collections, self._dead(head))
 
     # --- writing -------------------------------------------------------------------------------
@@ -485,8 +505,10 @@ class MilvusSnapshot:
         self._head = head
         self._chunks, self._sentences, self._documents = collections
         self._filter = _visible(head, dead)
-        # Bounded, so memory does not grow with the collection; safe: a snapshot never changes.
-        self._cache: dict[str, StoredChunk] = {}  # chunks with their sentences
+        # Bounded, so memory does not grow past the budget; safe: a snapshot never changes.
+        self._cache = ChunkCache(int(target.cache_mb * (1 << 20)))  # chunks with sentences
+        self._complete = False  # every chunk is cached: searches return ids only
+        self._dense: tuple[list[str], np.ndarray] | None = None  # the cached vectors, stacked
         self._rows: dict[str, dict] = {}  # chunk rows that searches returned
         self._documents_cache: dict[str, DocumentInfo | None] = {}
         self._cache_lock = threading.Lock()
@@ -512,6 +534,11 @@ class MilvusSnapshot:
         return self._head.chunks
 
     def dense_search(self, vector: np.ndarray, k: int) -> list[ScoredChunk]:
+        """Top `k` chunks by inner product: in this process once `preload` has stacked every
+        chunk vector of the snapshot (exact, as the flat index; ties in stored order), else by
+        a Milvus search."""
+        if self._dense is not None:
+            return _top_k(*self._dense, np.asarray(vector, dtype=np.float32).reshape(-1), k)
         query = np.asarray(vector, dtype=np.float32).reshape(-1).tolist()
         return self._search([query], "vector", "IP", k, {"ef": max(k, HNSW_EF)})
 
@@ -523,7 +550,8 @@ class MilvusSnapshot:
         self, vector: np.ndarray, query: str, k: int
     ) -> tuple[list[ScoredChunk], list[ScoredChunk]]:
         """(`dense_search(vector, k)`, `lexical_search(query, k)`), the two requests in flight
-        at once, so a question waits for one round trip instead of two. (Milvus's own
+        at once, so a question waits for one round trip instead of two (the dense half runs in
+        this process once `preload` stacked the vectors). (Milvus's own
         `hybrid_search` would fuse them server-side, but returns only the fused score; the
         answerer needs each list's ranks and the dense scores.)"""
         lexical = _search_pool().submit(self.lexical_search, query, k)
@@ -538,15 +566,17 @@ class MilvusSnapshot:
     ) -> list[ScoredChunk]:
         """Top `k` of one search; `params` tune the index (HNSW's ef; a flat index ignores it).
 
-        The hits come back with their chunk rows (no vector), which are kept: `chunks()` then
-        reads only the sentences and vectors of the passages the answerer uses."""
+        Until `preload` has cached every chunk, the hits come back with their chunk rows (no
+        vector), which are kept: `chunks()` then reads only the sentences and vectors of the
+        passages the answerer uses. After it, hits carry only their chunk ids."""
         k = min(k, MAX_LIMIT)
         if k <= 0 or self.chunk_count == 0:
             return []
+        complete = self._complete
         with _errors(self._target):
             hits = self._client.search(
                 self._chunks, data=data, anns_field=field, limit=k, filter=self._filter,
-                output_fields=HIT_FIELDS,
+                output_fields=["doc_id", "n"] if complete else HIT_FIELDS,
                 search_params={"metric_type": metric, "params": params or {}},
             )[0]  # fmt: skip
         # milvus-lite reports BM25 as a negative distance, Milvus as a positive score.
@@ -555,9 +585,10 @@ class MilvusSnapshot:
             for h in hits
         ]
         scored = [(score, row) for score, row in scored if metric != "BM25" or score > 0]
-        with self._cache_lock:
-            for _, row in scored:
-                _bounded_put(self._rows, f"{row['doc_id']}#{row['n']}", row, CACHE_CHUNKS)
+        if not complete:
+            with self._cache_lock:
+                for _, row in scored:
+                    _bounded_put(self._rows, f"{row['doc_id']}#{row['n']}", row, HIT_ROWS)
         return [ScoredChunk(f"{row['doc_id']}#{row['n']}", score) for score, row in scored]
 
     def chunk(self, chunk_id: str) -> StoredChunk:
@@ -568,8 +599,8 @@ class MilvusSnapshot:
         cost one query for their rows (none after a search returned them) and one for all
         their sentences together (with, at the same time, one for the vectors of rows a search
         returned)."""
+        found = self._cache.get(chunk_ids)
         with self._cache_lock:
-            found = {c: self._cache[c] for c in chunk_ids if c in self._cache}
             rows = {c: self._rows[c] for c in chunk_ids if c not in found and c in self._rows}
         missing = [c for c in chunk_ids if c not in found and c not in rows]
         if missing:
@@ -640,10 +671,64 @@ class MilvusSnapshot:
                 raise IndexCorrupt(f"sentences of chunk {row['doc_id']}#{row['n']} are missing")
             chunk = _stored_chunk(row, [sentences[n] for n in numbers])
             built[chunk.chunk_id] = chunk
+        self._cache.put(built)
         with self._cache_lock:
-            for chunk_id, chunk in built.items():
-                _bounded_put(self._cache, chunk_id, chunk, CACHE_CHUNKS)
+            for chunk_id in built:
+                self._rows.pop(chunk_id, None)
         return built
+
+    def preload(self) -> int:
+        """Read every chunk of this snapshot, with its sentences and vectors, into the cache,
+        `PRELOAD_BATCH` chunks a request, then stack the chunk vectors for `dense_search`, so
+        that a question costs one round trip (its BM25 search) and no reads; called off the
+        request path (`Assistant(preload=True)`: servers). Stops, keeping what it read, once
+        the collection would not fit the cache budget. Out: the number of chunks cached."""
+        if self.chunk_count == 0 or self._cache.budget <= 0:
+            return 0
+        started = time.perf_counter()
+        order: list[str] = []  # chunk ids in Milvus's stored order
+        with _errors(self._target):
+            iterator = self._client.query_iterator(
+                self._chunks, batch_size=PRELOAD_BATCH, filter=self._filter,
+                output_fields=CHUNK_FIELDS,
+            )  # fmt: skip
+            try:
+                while batch := iterator.next():
+                    self._with_sentences(batch)
+                    order += [f"{row['doc_id']}#{row['n']}" for row in batch]
+                    if not self._fits():
+                        log.info("Milvus snapshot %s does not fit its %g MiB cache; not "
+                                 "preloading it", self.version, self._target.cache_mb)  # fmt: skip
+                        return len(self._cache)
+            finally:
+                iterator.close()
+        self._complete = len(self._cache) >= self.chunk_count
+        if self._complete:
+            self._stack_vectors(order)
+        log.info("cached the %d chunks of Milvus snapshot %s (%.1f MiB) in %.1f s",
+                 len(self._cache), self.version, self.cache_bytes / (1 << 20),
+                 time.perf_counter() - started)  # fmt: skip
+        return len(self._cache)
+
+    @property
+    def cache_bytes(self) -> int:
+        """The estimated size of what this snapshot holds: cached chunks and stacked vectors."""
+        return self._cache.bytes + (self._dense[1].nbytes if self._dense is not None else 0)
+
+    def _stack_vectors(self, order: list[str]) -> None:
+        """With every chunk cached, stack their vectors in `order` (as read: Milvus's stored
+        order) for `dense_search`, when the stack (4 bytes a dimension a chunk) fits the budget
+        beside the cache."""
+        chunks = self._cache.get(order)
+        size = len(chunks) * self.dim * 4
+        if len(chunks) == self.chunk_count and self._cache.bytes + size <= self._cache.budget:
+            matrix = np.stack([chunk.vector for chunk in chunks.values()]).astype(np.float32)
+            self._dense = (list(chunks), matrix)
+
+    def _fits(self) -> bool:
+        """Whether every chunk would fit the cache, judging by the chunks cached so far."""
+        cached = len(self._cache)
+        return cached > 0 and self._cache.bytes / cached * self.chunk_count <= self._cache.budget
 
     def document(self, doc_id: str) -> DocumentInfo | None:
         """The document, read once per snapshot (a snapshot never changes) and then cached."""
@@ -670,6 +755,72 @@ class MilvusSnapshot:
             rows = _iterate(self._client, self._documents, f"part == 0 and {self._filter}",
                             ["doc_id"])  # fmt: skip
         return sorted(row["doc_id"] for row in rows)
+
+
+class ChunkCache:
+    """A snapshot's built chunks, bounded by their estimated size (`chunk_bytes`): past
+    `budget` bytes the least recently used go. Thread-safe. Entries never go stale, because
+    a snapshot never changes."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.bytes = 0
+        self._chunks: dict[str, tuple[StoredChunk, int]] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._chunks)
+
+    def get(self, chunk_ids: list[str]) -> dict[str, StoredChunk]:
+        """chunk_id -> chunk for those of `chunk_ids` cached (now the most recently used)."""
+        found = {}
+        with self._lock:
+            for chunk_id in chunk_ids:
+                entry = self._chunks.pop(chunk_id, None)
+                if entry is not None:
+                    self._chunks[chunk_id] = entry
+                    found[chunk_id] = entry[0]
+        return found
+
+    def put(self, chunks: dict[str, StoredChunk]) -> None:
+        """Keep `chunks`, then drop the least recently used while over the budget."""
+        with self._lock:
+            for chunk_id, chunk in chunks.items():
+                old = self._chunks.pop(chunk_id, None)
+                self.bytes -= old[1] if old else 0
+                size = chunk_bytes(chunk)
+                self._chunks[chunk_id] = (chunk, size)
+                self.bytes += size
+            while self.bytes > self.budget:
+                self.bytes -= self._chunks.pop(next(iter(self._chunks)))[1]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._chunks.clear()
+            self.bytes = 0
+
+
+def chunk_bytes(chunk: StoredChunk) -> int:
+    """About the memory `chunk` holds in a cache: its texts, its vectors and their sentences'
+    (each a numpy array), and the Python objects around them."""
+    sentences = sum(
+        sys.getsizeof(s.text) + sys.getsizeof(s.vector) + SENTENCE_OVERHEAD for s in chunk.sentences
+    )
+    return sys.getsizeof(chunk.text) + sys.getsizeof(chunk.vector) + CHUNK_OVERHEAD + sentences
+
+
+def _top_k(ids: list[str], matrix: np.ndarray, query: np.ndarray, k: int) -> list[ScoredChunk]:
+    """The `k` rows of `matrix` (row i is chunk `ids[i]`) with the largest inner product with
+    `query`, best first, ties in row order (as Milvus's flat index orders them). `einsum` runs
+    on this thread: numpy's BLAS threads (p95 17-30 ms) and FAISS's OpenMP ones (+3 ms to the
+    BM25 search in flight) stalled or slowed the other requests on a busy 2-core machine."""
+    scores = np.einsum("ij,j->i", matrix, query)
+    k = min(k, len(ids))
+    if k <= 0:
+        return []
+    best = np.argpartition(-scores, k - 1)[:k] if k < len(ids) else np.arange(len(ids))
+    best = best[np.lexsort((best, -scores[best]))]
+    return [ScoredChunk(ids[i], float(scores[i])) for i in best]
 
 
 def _bounded_put(cache: dict, key: str, value: Any, limit: int) -> None:

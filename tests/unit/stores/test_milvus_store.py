@@ -14,7 +14,13 @@ from qa.config import Settings
 from qa.pipeline import Assistant, open_store
 from qa.stores.base import IndexProblem
 from qa.stores.faiss_store import FaissStore
-from qa.stores.milvus_store import MilvusStore, MilvusTarget, MilvusUnavailable
+from qa.stores.milvus_store import (
+    MilvusSnapshot,
+    MilvusStore,
+    MilvusTarget,
+    MilvusUnavailable,
+    chunk_bytes,
+)
 from tests.support import milvus_fixture
 from tests.support.fakes import SEED_DOC, SEEDS, FakeEmbedder
 from tests.unit.stores.test_base import ISLANDS, KIWI, KIWI_V2, apply, update
@@ -42,10 +48,21 @@ def _answers(assistant: Assistant) -> list[dict]:
     return out
 
 
-def _stateless(uri: str, tmp_path: Path, embedder) -> Assistant:  # type: ignore[no-untyped-def]
-    """An assistant with no docs folder and no index folder: everything comes from Milvus."""
+def _stateless(uri: str, tmp_path: Path, embedder, preload: bool = False) -> Assistant:  # type: ignore[no-untyped-def]
+    """An assistant with no docs folder and no index folder: everything comes from Milvus;
+    with `preload`, each snapshot it loads fills its cache in the background (as servers do)."""
     settings = Settings(docs_dir=tmp_path / "no-docs", index_dir=tmp_path / "no-index", store=uri)
-    return Assistant(settings, embedder, reload_interval=0.0)
+    return Assistant(settings, embedder, reload_interval=0.0, preload=preload)
+
+
+def _preloaded(assistant: Assistant) -> MilvusSnapshot:
+    """The assistant's snapshot once its background preload has cached every chunk."""
+    snapshot = assistant.snapshot()
+    deadline = time.monotonic() + 30
+    while not snapshot._complete and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        time.sleep(0.05)
+    assert snapshot._complete, "the preload did not finish"  # type: ignore[attr-defined]
+    return snapshot  # type: ignore[return-value]
 
 
 @pytest.fixture
@@ -111,6 +128,9 @@ def test_seed_answers_identical_on_faiss_and_on_two_milvus_servers(
     assert sum(a["answered"] for a in expected) >= 3
     assert _answers(builder) == expected
     assert _answers(_stateless(uri, tmp_path, real_embedder)) == expected
+    preloaded = _stateless(uri, tmp_path, real_embedder, preload=True)
+    _preloaded(preloaded)
+    assert _answers(preloaded) == expected
 
 
 def test_lexical_ranking_matches_faiss(milvus_uri, tmp_path) -> None:
@@ -222,6 +242,13 @@ def test_uri_names_server_collection_and_token(monkeypatch) -> None:
     for bad in ("milvus://h:1/bad-name", "http://h:1/qa", "milvus:///qa"):
         with pytest.raises(ValueError):
             MilvusTarget.parse(bad)
+    monkeypatch.delenv("QA_MILVUS_CACHE_MB", raising=False)
+    assert plain.cache_mb == 512 and MilvusTarget.parse("milvus://h/qa?cache_mb=64").cache_mb == 64
+    monkeypatch.setenv("QA_MILVUS_CACHE_MB", "0.5")
+    assert MilvusTarget.parse("milvus://h:1/qa").cache_mb == 0.5
+    for bad in ("x", "-1"):
+        with pytest.raises(ValueError, match="cache_mb"):
+            MilvusTarget.parse(f"milvus://h:1/qa?cache_mb={bad}")
     store = open_store(Settings(store="milvus://127.0.0.1:19530/qa"))
     assert isinstance(store, MilvusStore) and store.target.name == "qa"
     with pytest.raises(ValueError, match="milvus://"):
@@ -276,6 +303,21 @@ def test_missing_collections_make_the_next_refresh_rebuild(milvus_uri, seed_docs
     report = refresh(seed_docs, store, FakeEmbedder())
     assert report.rebuilt and report.documents == 2
     assert store.open().doc_ids() == ["japan-new-zealand-information-sharing.txt", "kiwi.txt"]
+
+
+def test_collections_released_by_a_server_restart_are_loaded_again(milvus_uri, seed_docs):  # type: ignore[no-untyped-def]
+    """A restarted milvus-lite server holds every collection released: a new builder's
+    `state()` and a reader's `open()` load what they read."""
+    from qa.indexer import refresh
+
+    uri = milvus_uri()
+    store = MilvusStore.from_uri(uri)
+    refresh(seed_docs, store, FakeEmbedder())
+    for name in store.client.list_collections():
+        if name.startswith(f"{store.target.name}_g"):
+            store.client.release_collection(name)
+    assert set(MilvusStore.from_uri(uri).state().hashes) == {SEED_DOC, "kiwi.txt"}  # type: ignore[union-attr]
+    assert MilvusStore.from_uri(uri).open().doc_ids() == [SEED_DOC, "kiwi.txt"]
 
 
 def test_an_index_of_another_layout_is_rebuilt(milvus_uri, seed_docs) -> None:
@@ -433,3 +475,78 @@ def test_a_build_flushes_what_it_wrote_and_a_refused_flush_fails_nothing(  # typ
     snapshot = store.open()
     assert snapshot.document_count == 2
     assert snapshot.document("kiwi.txt").text == KIWI_V2  # type: ignore[union-attr]
+
+
+def test_the_chunk_cache_is_bounded_by_bytes(milvus_uri, seed_docs) -> None:  # type: ignore[no-untyped-def]
+    """A snapshot keeps built chunks up to its budget in bytes (`?cache_mb=`), dropping the
+    least recently used; a chunk it dropped is read again; one that does not fit is not
+    preloaded, and a budget of 0 caches nothing."""
+    from tests.support.milvus_latency import CountingClient
+
+    uri = milvus_uri()
+    Assistant(Settings(docs_dir=seed_docs, store=uri), FakeEmbedder()).refresh()
+    whole = MilvusStore.from_uri(uri).open()
+    assert whole.preload() == whole.chunk_count >= 3
+    ids = list(whole._cache._chunks)  # type: ignore[attr-defined]
+    total = sum(chunk_bytes(chunk) for chunk in whole.chunks(ids))
+    assert whole._cache.bytes == total  # type: ignore[attr-defined]
+
+    small = MilvusStore.from_uri(f"{uri}&cache_mb={(total - 1) / (1 << 20)}").open()
+    assert small.preload() == len(ids) - 1  # the collection does not fit: no ids-only search
+    assert not small._complete and small._cache.bytes <= total - 1  # type: ignore[attr-defined]
+    counting = CountingClient(small._client)  # type: ignore[attr-defined]
+    small._client = counting  # type: ignore[attr-defined]
+
+    def read(snapshot: MilvusSnapshot, chunk_ids: list[str]) -> int:
+        """Read `chunk_ids` (checked against the whole snapshot's); out: queries so far."""
+        assert _texts(snapshot.chunks(chunk_ids)) == _texts(whole.chunks(chunk_ids))
+        return counting.calls["query"]
+
+    assert read(small, ids[1:]) == 0
+    assert read(small, ids[:1]) == 2  # its row, then its sentences
+    assert read(small, ids[2:]) == 2
+    assert read(small, ids[1:2]) == 4  # dropped for ids[0]: the least recently used then
+    assert small._cache.bytes <= total - 1  # type: ignore[attr-defined]
+
+    uncached = MilvusStore.from_uri(f"{uri}&cache_mb=0").open()
+    counting._client = uncached._client  # type: ignore[attr-defined]
+    uncached._client = counting  # type: ignore[attr-defined]
+    assert uncached.preload() == 0 and read(uncached, ids) == 6 and read(uncached, ids) == 8
+    assert len(uncached._cache) == 0  # type: ignore[attr-defined]
+
+
+def _texts(chunks: list) -> list[tuple]:  # type: ignore[type-arg]
+    """What a chunk holds, comparable (numpy vectors as lists)."""
+    return [
+        (c.chunk_id, c.text, c.start, c.vector.tolist(),
+         [(s.text, s.start, s.vector.tolist()) for s in c.sentences])
+        for c in chunks
+    ]  # fmt: skip
+
+
+def test_a_preloaded_snapshot_answers_with_one_search_and_no_reads(  # type: ignore[no-untyped-def]
+    milvus_uri, seed_docs, tmp_path
+) -> None:
+    """`Assistant(preload=True)` (servers) fills a new snapshot's cache in the background;
+    then the dense search runs over the cached vectors (the same hits and scores as Milvus's),
+    and a question costs its BM25 search, which returns chunk ids only, and no query."""
+    from tests.support.milvus_latency import CountingClient
+
+    uri = milvus_uri()
+    builder = Assistant(Settings(docs_dir=seed_docs, store=uri), FakeEmbedder())
+    builder.refresh()
+    expected = _answers(builder)
+    reader = _stateless(uri, tmp_path, FakeEmbedder(), preload=True)
+    snapshot = _preloaded(reader)
+    counting = CountingClient(snapshot._client)  # type: ignore[attr-defined]
+    snapshot._client = counting  # type: ignore[attr-defined]
+    assert _answers(reader) == expected
+    assert counting.calls["search"] == len(QUESTIONS)
+    assert counting.calls["query"] == 0 and counting.calls["query_iterator"] == 0
+    remote = builder.snapshot()
+    for question in QUESTIONS:
+        vector = FakeEmbedder().encode_query(question)
+        here, there = snapshot.dense_search(vector, 50), remote.dense_search(vector, 50)
+        assert [h.chunk_id for h in here] == [h.chunk_id for h in there]
+        assert [h.score for h in here] == pytest.approx([h.score for h in there], abs=1e-5)
+    assert counting.calls["search"] == len(QUESTIONS)

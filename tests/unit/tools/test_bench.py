@@ -221,6 +221,8 @@ def test_milvus_part_compares_with_faiss_over_two_reader_only_servers(docs, tmp_
     m = result["milvus"]
     assert (m["build"]["documents"], m["build"]["chunks"]) == (2, m["store_after"]["chunks"])
     assert m["build"]["encoded"] > 0  # once: the Milvus build reused FAISS's vectors
+    assert m["preload"]["chunks"] == m["preload"]["of"] == m["build"]["chunks"]
+    assert m["preload"]["seconds"] > 0 and m["preload"]["cache_mb"] >= 0
     for store in ("faiss", "milvus"):
         assert m["answer"][store]["p50_ms"] > 0
     assert m["answer"]["questions"] == 6 and m["answer"]["same_answers"] == 1.0
