@@ -263,7 +263,7 @@ def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Ca
                 row = row_of[key] = len(sentences)
                 sentences.append(sentence)
                 passage_of.append(index)
-                referent = _antecedent_mask(chunk.sentences, held, i)
+                referent = _antecedent_mask(chunk.sentences, held, i) if i else 0
                 masks.append(held[i] | referent)
                 antecedents.append(chunk.sentences[i - 1].start if referent else -1)
                 prose.append(quotable(sentence.text))
@@ -310,9 +310,7 @@ def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Ca
 def _antecedent_mask(sentences: list[StoredSentence], held: list[int], i: int) -> int:
     """The question words (bits of `held`, one mask per sentence of a chunk) that sentence `i`
     lacks and the sentence before it holds, when `i` refers back to it and both are prose;
-    else 0. Cheapest test first: most sentences lack nothing their neighbour has."""
-    if i == 0:
-        return 0
+    else 0 (`i` > 0). Cheapest test first: most sentences lack nothing their neighbour has."""
     missing = held[i - 1] & ~held[i]
     if not missing or not refers_back(sentences[i].text):
         return 0

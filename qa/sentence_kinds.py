@@ -186,8 +186,10 @@ def kind(text: str) -> SentenceKind:
     return "fragment" if not verb and len(words) <= TINY else "prose"
 
 
+@lru_cache(maxsize=CACHE)
 def quotable(text: str) -> bool:
-    """Whether the sentence may be quoted on its own: only prose may."""
+    """Whether the sentence may be quoted on its own: only prose may. Cached itself: it is
+    asked for every candidate of every question."""
     return kind(text) == "prose"
 
 
