@@ -6,8 +6,10 @@ sentences are all scored). Out: an `Answer`, the `/ask` and `qa ask --json` obje
 Every distinct sentence of the passages gets the signals of `FEATURES` (dense similarity,
 IDF-weighted word overlap, the passage's ranks, whether it names the kind of thing the question
 asks for, ...). `ScoringModel` combines them with weights fitted by logistic regression on SQuAD
-(`qa eval fit`, saved in `qa/scoring.json`) into a per-sentence score; the best sentence is
-quoted, and a second only when it adds question words the first lacks. The passages are
+(`qa eval fit`, saved in `qa/scoring.json`) into a per-sentence score; the best prose sentence
+is quoted (headings, list fragments, references and boilerplate never are, see
+`qa.sentence_kinds`), with the sentence before it when that one names its subject ("It ..."),
+and a second only when it adds question words the first lacks. The passages are
 re-ordered by their best sentence, whose score (as a 0..1 logistic) becomes theirs.
 `confidence` is a calibrated probability that the quoted sentence answers the question (a second
 logistic fit on the best score, its margin over the runner-up and a few features of the best
@@ -31,6 +33,7 @@ from qa.lexical import term_weights, token_set, weighted_overlap
 from qa.reader import Cascade, Reader, Span, Window
 from qa.resources import template_dir
 from qa.retrieval import Passage
+from qa.sentence_kinds import quotable, refers_back
 from qa.short_answer import (
     MENTION_CACHE,
     ShortAnswer,
@@ -195,6 +198,10 @@ class Candidates:
     matrix: np.ndarray  # (len(sentences), len(FEATURES))
     members: list[list[int]]  # for each passage, the rows of the sentences it holds
     previous: list[str] = field(default_factory=list)  # the sentence before each ('' if none)
+    quotable: list[bool] = field(default_factory=list)  # prose (`qa.sentence_kinds`); [] = all
+    # The document start of the sentence before each when the quote must include it (it names
+    # what this one refers back to, see `_antecedent_mask`), else -1; [] = none.
+    antecedent: list[int] = field(default_factory=list)
 
 
 WARM_SENTENCES = MENTION_CACHE // 5  # as many as the per-sentence caches hold
@@ -207,6 +214,8 @@ def prepare_sentences(texts: list[str]) -> None:
     for text in texts[:WARM_SENTENCES]:
         token_set(text)
         prepare(text)
+        quotable(text)
+        refers_back(text)
 
 
 def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Candidates:
@@ -215,7 +224,12 @@ def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Ca
     Word overlaps go through bit masks of the question's words: each sentence's mask is taken
     once (a set intersection), a window's or a document's is the OR of its sentences', and each
     distinct mask's overlap is computed once per question. Features of a passage or a document
-    are computed once and spread to its sentences by indexing."""
+    are computed once and spread to its sentences by indexing.
+
+    Only prose may be quoted (`quotable`). A prose sentence that refers back to the prose
+    sentence before it in the chunk ("It is ...") and lacks question words that one holds is
+    scored with the union of both sentences' words, and its `antecedent` is that
+    sentence's start."""
     weights = term_weights(question)
     terms = list(weights)
     bit_of = {term: 1 << bit for bit, term in enumerate(terms)}
@@ -228,6 +242,8 @@ def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Ca
     doc_masks: dict[str, int] = {}  # the same over every retrieved sentence of a document
     members: list[list[int]] = []
     previous: list[str] = []
+    prose: list[bool] = []
+    antecedents: list[int] = []
     row_of: dict[tuple[str, int], int] = {}
     for index, passage in enumerate(passages):
         chunk = passage.chunk
@@ -247,7 +263,10 @@ def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Ca
                 row = row_of[key] = len(sentences)
                 sentences.append(sentence)
                 passage_of.append(index)
-                masks.append(held[i])
+                referent = _antecedent_mask(chunk.sentences, held, i) if i else 0
+                masks.append(held[i] | referent)
+                antecedents.append(chunk.sentences[i - 1].start if referent else -1)
+                prose.append(quotable(sentence.text))
                 window_masks.append(padded[i] | padded[i + 1] | padded[i + 2])
                 lengths.append(len(words_in_chunk[i]))
                 leads.append(1.0 if i == 0 and chunk.chunk_id.endswith("#0") else 0.0)
@@ -283,7 +302,21 @@ def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Ca
     matrix[:, column["lead"]] = leads
     titles = [passages[p].chunk.title for p in passage_of]
     words = [share.words(mask) for mask in masks]
-    return Candidates(sentences, titles, passage_of, words, matrix, members, previous)
+    return Candidates(
+        sentences, titles, passage_of, words, matrix, members, previous, prose, antecedents
+    )
+
+
+def _antecedent_mask(sentences: list[StoredSentence], held: list[int], i: int) -> int:
+    """The question words (bits of `held`, one mask per sentence of a chunk) that sentence `i`
+    lacks and the sentence before it holds, when `i` refers back to it and both are prose;
+    else 0 (`i` > 0). Cheapest test first: most sentences lack nothing their neighbour has."""
+    missing = held[i - 1] & ~held[i]
+    if not missing or not refers_back(sentences[i].text):
+        return 0
+    if not (quotable(sentences[i].text) and quotable(sentences[i - 1].text)):
+        return 0
+    return missing
 
 
 def _mask(words: frozenset[str], terms: list[str], bit_of: dict[str, int]) -> int:
@@ -362,11 +395,12 @@ def answer(
     The first `top_k` passages (all when None), re-ordered by their best sentence, are reported.
     With `short`, a short answer is looked for in the first quote. `found`: the candidates of
     these passages when already computed. `reader`: re-scores the best few (see `rescore`) and
-    gives the short answer when its span is likely enough."""
+    gives the short answer when its span is likely enough. Only prose is quoted: when no
+    candidate is, the answerer abstains."""
     found = found if found is not None else candidates(question, vector, passages)
-    scores = model.scores(found.matrix) if found.sentences else np.zeros(0)
+    scores = only_quotable(found, model.scores(found.matrix) if found.sentences else np.zeros(0))
     spans: dict[int, Span | None] = {}
-    if reader is not None and found.sentences:
+    if reader is not None and np.isfinite(scores).any():
         scores, spans = rescore(question, found, scores, reader)
         model = with_calibration(model, reader.cascade)
     # Best first; ties by document order. Plain floats sort much faster than numpy scalars.
@@ -374,7 +408,7 @@ def answer(
         zip((-scores).tolist(), [s.doc_id for s in found.sentences],
             [s.start for s in found.sentences], range(len(scores)), strict=True)
     )  # fmt: skip
-    order = [j for *_, j in ranked]
+    order = [j for minus, *_, j in ranked if minus < math.inf]  # quotable rows only
     shown = rerank_passages(passages, found, scores)[: top_k or len(passages)]
     passages_out = [
         PassageOut(p.chunk.doc_id, p.chunk.chunk_id, p.chunk.text, p.chunk.start, p.chunk.end,
@@ -390,12 +424,7 @@ def answer(
             question, False, render_abstention(question), round(confidence, 4), [], passages_out
         )
     chosen = _choose(order, found, scores, max_sentences)
-    citations = [
-        Citation(n, found.sentences[j].doc_id, found.titles[j], found.sentences[j].text,
-                 found.sentences[j].start, found.sentences[j].end,
-                 round(_sigmoid(float(scores[j])), 4))
-        for n, j in enumerate(chosen, start=1)
-    ]  # fmt: skip
+    citations = _citations(chosen, found, passages, scores)
     first = found.sentences[chosen[0]]
     short_answer = None
     if short:
@@ -416,14 +445,44 @@ def answer(
     )
 
 
+def only_quotable(found: Candidates, scores: np.ndarray) -> np.ndarray:
+    """`scores` with -inf for the rows that may not be quoted on their own (headings, list
+    fragments, references, boilerplate): they never win, and a passage holding only those
+    scores 0. `found.quotable` empty: every row may be quoted."""
+    if not found.quotable or all(found.quotable):
+        return scores
+    return np.where(np.asarray(found.quotable, dtype=bool), scores, -np.inf)
+
+
+def _citations(
+    chosen: list[int], found: Candidates, passages: list[Passage], scores: np.ndarray
+) -> list[Citation]:
+    """One citation per chosen row, numbered from 1. A row with an `antecedent` whose sentence
+    is not itself chosen is quoted from that sentence's start: one verbatim slice of its chunk."""
+    starts = {(found.sentences[j].doc_id, found.sentences[j].start) for j in chosen}
+    citations = []
+    for n, j in enumerate(chosen, start=1):
+        sentence = found.sentences[j]
+        start, quote = sentence.start, sentence.text
+        before = found.antecedent[j] if found.antecedent else -1
+        if before >= 0 and (sentence.doc_id, before) not in starts:
+            chunk = passages[found.passage_of[j]].chunk
+            start, quote = before, chunk.text[before - chunk.start : sentence.end - chunk.start]
+        citations.append(Citation(n, sentence.doc_id, found.titles[j], quote, start,
+                                  sentence.end, round(_sigmoid(float(scores[j])), 4)))  # fmt: skip
+    return citations
+
+
 def rescore(
     question: str, found: Candidates, scores: np.ndarray, reader: Reader
 ) -> tuple[np.ndarray, dict[int, Span | None]]:
     """The cascade: the reader reads the `cascade.candidates` best rows by the cheap `scores`
-    (only the best when the cheap score is sure, see `Cascade.depth`; one onnxruntime call).
-    Out: the combined scores (see `combine`) and the reader's span of each row it read."""
+    (only the best when the cheap score is sure, see `Cascade.depth`; rows scored -inf, which
+    may not be quoted, are not read; one onnxruntime call). Out: the combined scores (see
+    `combine`) and the reader's span of each row it read."""
     cascade = reader.cascade
     top = np.argsort(-scores, kind="stable")[: cascade.candidates]
+    top = top[np.isfinite(scores[top])]
     top = top[: cascade.depth(scores, top)]
     windows = [
         Window(found.sentences[j].text, found.previous[j] if found.previous else "",

@@ -80,6 +80,54 @@ def test_index_follows_added_changed_and_deleted_documents(docs, real_embedder, 
     assert all(p.doc_id != "tower.html" for p in tower.passages)
 
 
+BRIDGE_DOC = """# Golden Gate Bridge
+
+## Overview
+
+The Golden Gate Bridge is a suspension bridge spanning the Golden Gate strait in California.
+It opened to traffic on May 27, 1937, after four years of construction.
+
+## Facts
+
+- Golden Gate Bridge, San Francisco
+- Main span: 1,280 metres
+- Colour: International Orange
+
+## References
+
+1. ^ Starr, Kevin (2010). Golden Gate: The Life and Times of America's Greatest Bridge.
+   Bloomsbury. ISBN 978-1-59691-534-3.
+2. Retrieved 12 March 2019 from https://www.goldengate.org/bridge/history.
+"""
+NOT_PROSE = ("#", "-", "1.", "2.", "^", "Bloomsbury")  # how its non-prose lines start
+
+
+def test_markdown_structure_is_never_quoted_and_it_is_quoted_with_its_subject(
+    tmp_path, real_embedder, make_assistant
+):
+    docs = tmp_path / "bridge-docs"
+    docs.mkdir()
+    (docs / "bridge.md").write_text(BRIDGE_DOC)
+    assistant = make_assistant(docs, real_embedder)
+    assistant.refresh()
+    text = assistant.document("bridge.md").text
+    opened = assistant.ask("When did the Golden Gate Bridge open?")
+    assert opened.answered, opened
+    first = opened.citations[0]
+    # "It opened ..." is quoted from the sentence naming the bridge, as one verbatim slice.
+    assert first.quote.startswith("The Golden Gate Bridge is") and "1937" in first.quote
+    questions = [
+        "When did the Golden Gate Bridge open?",
+        "What is the main span of the bridge?",
+        "Who wrote about the Golden Gate Bridge in 2010?",
+        "Golden Gate Bridge",
+    ]
+    for question in questions:
+        for citation in assistant.ask(question).citations:
+            assert text[citation.start : citation.end] == citation.quote
+            assert not citation.quote.startswith(NOT_PROSE), question
+
+
 def test_the_installed_qa_command_indexes_and_answers(docs, tmp_path):
     qa = Path(sys.executable).parent / "qa"
     env = {**os.environ, "QA_DOCS_DIR": str(docs), "QA_INDEX_DIR": str(tmp_path / "index")}

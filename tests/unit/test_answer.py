@@ -8,7 +8,15 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from qa.answer import FEATURES, ScoringModel, answer, candidates, combine, with_calibration
+from qa.answer import (
+    FEATURES,
+    Answer,
+    ScoringModel,
+    answer,
+    candidates,
+    combine,
+    with_calibration,
+)
 from qa.lexical import term_weights, token_set, weighted_overlap
 from qa.pipeline import load_scoring
 from qa.reader import Cascade, ReaderScores, Span, Window
@@ -116,7 +124,8 @@ def test_passages_are_cut_to_top_k_after_reordering() -> None:
     model = ScoringModel(("overlap",), (5.0,), 0.0, threshold=0.0)
     result = answer(question, embedder.encode([question])[0], [first, second], model, top_k=1)
     assert [p.doc_id for p in result.passages] == ["d.txt"]  # re-ordered by its best sentence
-    assert result.citations[0].quote == "It is painted red and crosses the river."
+    # "It" is the bridge the question names, in the sentence before: both are quoted.
+    assert result.citations[0].quote == TEXT[: TEXT.index(" Ferries")]
     both = answer(question, embedder.encode([question])[0], [first, second], model)
     assert [p.doc_id for p in both.passages] == ["d.txt", "a.txt"]
     assert 1.0 >= both.passages[0].score > both.passages[1].score >= 0.0
@@ -326,9 +335,10 @@ def test_the_reader_reorders_the_best_candidates_and_gives_the_short_answer() ->
     reader = _FakeReader("red", "red")
     result = _ask("Which bridge was opened?", model, reader=reader)  # type: ignore[arg-type]
     first = result.citations[0]
-    assert first.quote == "It is painted red and crosses the river."
+    chosen = "It is painted red and crosses the river."
+    assert first.quote.endswith(chosen)  # with the sentence naming the bridge before it
     previous = {w.sentence: w.previous for w in reader.seen}
-    assert previous[first.quote] == "The bridge was opened in 1932 by the mayor."
+    assert previous[chosen] == "The bridge was opened in 1932 by the mayor."
     assert previous["The bridge was opened in 1932 by the mayor."] == ""
     assert {w.title for w in reader.seen} == {"Doc"}
     short = result.short_answer
@@ -362,13 +372,101 @@ def test_the_cascade_calibration_replaces_the_models_own() -> None:
 
 
 def test_a_sure_cheap_score_reads_only_its_best_sentence() -> None:
-    # Only the first sentence names the mayor: it wins by a wide margin.
-    model = ScoringModel(("overlap",), (8.0,), -1.0, threshold=0.0)
+    # Only the first sentence names a year: it wins by a wide margin. (By overlap, "It is
+    # painted red" would tie: it is scored with the sentence before, which names the mayor.)
+    model = ScoringModel(("type_match",), (8.0,), -1.0, threshold=0.0)
     sure = _FakeReader("red", "1932", Cascade(candidates=3, weight=5.0, gate=1.0, span_floor=0.0))
-    result = _ask("Which mayor?", model, reader=sure)  # type: ignore[arg-type]
+    result = _ask("In which year did the mayor open it?", model, reader=sure)  # type: ignore[arg-type]
     assert [w.sentence for w in sure.seen] == ["The bridge was opened in 1932 by the mayor."]
     assert result.citations[0].quote == "The bridge was opened in 1932 by the mayor."
     assert result.short_answer is not None and result.short_answer.text == "1932"
     unsure = _FakeReader("red", "1932", Cascade(candidates=3, weight=5.0, gate=None))
-    result = _ask("Which mayor?", model, reader=unsure)  # type: ignore[arg-type]
-    assert len(unsure.seen) == 3 and result.citations[0].quote.startswith("It is painted red")
+    result = _ask("In which year did the mayor open it?", model, reader=unsure)  # type: ignore[arg-type]
+    # "It" (the bridge) is quoted with the sentence before, which names the mayor.
+    assert len(unsure.seen) == 3 and result.citations[0].quote.endswith("crosses the river.")
+
+
+def _lines_passage(embedder: FakeEmbedder, lines: list[str], doc_id: str = "m.md") -> Passage:
+    """One chunk of a document whose sentences are `lines` (one per line, blank-line separated)."""
+    text = "\n\n".join(lines)
+    spans, start = [], 0
+    for line in lines:
+        start = text.index(line, start)
+        spans.append((start, start + len(line)))
+        start += len(line)
+    return _chunk_passage(embedder, text, doc_id, spans, 1)
+
+
+def _ask_lines(question: str, lines: list[str], model: ScoringModel) -> tuple[Answer, str]:
+    """The answer over one document of `lines`, and that document's text."""
+    embedder = FakeEmbedder()
+    passage = _lines_passage(embedder, lines)
+    result = answer(question, embedder.encode([question])[0], [passage], model, short=False)
+    return result, "\n\n".join(lines)
+
+
+OVERLAP = ScoringModel(("overlap", "type_match"), (4.0, 1.0), 0.0, threshold=0.0)
+BRIDGE = "Golden Gate Bridge, San Francisco"
+NOT_PROSE = [
+    f"# {BRIDGE}",  # heading
+    f"- {BRIDGE}",  # list fragment
+    f"^ Starr, Kevin (2010). {BRIDGE}. ISBN 978-1-59691-534-3.",  # reference
+    f"{BRIDGE}. All rights reserved.",  # boilerplate
+]
+PROSE = "Traffic first crossed it in 1937."
+
+
+@pytest.mark.parametrize("line", NOT_PROSE)
+def test_headings_fragments_references_and_boilerplate_are_never_quoted(line: str) -> None:
+    question = "When did traffic first cross the Golden Gate Bridge in San Francisco?"
+    embedder = FakeEmbedder()
+    found = candidates(question, embedder.encode([question])[0], [
+        _lines_passage(embedder, [line, PROSE])])  # fmt: skip
+    overlap = found.matrix[:, FEATURES.index("overlap")]
+    assert found.quotable == [False, True]
+    assert overlap[0] > overlap[1]  # the line holds more of the question's words
+    result, text = _ask_lines(question, [line, PROSE], OVERLAP)
+    assert [c.quote for c in result.citations] == [PROSE]
+    assert all(text[c.start : c.end] == c.quote for c in result.citations)
+
+
+def test_a_document_of_headings_and_fragments_abstains() -> None:
+    result, _ = _ask_lines("Where is the Golden Gate Bridge?", NOT_PROSE, OVERLAP)
+    assert not result.answered and result.citations == []
+    assert result.passages and result.passages[0].score == 0.0  # nothing in it may be quoted
+
+
+def test_a_sentence_referring_back_is_quoted_with_its_antecedent() -> None:
+    embedder = FakeEmbedder()
+    text = "Fog is common here. The Golden Gate Bridge is in San Francisco. It opened in 1937."
+    spans = [(0, 19), (20, 63), (64, 82)]
+    passage = _chunk_passage(embedder, text, "g.txt", spans[1:], 1)  # a chunk not at 0
+    question = "When did the Golden Gate Bridge open?"
+    vector = embedder.encode([question])[0]
+    found = candidates(question, vector, [passage])
+    assert found.antecedent == [-1, 20]
+    weights = term_weights(question)
+    union = token_set(text[20:82])
+    assert found.matrix[1, FEATURES.index("overlap")] == weighted_overlap(weights, union)
+    result = answer(question, vector, [passage], OVERLAP, short=False)
+    first = result.citations[0]
+    assert (first.start, first.end) == (20, 82)
+    assert first.quote == text[first.start : first.end] == text[20:]
+    assert len(result.citations) == 1  # the antecedent is not cited again
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["The Golden Gate Bridge is in San Francisco.", "Traffic first crossed in 1937."],
+        ["Fog is common in the bay.", "It opened to traffic in 1937."],
+        [f"# {BRIDGE}", "It opened to traffic in 1937."],
+    ],
+    ids=["not-referring-back", "antecedent-adds-nothing", "antecedent-is-a-heading"],
+)
+def test_other_sentences_are_never_joined(lines: list[str]) -> None:
+    question = "When did traffic first cross the Golden Gate Bridge?"
+    model = ScoringModel(("type_match",), (4.0,), 0.0, threshold=0.0)
+    result, text = _ask_lines(question, lines, model)
+    first = result.citations[0]
+    assert first.quote == lines[1] == text[first.start : first.end]

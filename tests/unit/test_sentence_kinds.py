@@ -1,0 +1,122 @@
+"""Which sentences may be quoted on their own, and which refer back to the sentence before."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.sentence_kinds import KINDS, has_verb, kind, quotable, refers_back, words_of
+
+CASES = {
+    "heading": [
+        "# Early life",
+        "### How it works",
+        "Early life",
+        "See also",
+        "External links",
+        "Early Life and Career",
+        "What Is Machine Learning",
+        "How it works",
+        "References:",
+        "Self-views of the Persians[2]",
+    ],
+    "fragment": [
+        "- Paris, France",
+        "* Born: 1952",
+        "Born: 1952",
+        "1. Main span: 1,280 metres",
+        "| Name | Year |",
+        "[4]",
+        "---",
+        "p. 12.",
+        "Corpus Christi procession.",
+    ],
+    "reference": [
+        "^ Smith, John (2004). Bridges of Europe.",
+        "Smith, J. (2004).",
+        "Retrieved 12 March 2019.",
+        "ISBN 978-0-19-123456-7",
+        "doi:10.1000/182",
+        "Archived from the original on 3 May 2010.",
+        "https://example.com/page",
+        "Oxford University Press.",
+        "Jones, K.; Smith, J. et al. Bridges, pp. 10-12.",
+    ],
+    "boilerplate": [
+        "Jump to navigation",
+        "Jump to search",
+        "Main menu",
+        "Privacy policy",
+        "Terms of use",
+        "All rights reserved.",
+        "© 2024 Example Ltd.",
+        "We use cookies to improve your experience on our website.",
+        "Cookie settings",
+        "Share this article",
+        "Click here to subscribe.",
+        "Skip to content",
+        "Home",
+    ],
+    "prose": [
+        "The bridge was opened in 1932 by the mayor.",
+        "It is painted red.",
+        "Paris is the capital of France",
+        "- The tower is 330 metres tall.",
+        "Smith et al. (2004) found that bridges rust.",
+        "Cookies are small text files stored by your browser.",
+        "The company's privacy policy was criticised by regulators in 2019.",
+        "Sign in French, at a monument in Bamako, Mali, next to the river.",
+        "He sings.",
+        "Self-enhancement involves a preference for positive over negative self-views.[5]",
+        "[3]:309 While working on the game (1996), Blackburn concluded that he was done.",
+        "Note: the bridge is closed on Sundays.",
+        "Office hours 9am to 5pm Monday to Friday",
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [(text, k) for k, texts in CASES.items() for text in texts]
+)
+def test_kind(text: str, expected: str) -> None:
+    assert kind(text) == expected
+    assert quotable(text) == (expected == "prose")
+
+
+def test_every_kind_is_tested() -> None:
+    assert set(CASES) == set(KINDS)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("It is painted red.", True),
+        ("He was born in 1952.", True),
+        ("They moved to Paris.", True),
+        ("This is the measure used in most parts of the world.", True),
+        ("Its population is 2 million.", True),
+        ("The company was founded in 1990.", True),
+        ("The new bridge opened in 1932.", True),
+        ("The Middle Ages is the middle period of European history.", False),
+        ("The bridge, opened in 1932, is red.", False),
+        ("Paris is the capital of France.", False),
+        ("Traffic first crossed in 1937.", False),
+        ("", False),
+    ],
+)
+def test_refers_back(text: str, expected: bool) -> None:
+    assert refers_back(text) is expected
+
+
+def test_verbs_are_found_by_cheap_rules() -> None:
+    assert has_verb(words_of("The bridge was opened"))
+    assert has_verb(words_of("Invented the telephone"))
+    assert has_verb(words_of("She became mayor"))
+    assert not has_verb(words_of("Paris, France"))
+    assert not has_verb(words_of("A hundred red bridges"))
+
+
+def test_kinds_are_cached_per_text() -> None:
+    kind.cache_clear()
+    kind("Early life")
+    kind("Early life")
+    assert kind.cache_info().hits == 1 and kind.cache_info().currsize == 1
