@@ -54,7 +54,7 @@ from qa.tools.eval_corpus import (
 )
 from qa.tools.metrics import tradeoff
 from qa.tools.reader_fit import chosen_row, fit_cascade, read_trials
-from qa.tools.trials import Trial, best_and_margin, make_embedder, run_trials
+from qa.tools.trials import Trial, best_and_margin, make_embedder, quotable_only, run_trials
 
 REGULARIZATION = 1.0  # C of the pointwise logistic regressions
 RANKING_L2 = 0.01  # L2 penalty of the conditional logit
@@ -148,13 +148,14 @@ def fit_sets(
 def _trials(
     name: str, docs: dict[str, str], questions: list[SquadQuestion], dataset: str, progress: bool
 ) -> list[Trial]:
-    """`questions` asked of an index of `docs` (`.cache/eval/<name>`)."""
+    """`questions` asked of an index of `docs` (`.cache/eval/<name>`), with only the rows the
+    product may quote."""
     embedder = make_embedder(CACHE, dataset)
     vectors = embedder.encode_queries([q.question for q in questions], progress=progress)
     snapshot = build_index(name, docs, embedder, progress=progress)
     trials = run_trials(snapshot, questions, vectors, RetrievalOptions(), f"fit: {name}", progress)
     embedder.save()
-    return trials
+    return [quotable_only(t) for t in trials]
 
 
 def _squad_train(path: Path, every: int, progress: bool):  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ with a given scoring model; `make_embedder` is the product's model behind a vect
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -89,3 +89,23 @@ def best_and_margin(scores: np.ndarray) -> tuple[float, float, int]:
     order = np.argsort(-scores, kind="stable")
     margin = float(scores[order[0]] - scores[order[1]]) if len(order) > 1 else 0.0
     return float(scores[order[0]]), margin, int(order[0])
+
+
+def quotable_only(trial: Trial) -> Trial:
+    """`trial` with only the candidate rows the product may quote (`Candidates.quotable`), as a
+    fit must see them; the per-passage `members` are dropped (the fits never read them)."""
+    found = trial.found
+    if not found.quotable or all(found.quotable):
+        return trial
+    keep = [j for j, ok in enumerate(found.quotable) if ok]
+
+    def pick(values: list) -> list:
+        return [values[j] for j in keep] if values else values
+
+    kept = replace(
+        found, sentences=pick(found.sentences), titles=pick(found.titles),
+        passage_of=pick(found.passage_of), words=pick(found.words), matrix=found.matrix[keep],
+        members=[], previous=pick(found.previous), quotable=[True] * len(keep),
+        antecedent=pick(found.antecedent),
+    )  # fmt: skip
+    return replace(trial, found=kept, labels=trial.labels[keep])

@@ -30,6 +30,8 @@ def eval_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, real_embedder) -
     monkeypatch.setattr(qa.tools.eval_corpus, "CACHE", cache)
     monkeypatch.setattr(qa.tools.answer_sets, "CACHE", cache)
     monkeypatch.setattr(qa.tools.fitting, "CACHE", cache)
+    # `qa eval squad|beir --store` set this module global; a test before may have left a URI.
+    monkeypatch.setattr(qa.tools.eval_corpus, "STORE", "faiss")
     for module in (qa.tools.answer_sets, qa.tools.fitting):
         monkeypatch.setattr(
             module,
