@@ -77,16 +77,31 @@ def tydi_slice(tmp_path: Path) -> Path:
     return path
 
 
+def write_squad_slice(
+    source: Path, pick: slice | list[int], paragraphs: int, questions: int, path: Path, version: str
+) -> Path:
+    """The articles `pick` of the SQuAD file `source`, cut to their first `paragraphs` paragraphs
+    of `questions` questions each, written to `path` (.json.gz)."""
+    with gzip.open(source, "rt", encoding="utf-8") as handle:
+        articles = json.load(handle)["data"]
+    data = articles[pick] if isinstance(pick, slice) else [articles[i] for i in pick]
+    for article in data:
+        article["paragraphs"] = article["paragraphs"][:paragraphs]
+        for paragraph in article["paragraphs"]:
+            paragraph["qas"] = paragraph["qas"][:questions]
+    with gzip.open(path, "wt", encoding="utf-8") as out:
+        json.dump({"version": version, "data": data}, out)
+    return path
+
+
 @pytest.fixture
 def squad_train_slice(tmp_path: Path) -> Path:
     """The last 4 articles of SQuAD v1.1 train, 2 paragraphs of 4 questions each."""
-    with gzip.open(SQUAD_TRAIN, "rt", encoding="utf-8") as handle:
-        articles = json.load(handle)["data"][-4:]
-    for article in articles:
-        article["paragraphs"] = article["paragraphs"][:2]
-        for paragraph in article["paragraphs"]:
-            paragraph["qas"] = paragraph["qas"][:4]
-    path = tmp_path / "train.json.gz"
-    with gzip.open(path, "wt", encoding="utf-8") as out:
-        json.dump({"version": "1.1", "data": articles}, out)
-    return path
+    return write_squad_slice(SQUAD_TRAIN, slice(-4, None), 2, 4, tmp_path / "train.json.gz", "1.1")
+
+
+@pytest.fixture
+def squad2_slice(tmp_path: Path) -> Path:
+    """Two paragraphs of SQuAD 2.0 dev articles 0, 1 (v1.1 articles 2 and 4) and 16 (Pharmacy,
+    v1.1 article 26), six questions each."""
+    return write_squad_slice(SQUAD2, [0, 1, 16], 2, 6, tmp_path / "squad2.json.gz", "v2.0")

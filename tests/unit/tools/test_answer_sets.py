@@ -3,10 +3,8 @@ and the loaders and figures they rest on."""
 
 from __future__ import annotations
 
-import gzip
 import json
 import math
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -20,26 +18,9 @@ from qa.tools.answer_sets import (
     tradeoff_curve,
 )
 from qa.tools.eval_corpus import load_squad, load_tydi, load_wikiqa, passage_half
-from tests.support.eval_slices import SQUAD2, SQUAD11
+from tests.support.eval_slices import SQUAD11
 
 SYSTEMS = ("product", "bm25", "dense")
-
-
-@pytest.fixture
-def squad2_slice(tmp_path: Path) -> Path:
-    """Two paragraphs of SQuAD 2.0 dev articles 0, 1 (v1.1 articles 2 and 4) and 16 (Pharmacy,
-    v1.1 article 26), six questions each."""
-    with gzip.open(SQUAD2, "rt", encoding="utf-8") as handle:
-        articles = json.load(handle)["data"]
-    data = [articles[i] for i in (0, 1, 16)]
-    for article in data:
-        article["paragraphs"] = article["paragraphs"][:2]
-        for paragraph in article["paragraphs"]:
-            paragraph["qas"] = paragraph["qas"][:6]
-    path = tmp_path / "squad2.json.gz"
-    with gzip.open(path, "wt", encoding="utf-8") as out:
-        json.dump({"version": "v2.0", "data": data}, out)
-    return path
 
 
 def test_wikiqa_loader_indexes_every_split_and_marks_correct_sentences(wikiqa_slice):
