@@ -53,12 +53,12 @@ from qa.tools.eval_corpus import (
     load_wikiqa,
 )
 from qa.tools.metrics import tradeoff
-from qa.tools.reader_fit import chosen_row, fit_cascade, read_trials
+from qa.tools.reader_fit import Read, combined_scores, fit_cascade, read_trials
+from qa.tools.train_reader import HELD_OUT  # SQuAD train's last articles, never trained on
 from qa.tools.trials import Trial, best_and_margin, make_embedder, quotable_only, run_trials
 
 REGULARIZATION = 1.0  # C of the pointwise logistic regressions
 RANKING_L2 = 0.01  # L2 penalty of the conditional logit
-HELD_OUT = 20  # SQuAD train's last articles, never seen by the reader (qa.tools.train_reader)
 # The threshold keeps at least this share of answerable questions answered (the product's
 # target for in-corpus questions): the share answered carries over from these runs to other
 # corpora; the share abstained depends on the corpus.
@@ -100,7 +100,8 @@ def fit_ranking(groups: list[tuple[np.ndarray, np.ndarray, float]]) -> np.ndarra
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
         total, grad = RANKING_L2 * float(w @ w), 2 * RANKING_L2 * w
         for x, y, weight in groups:
-            e = np.exp(x @ w - (x @ w).max())
+            s = x @ w
+            e = np.exp(s - s.max())
             positive = e * (y > 0)
             total -= weight * (np.log(positive.sum()) - np.log(e.sum()))
             grad = grad - weight * (x.T @ (positive / positive.sum() - e / e.sum()))
@@ -228,18 +229,23 @@ def fit(
     return model, about, (cascade if reader is not None else None)
 
 
+def _quoted(read: Read, cascade: Cascade) -> tuple[int, float, float, np.ndarray | None]:
+    """The row the cascade quotes first (-1: none), its combined score, its margin over the
+    runner-up and its features (None: no row): what a confidence is computed from."""
+    best, margin, j = best_and_margin(combined_scores(read, cascade))
+    return j, best, margin, (read.trial.found.matrix[j] if j >= 0 else None)
+
+
 def calibrate(
-    reads: list, cascade: Cascade, model: ScoringModel, inside: list[bool]
+    reads: list[Read], cascade: Cascade, model: ScoringModel, inside: list[bool]
 ) -> tuple[tuple[float, ...], float]:
     """Step 3: calibration weights and bias from the calibration inputs of each question's
     best row (by `cascade`; no reader when it reads none) to "its first quote holds an answer"
     (0 when the answer is not in the index)."""
     rows, right = [], []
     for read, held in zip(reads, inside, strict=True):
-        j, combined = chosen_row(read, cascade)
-        best, margin, _ = best_and_margin(combined)
-        found = read.trial.found
-        rows.append(model.calibration_row(best, margin, found.matrix[j] if j >= 0 else None))
+        j, best, margin, features = _quoted(read, cascade)
+        rows.append(model.calibration_row(best, margin, features))
         right.append(float(read.trial.labels[j]) if held and j >= 0 else 0.0)
     weights, bias = _fit_logistic(np.array(rows), np.array(right))
     return tuple(weights), bias
@@ -259,10 +265,8 @@ def choose_threshold(
     used = with_calibration(model, cascade) if reader is not None else model
     has, lacks = [], []
     for read, (_, answerable) in zip(reads, threshold, strict=True):
-        j, combined = chosen_row(read, cascade)
-        best, margin, _ = best_and_margin(combined)
-        row = read.trial.found.matrix[j] if j >= 0 else None
-        (has if answerable else lacks).append(used.confidence(best, margin, row))
+        _, best, margin, features = _quoted(read, cascade)
+        (has if answerable else lacks).append(used.confidence(best, margin, features))
     curve = tradeoff(has, lacks, [i / 1000 for i in range(1001)])
     floor = [row for row in curve if row[1] >= ANSWER_FLOOR] or curve[:1]
     value, answered, abstained = max(floor, key=lambda row: row[0])

@@ -40,7 +40,8 @@ GATES = (None, 2.0, 1.0, 0.5)
 
 @dataclass
 class Read:
-    """One question's `MAX_READ` best rows by the cheap score, and what the reader said."""
+    """One question's best rows by the cheap score (as many as were read), and what the reader
+    said of them."""
 
     trial: Trial
     top: np.ndarray
@@ -73,12 +74,17 @@ def read_trials(  # type: ignore[no-untyped-def]
     return out
 
 
+def combined_scores(read: Read, cascade: Cascade) -> np.ndarray:
+    """Every row's score once the cascade has read what it reads for this question."""
+    if len(read.scores) == 0:
+        return read.scores
+    k = chosen_depth(read, cascade)
+    return combine(read.scores, read.top[:k], read.relevance[:k], cascade)
+
+
 def chosen_row(read: Read, cascade: Cascade) -> tuple[int, np.ndarray]:
     """The row the cascade quotes first (-1: none), and the combined scores."""
-    if len(read.scores) == 0:
-        return -1, read.scores
-    k = chosen_depth(read, cascade)
-    combined = combine(read.scores, read.top[:k], read.relevance[:k], cascade)
+    combined = combined_scores(read, cascade)
     return best_and_margin(combined)[2], combined
 
 
