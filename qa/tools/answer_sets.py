@@ -27,7 +27,8 @@ every system at the score that answers `ANSWERED_TARGET` of the questions with a
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -229,7 +230,7 @@ def wikiqa_report(folder: Path, split: str, progress: bool) -> tuple[dict, dict]
     figures, and {system: trade-off curve}."""
     documents, questions = load_wikiqa(folder, split)
     asked = _ask_dataset("wikiqa", documents, questions, progress)
-    model = _scoring()
+    model = shipped_scoring()
     has = [a for a in asked if a.question.answers]
     lacks = [a for a in asked if not a.question.answers]
     report: dict = {
@@ -290,7 +291,7 @@ def tydi_report(path: Path, progress: bool) -> tuple[dict, dict]:
     (`half0`, `half1`, by `passage_half`), and {system: coverage curve of quote_holds_answer}."""
     documents, questions = load_tydi(path)
     asked = _ask_dataset("tydi", documents, questions, progress)
-    threshold = _scoring().threshold
+    threshold = shipped_scoring().threshold
     group = {d.doc_id: d.group for d in documents}
     report: dict = {"dataset": "tydi", "documents": len(documents)}
     report.update(_tydi_figures(asked, threshold))
@@ -343,7 +344,7 @@ def squad2_report(path: Path, v11: Path | None, progress: bool) -> tuple[dict, d
     articles, questions = load_squad(path)
     documents = [Document(a.doc_id, a.text) for a in articles]
     asked = _ask_dataset("squad2", documents, questions, progress)
-    threshold = _scoring().threshold
+    threshold = shipped_scoring().threshold
     report: dict = {"dataset": "squad2", "documents": len(documents)}
     figures, curves = _squad2_figures(asked, threshold)
     report.update(figures)
@@ -366,13 +367,39 @@ def _ask_dataset(
     snapshot = build_index(f"{name}-{len(documents)}", {d.doc_id: d.text for d in documents},
                            embedder, progress=progress)  # fmt: skip
     vectors = embedder.encode_queries([q.question for q in questions], progress=progress)
-    return ask_all(snapshot, questions, vectors, _scoring(), f"{name}: answering", progress)
+    return ask_all(snapshot, questions, vectors, shipped_scoring(), f"{name}: answering", progress)
 
 
-def _scoring() -> ScoringModel:
+def shipped_scoring() -> ScoringModel:
+    """The installed `qa/scoring.json` (imported here, not at start: `qa eval --help` stays
+    quick)."""
     from qa.pipeline import load_scoring
 
     return load_scoring()
+
+
+@contextmanager
+def png_axes(path: Path, labels: tuple[str, str, str], low: float = 0.0) -> Iterator:
+    """Matplotlib axes to draw on (no display needed); on exit they get (x label, y label,
+    title), both axes from `low` to 1.005 and a legend, and are saved as the PNG `path`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    try:
+        yield ax
+        ax.set_xlabel(labels[0])
+        ax.set_ylabel(labels[1])
+        ax.set_title(labels[2])
+        ax.set_xlim(low, 1.005)
+        ax.set_ylim(low, 1.005)
+        ax.legend(loc="lower left", fontsize=8)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+    finally:
+        plt.close(fig)
 
 
 def plot_curves(
@@ -383,25 +410,12 @@ def plot_curves(
 ) -> None:
     """Draw one curve per system into a PNG. In: {system: [(x, y)]}, an optional point to mark
     (the product at the shipped threshold), (x label, y label, title)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    for name, style in zip(SYSTEMS, ("-", "--", ":"), strict=True):
-        ax.plot([p[0] for p in curves[name]], [p[1] for p in curves[name]], style, label=name)
-    if mark is not None:
-        ax.plot([mark[0]], [mark[1]], "o", label=f"product, shipped: {mark[0]:.3f} / {mark[1]:.3f}")
-    ax.set_xlabel(labels[0])
-    ax.set_ylabel(labels[1])
-    ax.set_title(labels[2])
-    ax.set_xlim(0.0, 1.005)
-    ax.set_ylim(0.0, 1.005)
-    ax.legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    with png_axes(path, labels) as ax:
+        for name, style in zip(SYSTEMS, ("-", "--", ":"), strict=True):
+            ax.plot([p[0] for p in curves[name]], [p[1] for p in curves[name]], style, label=name)
+        if mark is not None:
+            ax.plot([mark[0]], [mark[1]], "o",
+                    label=f"product, shipped: {mark[0]:.3f} / {mark[1]:.3f}")  # fmt: skip
 
 
 def plot_report(report: dict, curves: dict, path: Path) -> None:

@@ -197,7 +197,7 @@ def squad_report(
     vectors = embedder.encode_queries([q.question for q in chosen], progress=progress)
     docs = {a.doc_id: a.text for a in articles}
     tag = f"squad-{len(articles)}"
-    model = _scoring()
+    model = answer_sets.shipped_scoring()
     options = RetrievalOptions()
     full = build_index(f"{tag}-all", docs, embedder, progress=progress)
     trials = run_trials(full, chosen, vectors, options, "squad: retrieving", progress)
@@ -239,42 +239,24 @@ def squad_report(
     return report, extra
 
 
-def _scoring() -> ScoringModel:
-    from qa.pipeline import load_scoring
-
-    return load_scoring()
-
-
 def plot_tradeoff(curves: dict, threshold: float, path: Path) -> None:
     """Draw in-corpus answered vs out-of-corpus abstained as the threshold moves."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    for key, style in (("all", "-"), ("heldout", "--")):
-        if key not in curves:
-            continue
-        curve = curves[key]
-        indexed = "first half indexed" if key == "all" else "second half indexed"
-        ax.plot([c[2] for c in curve], [c[1] for c in curve], style, label=f"{key} ({indexed})")
-        point = min(curve, key=lambda c: abs(c[0] - threshold))
-        ax.plot(
-            [point[2]], [point[1]], "o",
-            label=f"{key} at threshold {threshold:.2f}: {point[2]:.3f} / {point[1]:.3f}",
-        )  # fmt: skip
-    ax.axhline(0.9, color="grey", lw=0.5)
-    ax.axvline(0.9, color="grey", lw=0.5)
-    ax.set_xlabel("out-of-corpus questions abstained")
-    ax.set_ylabel("in-corpus questions answered")
-    ax.set_title("SQuAD v1.1 dev: abstention trade-off")
-    ax.set_xlim(0.5, 1.005)
-    ax.set_ylim(0.5, 1.005)
-    ax.legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    labels = ("out-of-corpus questions abstained", "in-corpus questions answered",
+              "SQuAD v1.1 dev: abstention trade-off")  # fmt: skip
+    with answer_sets.png_axes(path, labels, low=0.5) as ax:
+        for key, style in (("all", "-"), ("heldout", "--")):
+            if key not in curves:
+                continue
+            curve = curves[key]
+            indexed = "first half indexed" if key == "all" else "second half indexed"
+            ax.plot([c[2] for c in curve], [c[1] for c in curve], style, label=f"{key} ({indexed})")
+            point = min(curve, key=lambda c: abs(c[0] - threshold))
+            ax.plot(
+                [point[2]], [point[1]], "o",
+                label=f"{key} at threshold {threshold:.2f}: {point[2]:.3f} / {point[1]:.3f}",
+            )  # fmt: skip
+        ax.axhline(0.9, color="grey", lw=0.5)
+        ax.axvline(0.9, color="grey", lw=0.5)
 
 
 def squad_table(report: dict) -> str:
