@@ -503,16 +503,15 @@ def fit_command(
     command = f"qa eval fit --squad-train {squad_train} --tydi {tydi} --wikiqa {wikiqa}"
     command += (f" --reader {reader_setting}" if reader_setting else "") + f" --every {every}"
     about = {"command": command, **about}
+    fitted_cascade = about.pop("cascade", None)  # goes to reader.json, not scoring.json
     target = output or scoring_file()
-    target.write_text(model.to_json({k: v for k, v in about.items() if k != "cascade"}) + "\n")
-    written = [str(target)]
+    target.write_text(model.to_json(about) + "\n")
+    summary = {"written": [str(target)], **about}
     if reader is not None and cascade is not None:
         config_path = reader.folder / CONFIG_FILE
         config = json.loads(config_path.read_text())
-        config["cascade"] = cascade_json(cascade, {"command": command, **about["cascade"]})
+        config["cascade"] = cascade_json(cascade, {"command": command, **fitted_cascade})
         config_path.write_text(json.dumps(config, indent=2) + "\n")
-        written.append(str(config_path))
-    summary = {k: v for k, v in about.items() if k != "cascade"}
-    if "cascade" in about:
-        summary["cascade"] = {k: v for k, v in about["cascade"].items() if k != "grid"}
-    click.echo(json.dumps({"written": written, **summary}, indent=2))
+        summary["written"].append(str(config_path))
+        summary["cascade"] = {k: v for k, v in fitted_cascade.items() if k != "grid"}
+    click.echo(json.dumps(summary, indent=2))
