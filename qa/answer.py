@@ -5,11 +5,11 @@ sentences are all scored). Out: an `Answer`, the `/ask` and `qa ask --json` obje
 
 Every distinct sentence of the passages gets the signals of `FEATURES` (dense similarity,
 IDF-weighted word overlap, the passage's ranks, whether it names the kind of thing the question
-asks for, ...). `ScoringModel` combines them with weights fitted by logistic regression on SQuAD
-(`qa eval fit`, saved in `qa/scoring.json`) into a per-sentence score; the best prose sentence
-is quoted (headings, list fragments, references and boilerplate never are, see
-`qa.sentence_kinds`), with the sentence before it when that one names its subject ("It ..."),
-and a second only when it adds question words the first lacks. The passages are
+asks for, ...). `ScoringModel` combines them with weights fitted on SQuAD train and TyDi
+(`qa eval fit`, a conditional logit, saved in `qa/scoring.json`) into a per-sentence score;
+the best prose sentence is quoted (headings, list fragments, references and boilerplate never
+are, see `qa.sentence_kinds`), with the sentence before it when that one names its subject
+("It ..."), and a second only when it adds question words the first lacks. The passages are
 re-ordered by their best sentence, whose score (as a 0..1 logistic) becomes theirs.
 `confidence` is a calibrated probability that the quoted sentence answers the question (a second
 logistic fit on the best score, its margin over the runner-up and a few features of the best

@@ -55,7 +55,7 @@ from qa.tools.eval_corpus import (
 from qa.tools.metrics import tradeoff
 from qa.tools.reader_fit import Read, combined_scores, fit_cascade, read_trials
 from qa.tools.train_reader import HELD_OUT  # SQuAD train's last articles, never trained on
-from qa.tools.trials import Trial, best_and_margin, make_embedder, quotable_only, run_trials
+from qa.tools.trials import Trial, best_and_margin, make_embedder, quotable_rows, run_trials
 
 REGULARIZATION = 1.0  # C of the pointwise logistic regressions
 RANKING_L2 = 0.01  # L2 penalty of the conditional logit
@@ -156,7 +156,7 @@ def _trials(
     snapshot = build_index(name, docs, embedder, progress=progress)
     trials = run_trials(snapshot, questions, vectors, RetrievalOptions(), f"fit: {name}", progress)
     embedder.save()
-    return [quotable_only(t) for t in trials]
+    return [quotable_rows(t) for t in trials]
 
 
 def _squad_train(path: Path, every: int, progress: bool):  # type: ignore[no-untyped-def]

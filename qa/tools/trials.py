@@ -91,7 +91,7 @@ def best_and_margin(scores: np.ndarray) -> tuple[float, float, int]:
     return float(scores[order[0]]), margin, int(order[0])
 
 
-def quotable_only(trial: Trial) -> Trial:
+def quotable_rows(trial: Trial) -> Trial:
     """`trial` with only the candidate rows the product may quote (`Candidates.quotable`), as a
     fit must see them; the per-passage `members` are dropped (the fits never read them)."""
     found = trial.found

@@ -120,15 +120,15 @@ def test_fit_command_writes_a_model_and_the_readers_cascade(
 
 def test_a_fit_sees_only_the_rows_the_product_may_quote() -> None:
     from qa.answer import Candidates
-    from qa.tools.trials import Trial, quotable_only
+    from qa.tools.trials import Trial, quotable_rows
 
     matrix = np.arange(3 * len(FEATURES), dtype=float).reshape(3, -1)
     texts = ["a", "# h", "c"]
     found = Candidates(texts, ["t"] * 3, [0, 0, 0], [frozenset()] * 3, matrix, [[0, 1, 2]],  # type: ignore[arg-type]
                        ["", "a", "# h"], [True, False, True], [-1, -1, -1])  # fmt: skip
     trial = Trial(None, np.zeros(2), [], found, np.array([0.0, 1.0, 1.0]), 0.0)  # type: ignore[arg-type]
-    kept = quotable_only(trial)
+    kept = quotable_rows(trial)
     assert kept.found.sentences == ["a", "c"] and kept.labels.tolist() == [0.0, 1.0]
     assert kept.found.matrix.tolist() == matrix[[0, 2]].tolist()
     assert kept.found.previous == ["", "# h"] and all(kept.found.quotable)
-    assert quotable_only(kept) is kept
+    assert quotable_rows(kept) is kept
