@@ -90,7 +90,7 @@ class _LazyGroup(click.Group):
         "train": "qa.tools.train_reader:train_group",
     }
     # What the `eval` extra installs; the base install answers and indexes without it.
-    extra_modules = ("matplotlib", "aiohttp", "psutil", "httpx", "sklearn")
+    extra_modules = ("matplotlib", "aiohttp", "psutil", "httpx", "sklearn", "scipy")
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *self.lazy])
