@@ -64,6 +64,7 @@ class TrainConfig:
     threads: int = 1
     valid_questions: int = 300
     held_out: int = HELD_OUT
+    init: str = ""  # a finished run whose weights this one starts from ("" = MiniLM's)
 
 
 @dataclass(frozen=True)
@@ -476,6 +477,8 @@ def train(config: TrainConfig, folder: Path, max_steps: int | None = None,
     examples, valid = build_data(config, tokenizer, folder)
     torch.manual_seed(config.seed)
     model = reader_module(base, config.layers)
+    if config.init:
+        _warm_start(model, Path(config.init))
     order = np.concatenate([
         np.random.default_rng(config.seed + epoch).permutation(len(examples.labels))
         for epoch in range(config.epochs)
@@ -521,12 +524,27 @@ def train(config: TrainConfig, folder: Path, max_steps: int | None = None,
     return figures
 
 
+def _warm_start(model, run: Path) -> None:  # type: ignore[no-untyped-def]
+    """Load the finished run `run`'s weights into `model` (same depth: the shapes must match).
+    A checkpoint of this run, when there is one, is loaded after and wins."""
+    import torch
+
+    path = run / "model.pt"
+    if not path.is_file():
+        raise click.ClickException(f"--init {run}: no model.pt (the run has not finished)")
+    try:
+        model.load_state_dict(torch.load(path, weights_only=True))
+    except RuntimeError as error:
+        raise click.ClickException(f"--init {run}: another architecture ({error})") from error
+
+
 def _check_config(config: TrainConfig, folder: Path) -> None:
     """Save the config, or check a resumed run's matches it (threads may differ)."""
     path = folder / "config.json"
     mine = {k: v for k, v in asdict(config).items() if k != "threads"}
     if path.is_file():
         saved = {k: v for k, v in json.loads(path.read_text()).items() if k != "threads"}
+        saved.setdefault("init", "")  # runs from before --init
         if saved != mine:
             raise click.ClickException(f"{folder} holds a run with other settings: {saved}")
     else:
@@ -660,12 +678,15 @@ def train_group() -> None:
 @click.option("--seed", default=15, show_default=True)
 @click.option("--threads", default=1, show_default=True, help="torch threads.")
 @click.option("--max-steps", type=int, help="Stop after this many steps (pilots, tests).")
+@click.option("--init", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Start from this finished run's weights (same --layers).")  # fmt: skip
 def reader_command(run: Path, data: Path, layers: int, max_length: int, questions: int,
                    negatives: int, batch: int, lr: float, seed: int, threads: int,
-                   max_steps: int | None) -> None:  # fmt: skip
+                   max_steps: int | None, init: Path | None) -> None:  # fmt: skip
     """Train the reader into the folder RUN (resumes the run found there)."""
     config = TrainConfig(str(data), layers, max_length, questions, negatives, batch, 1, lr,
-                         seed=seed, threads=threads)  # fmt: skip
+                         seed=seed, threads=threads,
+                         init=str(init.resolve()) if init else "")  # fmt: skip
     figures = train(config, run, max_steps=max_steps)
     click.echo(json.dumps(figures))
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import gzip
 import json
+from dataclasses import replace
 from pathlib import Path
 
+import click
 import numpy as np
 import pytest
 
@@ -95,3 +97,27 @@ def test_train_a_few_steps_resume_and_export(tmp_path: Path) -> None:
     span = scores.spans[0]
     assert span is not None and 0 <= span.start < span.end <= 40
     assert "sha256" in (folder / "README.md").read_text()
+
+
+@pytest.mark.model
+def test_warm_start_from_a_finished_run(tmp_path: Path) -> None:
+    import torch
+
+    data = _tiny_squad(tmp_path / "t.json.gz")
+    config = TrainConfig(str(data), layers=2, max_length=48, questions=12, negatives=2,
+                         batch=4, valid_questions=3, held_out=1)  # fmt: skip
+    first = tmp_path / "first"
+    train(config, first, max_steps=2, progress=False)
+    second = tmp_path / "second"
+    warm = replace(config, init=str(first), lr=0.0)  # lr 0: the weights stay the loaded ones
+    train(warm, second, max_steps=1, progress=False)
+    before = torch.load(first / "model.pt", weights_only=True)
+    after = torch.load(second / "model.pt", weights_only=True)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert json.loads((second / "config.json").read_text())["init"] == str(first)
+    with pytest.raises(click.ClickException, match="another architecture"):
+        train(replace(config, layers=1, init=str(first)), tmp_path / "third", max_steps=1,
+              progress=False)  # fmt: skip
+    with pytest.raises(click.ClickException, match="no model.pt"):
+        train(replace(config, init=str(tmp_path)), tmp_path / "fourth", max_steps=1,
+              progress=False)  # fmt: skip
