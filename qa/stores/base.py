@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -129,6 +129,12 @@ class Snapshot(Protocol):
 
     @property
     def chunk_count(self) -> int: ...
+
+    @property
+    def cache(self) -> dict[str, Any] | None:
+        """What this snapshot holds in memory ahead of questions (`/health` shows it), or None
+        when everything is local anyway."""
+        ...
 
     def dense_search(self, vector: np.ndarray, k: int) -> list[ScoredChunk]: ...
 

@@ -567,6 +567,11 @@ class FaissSnapshot:
         stored = self.folder / DENSE_FILE if self.folder is not None else None
         return open_dense_index(self.chunk_vectors, stored)
 
+    @property
+    def cache(self) -> None:
+        """Nothing to report: the whole index is in this process."""
+        return None
+
     def dense_search(self, vector: np.ndarray, k: int) -> list[ScoredChunk]:
         k = min(k, self.chunk_count)
         if k <= 0:

@@ -533,6 +533,18 @@ class MilvusSnapshot:
     def chunk_count(self) -> int:
         return self._head.chunks
 
+    @property
+    def cache(self) -> dict[str, Any]:
+        """The chunk cache's state: `chunks` cached of `of`, `complete` (every chunk cached and
+        their vectors stacked: a question costs one search), `mib` held and `budget_mib`."""
+        return {
+            "chunks": len(self._cache),
+            "of": self.chunk_count,
+            "complete": self._dense is not None,
+            "mib": round(self.cache_bytes / (1 << 20), 3),
+            "budget_mib": self._target.cache_mb,
+        }
+
     def dense_search(self, vector: np.ndarray, k: int) -> list[ScoredChunk]:
         """Top `k` chunks by inner product: in this process once `preload` has stacked every
         chunk vector of the snapshot (exact, as the flat index; ties in stored order), else by

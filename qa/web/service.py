@@ -251,17 +251,19 @@ class Service:
     def health(self) -> dict[str, Any]:
         """The `GET /health` object: status (`ok`, `starting` or `error`), index size, model,
         index version, whether a rebuild runs, the last rebuild's report, the last error, and
-        the server's `mode` (builder or reader-only), `docs` (where documents come from) and
-        `store` (the index, without credentials)."""
+        the server's `mode` (builder or reader-only), `docs` (where documents come from),
+        `store` (the index, without credentials) and `cache` (a remote store's snapshot cache:
+        `MilvusSnapshot.cache`; null for a local index)."""
         documents = chunks = 0
-        version = None
+        version = cache = None
         if self.ready.is_set():
             try:
                 snapshot = self.assistant.snapshot()
-                documents, chunks, version = (
+                documents, chunks, version, cache = (
                     snapshot.document_count,
                     snapshot.chunk_count,
                     snapshot.version,
+                    snapshot.cache,
                 )
             except IndexProblem as exc:
                 self.error = str(exc)
@@ -280,6 +282,7 @@ class Service:
             "mode": self.role.mode,
             "docs": self.role.docs,
             "store": self.role.store,
+            "cache": cache,
         }
 
     def check_ready(self) -> None:

@@ -253,7 +253,7 @@ def _notes(folder: Path, count: int) -> list[Path]:
 def test_health_and_page_say_builder_and_where_documents_come_from(local: TestClient) -> None:
     health = local.get("/health").json()
     assert health["mode"] == "builder" and health["docs"].endswith("docs")
-    assert health["store"].startswith("faiss")
+    assert health["store"].startswith("faiss") and health["cache"] is None  # all local
     assert "builder" in local.get("/").text
 
 

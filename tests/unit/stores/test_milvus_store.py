@@ -385,6 +385,7 @@ def test_reader_only_server_leaves_the_shared_store_untouched(shared) -> None:  
         health = client.get("/health").json()
         assert (health["mode"], health["documents"]) == ("reader-only", 5)
         assert uri.split("?")[0] in health["docs"] and "grace" not in health["store"]
+        assert health["cache"]["of"] == health["chunks"] and health["cache"]["budget_mib"] > 0
         answer = client.post("/ask", json={"question": "Where do kiwis live?"})
         assert answer.status_code == 200 and answer.json()["citations"]
         assert "reader-only" in client.get("/").text
@@ -490,10 +491,14 @@ def test_the_chunk_cache_is_bounded_by_bytes(milvus_uri, seed_docs) -> None:  # 
     ids = list(whole._cache._chunks)  # type: ignore[attr-defined]
     total = sum(chunk_bytes(chunk) for chunk in whole.chunks(ids))
     assert whole._cache.bytes == total  # type: ignore[attr-defined]
+    state = whole.cache  # what /health shows
+    assert state["chunks"] == state["of"] == len(ids) and state["complete"]
+    assert state["budget_mib"] == 512 and 0 < state["mib"] * (1 << 20) < 2 * whole.cache_bytes
 
     small = MilvusStore.from_uri(f"{uri}&cache_mb={(total - 1) / (1 << 20)}").open()
     assert small.preload() == len(ids) - 1  # the collection does not fit: no ids-only search
     assert not small._complete and small._cache.bytes <= total - 1  # type: ignore[attr-defined]
+    assert small.cache["chunks"] == len(ids) - 1 and not small.cache["complete"]
     counting = CountingClient(small._client)  # type: ignore[attr-defined]
     small._client = counting  # type: ignore[attr-defined]
 
@@ -513,6 +518,8 @@ def test_the_chunk_cache_is_bounded_by_bytes(milvus_uri, seed_docs) -> None:  # 
     uncached._client = counting  # type: ignore[attr-defined]
     assert uncached.preload() == 0 and read(uncached, ids) == 6 and read(uncached, ids) == 8
     assert len(uncached._cache) == 0  # type: ignore[attr-defined]
+    assert uncached.cache == {"chunks": 0, "of": len(ids), "complete": False, "mib": 0.0,
+                              "budget_mib": 0.0}  # fmt: skip
 
 
 def _texts(chunks: list) -> list[tuple]:  # type: ignore[type-arg]
