@@ -31,7 +31,7 @@ MAX_READ = 10
 # The most candidates the fit lets the cascade read: the latency budget (each costs ~5 ms here).
 MOST_READ = 3
 CANDIDATES = (1, 2, 3, 4, 5, 6, 8, 10)
-WEIGHTS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
+WEIGHTS = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
 FLOORS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.01)
 TOLERANCE = 0.002
 # Read only the best sentence when the cheap score's margin over the runner-up is above this.
