@@ -201,8 +201,8 @@ ADMIN_COOKIE = "qa_admin"
 def authorize(request: Request, token: str | None, presented: str | None = None) -> None:
     """Let loopback clients through; others need the admin token, sent as `Authorization:
     Bearer <token>`, or `presented` (typed into the page, or vouched for by the page's
-    `ADMIN_COOKIE`: see `qa.web.library`). HTTPException 403 without a configured token, without any
-    token (which also gets `WWW-Authenticate: Bearer`) and with a wrong token."""
+    `ADMIN_COOKIE`: see `qa.web.write_access`). HTTPException 403 without a configured token,
+    without any token (which also gets `WWW-Authenticate: Bearer`) and with a wrong token."""
     if is_local(request):
         return
     if not token:

@@ -1,0 +1,128 @@
+"""Uploads as they arrive over HTTP: the multipart form read, every file checked, then stored.
+
+In: a multipart request (`read_files`: its files as (filename, bytes) and its other fields;
+415 when it is not multipart, 413 when it holds more than `MAX_FILES` files); the service (its
+docs folder and file size limit) and those files (`store_uploads`). Out: one `Outcome` a file:
+saved under its safe name (maybe replacing an older file), or refused with a status and
+why. Every file is checked (name, type, size, readable text, name taken) before any is
+written; the good ones are then written atomically by `qa.uploads`, which owns the docs
+folder's names, writes and trash. `upload_body(outcomes)` and `refusal(outcomes)` say what
+became of them, as JSON and as one message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import HTTPException, Request
+from starlette.datastructures import UploadFile
+
+from qa.documents import check_content
+from qa.uploads import AlreadyExists, NameRefused, safe_name, write_file
+from qa.web.service import Service
+
+MAX_FILES = 10  # files per upload request
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one uploaded file: `saved` as `doc_id` (`replaced` an older file), or
+    refused with `status` and `reason`."""
+
+    filename: str
+    doc_id: str | None = None
+    saved: bool = False
+    replaced: bool = False
+    status: int = 200
+    reason: str = ""
+
+
+def store_uploads(service: Service, files: list[tuple[str, bytes]], replace: bool) -> list[Outcome]:
+    """Check every (filename, bytes) first, then write the good ones atomically into the
+    docs folder under their safe names. A name already in the folder (or twice in this
+    request) is refused unless `replace`; a refused file is never written."""
+    folder = service.assistant.settings.docs_dir
+    checked = [_check_upload(folder, name, data, replace, service) for name, data in files]
+    seen: set[str] = set()
+    outcomes = []
+    for (name, data), outcome in zip(files, checked, strict=True):
+        if outcome.status == 200 and outcome.doc_id in seen:
+            outcome = Outcome(name, status=409, reason="sent twice in this request")
+        if outcome.status == 200 and outcome.doc_id:
+            seen.add(outcome.doc_id)
+            outcome = _write(folder, outcome, data, replace)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _check_upload(
+    folder: Path, filename: str, data: bytes, replace: bool, service: Service
+) -> Outcome:
+    """An `Outcome` that is either refused (why) or ready to write (status 200, doc_id)."""
+    try:
+        name = safe_name(filename)
+    except NameRefused as exc:
+        return Outcome(filename, status=422, reason=str(exc))
+    problem = check_content(name, data, service.assistant.settings.max_bytes)
+    if problem:
+        status = 413 if "too large" in problem else 415 if "unsupported" in problem else 422
+        return Outcome(filename, name, status=status, reason=problem)
+    target = folder / name
+    if target.exists() or target.is_symlink():
+        if not replace:
+            return Outcome(
+                filename, name, status=409,
+                reason=f"{name} already exists; tick 'replace' (replace=true) to overwrite it",
+            )  # fmt: skip
+        if target.is_symlink() or not target.is_file():
+            return Outcome(filename, name, status=409, reason=f"{name} is not a regular file")
+    return Outcome(filename, name)
+
+
+def _write(folder: Path, outcome: Outcome, data: bytes, replace: bool) -> Outcome:
+    name = outcome.doc_id or ""
+    existed = (folder / name).exists()
+    try:
+        write_file(folder, name, data, replace)
+    except AlreadyExists as exc:  # taken meanwhile, by a concurrent upload
+        return Outcome(outcome.filename, name, status=409, reason=str(exc))
+    except (OSError, ValueError) as exc:
+        return Outcome(outcome.filename, name, status=422, reason=f"cannot write {name}: {exc}")
+    return Outcome(outcome.filename, name, saved=True, replaced=existed and replace)
+
+
+async def read_files(request: Request) -> tuple[list[tuple[str, bytes]], dict[str, str]]:
+    """The uploaded files (name, bytes) and the other fields of a multipart request; 415 for
+    any other body, 413 for more than `MAX_FILES` files, 422 for none."""
+    kind = request.headers.get("content-type", "")
+    if not kind.lower().startswith("multipart/form-data"):
+        raise HTTPException(
+            415, "send the files as multipart/form-data (curl -F files=@report.pdf ...)"
+        )
+    form = await request.form(max_files=MAX_FILES + 1, max_fields=20)
+    files, fields = [], {}
+    for key, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            if value.filename:  # a file input left empty sends a nameless part
+                files.append((value.filename, await value.read()))
+        else:
+            fields[key] = value
+    if len(files) > MAX_FILES:
+        raise HTTPException(413, f"too many files: at most {MAX_FILES} per upload")
+    return files, fields
+
+
+def upload_body(outcomes: list[Outcome]) -> dict[str, Any]:
+    saved = [{"filename": o.filename, "doc_id": o.doc_id, "replaced": o.replaced}
+             for o in outcomes if o.saved]  # fmt: skip
+    rejected = [{"filename": o.filename, "status": o.status, "reason": o.reason}
+                for o in outcomes if not o.saved]  # fmt: skip
+    return {"saved": saved, "rejected": rejected, "rebuild": "queued" if saved else None}
+
+
+def refusal(outcomes: list[Outcome]) -> str:
+    """One message naming every refused file and why."""
+    refused = [f"{o.filename}: {o.reason}" for o in outcomes if not o.saved]
+    return "nothing was saved; " + "; ".join(refused)
