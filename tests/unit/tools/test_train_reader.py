@@ -75,11 +75,16 @@ def test_token_span() -> None:
     assert token_span(offsets, (9, 20)) is None  # cut off by truncation
 
 
+def _tiny_config(tmp_path: Path) -> TrainConfig:
+    """A 2-layer, 48-token run over the tiny SQuAD file, batches of 4, one article held out."""
+    data = _tiny_squad(tmp_path / "t.json.gz")
+    return TrainConfig(str(data), layers=2, max_length=48, questions=12, negatives=2, batch=4,
+                       valid_questions=3, held_out=1)  # fmt: skip
+
+
 @pytest.mark.model
 def test_train_a_few_steps_resume_and_export(tmp_path: Path) -> None:
-    data = _tiny_squad(tmp_path / "t.json.gz")
-    config = TrainConfig(str(data), layers=2, max_length=48, questions=12, negatives=2,
-                         batch=4, valid_questions=3, held_out=1)  # fmt: skip
+    config = _tiny_config(tmp_path)
     run = tmp_path / "run"
     figures = train(config, run, max_steps=2, progress=False)
     assert set(figures) == {"sentence@1", "span_em", "span_f1"}
@@ -103,9 +108,7 @@ def test_train_a_few_steps_resume_and_export(tmp_path: Path) -> None:
 def test_warm_start_from_a_finished_run(tmp_path: Path) -> None:
     import torch
 
-    data = _tiny_squad(tmp_path / "t.json.gz")
-    config = TrainConfig(str(data), layers=2, max_length=48, questions=12, negatives=2,
-                         batch=4, valid_questions=3, held_out=1)  # fmt: skip
+    config = _tiny_config(tmp_path)
     first = tmp_path / "first"
     train(config, first, max_steps=2, progress=False)
     second = tmp_path / "second"
