@@ -102,6 +102,17 @@ def test_train_a_few_steps_resume_and_export(tmp_path: Path) -> None:
     span = scores.spans[0]
     assert span is not None and 0 <= span.start < span.end <= 40
     assert "sha256" in (folder / "README.md").read_text()
+    assert _float_weight_matmuls(folder / "reader.int8.onnx") == []
+
+
+def _float_weight_matmuls(path: Path) -> list[str]:
+    """The MatMul nodes of an ONNX file that still multiply by a float weight matrix."""
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    matrices = {w.name for w in graph.initializer if len(w.dims) == 2}
+    return [n.name for n in graph.node
+            if n.op_type == "MatMul" and any(i in matrices for i in n.input)]  # fmt: skip
 
 
 @pytest.mark.model
