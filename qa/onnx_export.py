@@ -214,7 +214,6 @@ def _quantize(source: Path, target: Path) -> None:
       projection, whose inputs, after the activation, have the outliers that per-tensor
       uint8 activations lose): 0.9966 / 0.993; speeds in docs/performance.md."""
     import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
 
     graph = onnx.load(str(source), load_external_data=False).graph
     weights = {init.name: tuple(init.dims) for init in graph.initializer}
@@ -225,6 +224,17 @@ def _quantize(source: Path, target: Path) -> None:
             not shapes or (len(shapes[0]) == 2 and shapes[0][0] > shapes[0][1])
         ):
             keep_float.append(node.name)
+    quantize_weights(source, target, ["MatMul"], keep_float)
+
+
+def quantize_weights(
+    source: Path, target: Path, op_types: list[str], exclude: list[str] | None = None
+) -> None:
+    """int8 copy of the ONNX file `source` at `target`: the weights of the `op_types` nodes
+    (except the nodes named in `exclude`) per channel, in the 7-bit range (see `_quantize` for
+    why); activations quantized at run time. Shared by the question encoder and the reader."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # it logs "consider pre-processing" advice on the root logger
@@ -232,8 +242,8 @@ def _quantize(source: Path, target: Path) -> None:
         quantize_dynamic(
             str(source),
             str(target),
-            op_types_to_quantize=["MatMul"],
-            nodes_to_exclude=keep_float,
+            op_types_to_quantize=op_types,
+            nodes_to_exclude=exclude or [],
             weight_type=QuantType.QInt8,
             per_channel=True,
             reduce_range=True,

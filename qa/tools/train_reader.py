@@ -30,6 +30,7 @@ import click
 import numpy as np
 
 from qa.chunking import split_sentences
+from qa.onnx_export import quantize_weights
 from qa.reader import (
     CONFIG_FILE,
     MODEL_FILE,
@@ -629,30 +630,17 @@ def export_reader(run: Path, target: Path, card: str = "") -> Path:
 def quantize_reader(source: Path, target: Path) -> None:
     """int8 weights for every matrix multiply and the word embedding table: per channel, in
     the 7-bit range (as the question encoder's `qa.onnx_export._quantize`, and for the same
-    reason: the same result on CPUs without AVX512-VNNI).
+    reason: the same result on CPUs without AVX512-VNNI): `qa.onnx_export.quantize_weights`.
 
     Unlike the question encoder, the feed-forward down projections are int8 too. Kept float
     they were 47% of the reader's time (onnxruntime's profile, 2 windows of 51 tokens: 1.8 ms
-    each of 11.2), and the reader sits on the answer's critical path. Measured on the shipped
+    each of 11.2), and the reader sits on the answer's critical path. Measured on session 8's
     weights (cascade of `reader.json`, the cheap score's 3 best sentences read), float down
     projections -> int8: sentence@1 on SQuAD dev articles 24-47 (every 3rd question) 0.7932 ->
     0.7932, span EM 0.492 -> 0.491; TyDi half 1 0.6625 -> 0.6614, EM 0.368 -> 0.358; WikiQA dev
     0.643 -> 0.643; the reader 1.5x faster. The word embedding table int8 too: kept float it
     is 47 of the file's 58 MB."""
-    import logging
-
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        quantize_dynamic(
-            str(source), str(target), op_types_to_quantize=["MatMul", "Gather"],
-            weight_type=QuantType.QInt8, per_channel=True, reduce_range=True,
-        )  # fmt: skip
-    finally:
-        root.setLevel(level)
+    quantize_weights(source, target, ["MatMul", "Gather"])
 
 
 @click.group("train")
