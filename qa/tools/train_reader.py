@@ -10,10 +10,16 @@ Examples: for each sampled question, the window holding its answer (a positive, 
 answer's token span) and `negatives` windows without it: the sentence of the same paragraph
 that BM25 ranks highest for the question, the best of the same article's other paragraphs and
 the best of other articles (BM25 over every sentence of the train set), in place of random
-ones when BM25 finds none. Negatives holding the answer's text are skipped. The last
+ones when BM25 finds none. Negatives holding the answer's text are skipped. With `swapped`,
+that share of the questions also gives its answer's window as a negative for a look-alike of
+the question with one name or number swapped (`qa.tools.swapped_questions`), the kind of
+unanswerable question SQuAD 2.0 is made of. The loss is a relevance BCE per window plus the
+span cross-entropy on positives; `listwise` adds a softmax over each question's windows (the
+positive against its negatives, which is how the cascade uses the reader). The last
 `HELD_OUT` articles are never trained on: their questions make the fixed validation slice
 (sentence@1 among the sentences of the question's paragraph and the top BM25 sentences,
-and span exact match on the answer's sentence).
+span exact match on the answer's sentence, and how often the answer's window scores higher
+for the question than for its swapped look-alike).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import json
 import os
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import click
@@ -42,6 +48,7 @@ from qa.reader import (
     specials_of,
     tokenize,
 )
+from qa.tools.swapped_questions import article_pool, swap_question
 
 HELD_OUT = 20  # last articles of the train file kept out of training
 SAVE_SECONDS = 300  # checkpoint period
@@ -66,6 +73,8 @@ class TrainConfig:
     valid_questions: int = 300
     held_out: int = HELD_OUT
     init: str = ""  # a finished run whose weights this one starts from ("" = MiniLM's)
+    swapped: float = 0.0  # share of questions that add a swapped look-alike negative
+    loss: str = "pointwise"  # or "listwise": plus a softmax over each question's windows
 
 
 @dataclass(frozen=True)
@@ -205,7 +214,8 @@ def pick_negatives(
 @dataclass
 class Examples:
     """Encoded examples: inputs padded to `max_length`, lengths, labels, span token indices
-    (-100: no span) and the allowed span positions (the sentence's tokens)."""
+    (-100: no span), the allowed span positions (the sentence's tokens) and each example's
+    question (its group: a positive and its negatives)."""
 
     ids: np.ndarray
     types: np.ndarray
@@ -215,13 +225,16 @@ class Examples:
     ends: np.ndarray
     sentence_first: np.ndarray
     sentence_count: np.ndarray
+    groups: np.ndarray
 
     def save(self, path: Path) -> None:
         np.savez_compressed(path, **asdict(self))
 
     @classmethod
     def load(cls, path: Path) -> Examples:
-        data = np.load(path)
+        data = dict(np.load(path))
+        if "groups" not in data:  # built before groups: each positive then its negatives
+            data["groups"] = np.cumsum(data["labels"] > 0) - 1
         return cls(**{name: data[name] for name in cls.__dataclass_fields__})
 
 
@@ -259,6 +272,7 @@ def encode_examples(
         np.zeros((n, max_length), np.int32), np.zeros((n, max_length), np.int8),
         np.zeros(n, np.int16), np.zeros(n, np.float32), np.full(n, -100, np.int16),
         np.full(n, -100, np.int16), np.zeros(n, np.int16), np.zeros(n, np.int16),
+        np.array([q for q, _, _ in pairs], np.int32),
     )  # fmt: skip
     for i, (q, s, label) in enumerate(pairs):
         sentence = s_pieces[s]
@@ -297,6 +311,7 @@ class Corpus:
     sentences: list[Sentence]
     questions: list[Question]
     article_of: list[int]
+    pools: dict[int, list[str]] = field(default_factory=dict)  # article -> its mentions
 
 
 def build_data(config: TrainConfig, tokenizer, folder: Path) -> tuple[Examples, dict]:  # type: ignore[no-untyped-def]
@@ -326,19 +341,54 @@ def build_data(config: TrainConfig, tokenizer, folder: Path) -> tuple[Examples, 
         pairs.append((q, question.sentence, 1))
         for j in pick_negatives(question, ranked[row], corpus.sentences, config.negatives, rng):
             pairs.append((q, j, 0))
+    if config.swapped > 0:
+        pairs.extend(swapped_pairs(corpus, train, config.swapped, random.Random(config.seed)))
     examples = encode_examples(
         tokenizer, pairs, corpus.titles, corpus.sentences, corpus.questions, config.max_length
     )
-    valid = validation_slice(corpus, held, ranked[len(train) :])
+    valid = validation_slice(corpus, held, ranked[len(train) :], random.Random(config.seed))
     examples.save(cached)
     valid_file.write_text(json.dumps(valid))
     click.echo(f"{len(pairs)} examples ({time.monotonic() - started:.0f}s)", err=True)
     return examples, valid
 
 
-def validation_slice(corpus: Corpus, held: list[int], ranked: np.ndarray) -> dict:
+def swapped_pairs(corpus: Corpus, chosen: list[int], share: float,
+                  rng: random.Random) -> list[tuple[int, int, int]]:  # fmt: skip
+    """Negatives (question, sentence, 0) for about `share` of the questions `chosen`: a
+    swapped look-alike of the question (appended to `corpus.questions`) against its answer's
+    sentence."""
+    pairs = []
+    for q in chosen:
+        if rng.random() >= share:
+            continue
+        text = swapped_text(corpus, corpus.questions[q], rng)
+        if text is not None:
+            original = corpus.questions[q]
+            corpus.questions.append(Question(text, original.sentence, original.answer,
+                                             original.answer_text))  # fmt: skip
+            pairs.append((len(corpus.questions) - 1, original.sentence, 0))
+    return pairs
+
+
+def swapped_text(corpus: Corpus, question: Question, rng: random.Random) -> str | None:
+    """The question with a name or number of its answer's window swapped for another of the
+    article's (`qa.tools.swapped_questions.swap_question`), or None."""
+    if not corpus.pools:
+        texts: dict[int, list[str]] = {}
+        for sentence in corpus.sentences:
+            texts.setdefault(sentence.article, []).append(sentence.text)
+        corpus.pools.update({a: article_pool(t) for a, t in texts.items()})
+    gold = corpus.sentences[question.sentence]
+    window = " ".join((gold.text, gold.previous, corpus.titles[gold.article]))
+    return swap_question(question.text, window, corpus.pools[gold.article], rng)
+
+
+def validation_slice(corpus: Corpus, held: list[int], ranked: np.ndarray,
+                     rng: random.Random) -> dict:  # fmt: skip
     """For each held-out question: its candidates (its paragraph's sentences and BM25's top
-    five), as windows, and which one is the answer's, with the answer's range."""
+    five), as windows, which one is the answer's, with the answer's range, and a swapped
+    look-alike of the question (or None)."""
     items = []
     for row, q in enumerate(held):
         question = corpus.questions[q]
@@ -357,6 +407,7 @@ def validation_slice(corpus: Corpus, held: list[int], ranked: np.ndarray) -> dic
         items.append({
             "question": question.text, "windows": windows, "gold": rows.index(question.sentence),
             "answer": list(question.answer), "answer_text": question.answer_text,
+            "swapped": swapped_text(corpus, question, rng),
         })  # fmt: skip
     return {"items": items}
 
@@ -415,8 +466,42 @@ def batch_tensors(examples: Examples, rows: np.ndarray):  # type: ignore[no-unty
     return ids, mask, types, inside
 
 
-def loss_of(model, examples: Examples, rows: np.ndarray):  # type: ignore[no-untyped-def]
-    """Relevance BCE on every example plus half the start/end cross-entropies on positives."""
+def training_order(examples: Examples, config: TrainConfig) -> np.ndarray:
+    """The rows in training order, one seeded permutation per epoch: of single examples
+    (pointwise), or of whole questions, keeping each one's windows together (listwise)."""
+    if config.loss != "listwise":
+        return np.concatenate([
+            np.random.default_rng(config.seed + epoch).permutation(len(examples.labels))
+            for epoch in range(config.epochs)
+        ])  # fmt: skip
+    starts = np.flatnonzero(np.r_[True, examples.groups[1:] != examples.groups[:-1]])
+    blocks = np.split(np.arange(len(examples.labels)), starts[1:])
+    return np.concatenate([
+        blocks[b]
+        for epoch in range(config.epochs)
+        for b in np.random.default_rng(config.seed + epoch).permutation(len(blocks))
+    ])  # fmt: skip
+
+
+def listwise_loss(relevance, labels, groups: np.ndarray):  # type: ignore[no-untyped-def]
+    """Mean over the batch's groups holding one positive and a negative: cross-entropy of a
+    softmax over the group's relevance logits, the positive the target."""
+    import torch
+
+    terms = []
+    for g in np.unique(groups):
+        members = np.flatnonzero(groups == g)
+        positives = members[labels[members] > 0]
+        if len(members) > 1 and len(positives) == 1:
+            logits = relevance[torch.from_numpy(members)]
+            target = int(np.flatnonzero(members == positives[0])[0])
+            terms.append(torch.logsumexp(logits, 0) - logits[target])
+    return torch.stack(terms).mean() if terms else relevance.sum() * 0.0
+
+
+def loss_of(model, examples: Examples, rows: np.ndarray, listwise: bool = False):  # type: ignore[no-untyped-def]
+    """Relevance BCE on every example plus half the start/end cross-entropies on positives;
+    with `listwise`, plus `listwise_loss` over the batch's questions."""
     import torch
     import torch.nn.functional as F
 
@@ -424,6 +509,8 @@ def loss_of(model, examples: Examples, rows: np.ndarray):  # type: ignore[no-unt
     relevance, start, end = model(ids, mask, types)
     labels = torch.from_numpy(examples.labels[rows])
     loss = F.binary_cross_entropy_with_logits(relevance, labels)
+    if listwise:
+        loss = loss + listwise_loss(relevance, examples.labels[rows], examples.groups[rows])
     starts = torch.from_numpy(examples.starts[rows].astype(np.int64))
     ends = torch.from_numpy(examples.ends[rows].astype(np.int64))
     if bool((starts >= 0).any()):
@@ -437,15 +524,21 @@ def loss_of(model, examples: Examples, rows: np.ndarray):  # type: ignore[no-unt
 
 
 def validate(model, tokenizer, valid: dict, max_length: int) -> dict:  # type: ignore[no-untyped-def]
-    """sentence@1 and span exact match / F1 (on the answer's sentence) on the held-out slice."""
+    """sentence@1 and span exact match / F1 (on the answer's sentence) on the held-out slice,
+    and `swap_accuracy`: for the items with a swapped look-alike, the share whose answer window
+    scores higher for the question than for the look-alike (slices from before it: None)."""
     import torch
 
     from qa.tools.metrics import exact_match, token_f1
 
     model.eval()
     hits, em, f1 = 0, 0.0, 0.0
+    swap_wins, swaps = 0, 0
     with torch.no_grad():
         for item in valid["items"]:
+            if item.get("swapped"):
+                swap_wins += _prefers_original(model, tokenizer, item, max_length)
+                swaps += 1
             windows = [Window(**w) for w in item["windows"]]
             encoded = encode_windows(tokenizer, item["question"], windows, max_length)
             relevance, start, end = model(
@@ -461,7 +554,24 @@ def validate(model, tokenizer, valid: dict, max_length: int) -> dict:  # type: i
             f1 += token_f1(guess, [item["answer_text"]])
     model.train()
     n = max(1, len(valid["items"]))
-    return {"sentence@1": hits / n, "span_em": em / n, "span_f1": f1 / n}
+    return {"sentence@1": hits / n, "span_em": em / n, "span_f1": f1 / n,
+            "swap_accuracy": swap_wins / swaps if swaps else None}  # fmt: skip
+
+
+def _prefers_original(model, tokenizer, item: dict, max_length: int) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the answer's window scores higher for the item's question than its look-alike."""
+    import torch
+
+    window = Window(**item["windows"][item["gold"]])
+    logits = []
+    for question in (item["question"], item["swapped"]):
+        encoded = encode_windows(tokenizer, question, [window], max_length)
+        relevance, _, _ = model(
+            torch.from_numpy(encoded.input_ids), torch.from_numpy(encoded.attention_mask),
+            torch.from_numpy(encoded.token_type_ids),
+        )  # fmt: skip
+        logits.append(float(relevance[0]))
+    return logits[0] > logits[1]
 
 
 def train(config: TrainConfig, folder: Path, max_steps: int | None = None,
@@ -480,10 +590,7 @@ def train(config: TrainConfig, folder: Path, max_steps: int | None = None,
     model = reader_module(base, config.layers)
     if config.init:
         _warm_start(model, Path(config.init))
-    order = np.concatenate([
-        np.random.default_rng(config.seed + epoch).permutation(len(examples.labels))
-        for epoch in range(config.epochs)
-    ])  # fmt: skip
+    order = training_order(examples, config)
     total = (
         len(order) // config.batch
         if max_steps is None
@@ -501,7 +608,7 @@ def train(config: TrainConfig, folder: Path, max_steps: int | None = None,
     running = None
     while step < total:
         rows = order[step * config.batch : (step + 1) * config.batch]
-        loss = loss_of(model, examples, rows)
+        loss = loss_of(model, examples, rows, listwise=config.loss == "listwise")
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -546,6 +653,8 @@ def _check_config(config: TrainConfig, folder: Path) -> None:
     if path.is_file():
         saved = {k: v for k, v in json.loads(path.read_text()).items() if k != "threads"}
         saved.setdefault("init", "")  # runs from before --init
+        saved.setdefault("swapped", 0.0)  # and before --swapped
+        saved.setdefault("loss", "pointwise")  # and before --loss
         if saved != mine:
             raise click.ClickException(f"{folder} holds a run with other settings: {saved}")
     else:
@@ -668,13 +777,21 @@ def train_group() -> None:
 @click.option("--max-steps", type=int, help="Stop after this many steps (pilots, tests).")
 @click.option("--init", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Start from this finished run's weights (same --layers).")  # fmt: skip
+@click.option("--swapped", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of questions that add a look-alike with a name or number swapped "
+                   "(its answer's window a negative).")  # fmt: skip
+@click.option("--loss", type=click.Choice(["pointwise", "listwise"]), default="pointwise",
+              show_default=True,
+              help="listwise: also a softmax over each question's windows (batches keep a "
+                   "question's windows together).")  # fmt: skip
 def reader_command(run: Path, data: Path, layers: int, max_length: int, questions: int,
                    negatives: int, batch: int, lr: float, seed: int, threads: int,
-                   max_steps: int | None, init: Path | None) -> None:  # fmt: skip
+                   max_steps: int | None, init: Path | None, swapped: float,
+                   loss: str) -> None:  # fmt: skip
     """Train the reader into the folder RUN (resumes the run found there)."""
     config = TrainConfig(str(data), layers, max_length, questions, negatives, batch, 1, lr,
-                         seed=seed, threads=threads,
-                         init=str(init.resolve()) if init else "")  # fmt: skip
+                         seed=seed, threads=threads, init=str(init.resolve()) if init else "",
+                         swapped=swapped, loss=loss)  # fmt: skip
     figures = train(config, run, max_steps=max_steps)
     click.echo(json.dumps(figures))
 

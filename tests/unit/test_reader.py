@@ -146,3 +146,16 @@ def test_qa_reader_chooses_the_folder(folder: Path, monkeypatch: pytest.MonkeyPa
     assert load_reader() is load_reader(str(folder))  # loaded once
     with pytest.raises(FileNotFoundError):
         load_reader(str(folder / "missing"))
+
+
+def test_the_packaged_model_card_names_the_shipped_file() -> None:
+    """The card's sha256 is the shipped ONNX file's, so a re-export cannot go unrecorded."""
+    import hashlib
+    import re
+
+    from qa.reader import MODEL_FILE, PACKAGED
+
+    card = (PACKAGED / "README.md").read_text()
+    recorded = re.search(r"\*\*sha256\*\* of `reader\.int8\.onnx`: ([0-9a-f]{64})", card)
+    assert recorded is not None
+    assert hashlib.sha256((PACKAGED / MODEL_FILE).read_bytes()).hexdigest() == recorded.group(1)

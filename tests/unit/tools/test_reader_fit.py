@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from qa.reader import Cascade
-from qa.tools.reader_fit import Read, chosen_row, fit_grid, sentence_at_1
+from qa.tools.reader_fit import Read, chosen_depth, chosen_row, fit_grid, sentence_at_1
 
 
 def _read(cheap: list[float], relevance: list[float], gold: int) -> Read:
@@ -47,3 +47,16 @@ def test_fit_grid_prefers_a_gate_that_reads_less_at_equal_figures() -> None:
     cascade, grid = fit_grid(sure + close, most=2)
     assert cascade.gate is not None and cascade.candidates == 2
     assert {row["gate"] for row in grid} >= {None, 1.0}
+
+
+def test_fit_grid_keeps_within_the_read_budget() -> None:
+    # the reader is right only on close calls, and reading them all is best but reads 2 a question
+    reads = [_read([3.0, 2.9, 1.0], [-4.0, 4.0, 0.0], gold=1) for _ in range(3)] + [
+        _read([3.0, 2.2, 1.0], [-4.0, 4.0, 0.0], gold=1)
+    ]
+    free, _ = fit_grid(reads, most=2)
+    assert free.gate is None or free.gate > 0.8
+    assert np.mean([chosen_depth(r, free) for r in reads]) == 2.0
+    held, grid = fit_grid(reads, most=2, budget=1.8)
+    assert np.mean([chosen_depth(r, held) for r in reads]) <= 1.8
+    assert max(row["read"] for row in grid) == 2.0  # the grid still lists every setting

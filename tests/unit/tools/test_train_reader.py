@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import click
@@ -14,11 +14,14 @@ import pytest
 
 from qa.reader import Reader, Window
 from qa.tools.train_reader import (
+    Examples,
     TrainConfig,
     export_reader,
+    listwise_loss,
     read_squad,
     token_span,
     train,
+    training_order,
 )
 
 FACTS = [
@@ -87,9 +90,11 @@ def test_train_a_few_steps_resume_and_export(tmp_path: Path) -> None:
     config = _tiny_config(tmp_path)
     run = tmp_path / "run"
     figures = train(config, run, max_steps=2, progress=False)
-    assert set(figures) == {"sentence@1", "span_em", "span_f1"}
+    assert set(figures) == {"sentence@1", "span_em", "span_f1", "swap_accuracy"}
     assert (run / "model.pt").is_file() and (run / "data.npz").is_file()
     again = train(config, run, max_steps=3, progress=False)  # resumes at step 2
+    with pytest.raises(click.ClickException, match="other settings"):
+        train(replace(config, loss="listwise"), run, max_steps=4, progress=False)
     assert "sentence@1" in again
     folder = export_reader(run, tmp_path / "reader")
     reader = Reader(folder)
@@ -123,7 +128,9 @@ def test_warm_start_from_a_finished_run(tmp_path: Path) -> None:
     first = tmp_path / "first"
     train(config, first, max_steps=2, progress=False)
     second = tmp_path / "second"
-    warm = replace(config, init=str(first), lr=0.0)  # lr 0: the weights stay the loaded ones
+    # lr 0: the weights stay the loaded ones (look-alikes and the loss change only the data and
+    # the gradients)
+    warm = replace(config, init=str(first), lr=0.0, swapped=1.0, loss="listwise")
     train(warm, second, max_steps=1, progress=False)
     before = torch.load(first / "model.pt", weights_only=True)
     after = torch.load(second / "model.pt", weights_only=True)
@@ -135,3 +142,44 @@ def test_warm_start_from_a_finished_run(tmp_path: Path) -> None:
     with pytest.raises(click.ClickException, match="no model.pt"):
         train(replace(config, init=str(tmp_path)), tmp_path / "fourth", max_steps=1,
               progress=False)  # fmt: skip
+
+
+def _examples(labels: list[int], groups: list[int]) -> Examples:
+    n = len(labels)
+    zeros = np.zeros(n, np.int16)
+    return Examples(np.zeros((n, 4), np.int32), np.zeros((n, 4), np.int8), zeros + 4,
+                    np.array(labels, np.float32), zeros - 100, zeros - 100, zeros, zeros,
+                    np.array(groups, np.int32))  # fmt: skip
+
+
+def test_listwise_order_keeps_each_questions_windows_together(tmp_path: Path) -> None:
+    examples = _examples([1, 0, 0, 1, 0, 1, 0, 0, 0, 0], [0, 0, 0, 1, 1, 2, 2, 2, 2, 9])
+    config = TrainConfig("x", epochs=2, loss="listwise")
+    order = training_order(examples, config)
+    assert sorted(order.tolist()) == sorted(list(range(10)) * 2)
+    for epoch in (order[:10], order[10:]):
+        groups = examples.groups[epoch]
+        runs = [g for i, g in enumerate(groups) if i == 0 or g != groups[i - 1]]
+        assert sorted(runs) == [0, 1, 2, 9]  # each group contiguous
+    pointwise = training_order(examples, replace(config, loss="pointwise"))
+    assert sorted(pointwise.tolist()) == sorted(list(range(10)) * 2)
+
+
+def test_listwise_loss_is_the_softmax_cross_entropy_of_each_group() -> None:
+    import torch
+
+    relevance = torch.tensor([2.0, 0.0, 1.0, 0.5, -1.0, 3.0])
+    labels = np.array([1, 0, 0, 0, 1, 0], np.float32)  # group 7 has no positive: left out
+    groups = np.array([5, 5, 3, 3, 3, 7])
+    expected = (
+        (torch.logsumexp(relevance[:2], 0) - 2.0) + (torch.logsumexp(relevance[2:5], 0) + 1.0)
+    ) / 2
+    assert torch.isclose(listwise_loss(relevance, labels, groups), expected)
+    assert float(listwise_loss(relevance[:1], labels[:1], groups[:1])) == 0.0
+
+
+def test_examples_built_before_groups_load_with_them(tmp_path: Path) -> None:
+    examples = _examples([1, 0, 0, 1, 0], [0, 0, 0, 1, 1])
+    fields = {k: v for k, v in asdict(examples).items() if k != "groups"}
+    np.savez_compressed(tmp_path / "old.npz", **fields)
+    assert Examples.load(tmp_path / "old.npz").groups.tolist() == [0, 0, 0, 1, 1]

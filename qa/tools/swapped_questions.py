@@ -1,0 +1,83 @@
+"""Unanswerable look-alikes for reader training: a question with one name or number swapped.
+
+SQuAD 2.0's unanswerable questions are written against a paragraph to look answerable from it;
+the commonest kind names another person, place or year than the text does. The reader learns
+to tell them apart only if it sees that kind of negative: the answer's window paired with the
+question after one of its names (or numbers) that the window contains is replaced by another of
+the same kind from the same article that the window does not contain.
+
+In: a question, the text of its answer window (sentence, previous sentence, title) and the
+article's mentions. Out: the altered question, or None when no swap is possible (no shared
+mention, or no replacement of its kind).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterable
+
+# A run of capitalised words, with short lower-case joiners ("Duke of York", "Vincent van Gogh").
+_WORD = r"(?:[A-Z]\.|[A-Z][\w'’-]*)"  # an initial ("J.") or a capitalised word
+_NAME = re.compile(rf"{_WORD}(?:\s+(?:(?:of|the|de|du|da|di|von|van|der|la|le|y)\s+)*{_WORD})*")
+_NUMBER = re.compile(r"(?<![\w.,-])\d(?:[\d,.]*\d)?(?![\w])")  # not "1980s", not "B52"
+# Capitalised only because they start a question or sentence: never a swappable name.
+# fmt: off
+_LEADING = frozenset({
+    "what", "who", "whom", "whose", "when", "where", "which", "why", "how", "in", "on", "at",
+    "the", "a", "an", "is", "was", "are", "were", "do", "does", "did", "of", "for", "by", "to",
+    "from", "during", "after", "before", "along", "besides", "since", "as", "it", "its", "this",
+    "that", "these", "those", "if", "with", "under", "according", "other", "than", "many",
+    "some", "most", "much", "there", "he", "she", "they", "his", "her", "their", "name", "list",
+    "give", "then", "however", "although", "but", "and", "also", "later", "thus", "today",
+    "while", "because", "both", "each", "all", "following", "despite", "unlike", "like",
+})
+# fmt: on
+
+
+def kind_of(mention: str) -> str:
+    """'year' (four digits 1000-2099), 'number' (other digits) or 'name'."""
+    if not _NUMBER.fullmatch(mention):
+        return "name"
+    return "year" if mention.isdigit() and 1000 <= int(mention) <= 2099 else "number"
+
+
+def mentions(text: str, sentence: bool = False) -> list[str]:
+    """The names (capitalised runs, leading function words dropped) and numbers in `text`.
+    With `sentence`, a lone capitalised first word ("Consequently") is not taken for a name."""
+    found: list[str] = []
+    for match in _NAME.finditer(text):
+        words = match.group().split()
+        while words and words[0].lower() in _LEADING:
+            words.pop(0)
+        name = " ".join(words).rstrip(".'’-")
+        if sentence and match.start() == 0 and len(match.group().split()) == 1:
+            continue
+        if len(name) > 1 and name in text:
+            found.append(name)
+    found.extend(m.group() for m in _NUMBER.finditer(text))
+    return found
+
+
+def article_pool(sentences: Iterable[str]) -> list[str]:
+    """Every distinct mention of an article's sentences, in first-seen order (deterministic)."""
+    return list(dict.fromkeys(m for text in sentences for m in mentions(text, sentence=True)))
+
+
+def swap_question(question: str, window: str, pool: list[str], rng: random.Random) -> str | None:
+    """`question` with one of its mentions that `window` holds replaced by a mention of the same
+    kind from `pool` that neither `window` nor `question` holds; None when there is none."""
+    lowered_window, lowered_question = window.lower(), question.lower()
+    shared = [m for m in dict.fromkeys(mentions(question)) if m in window]
+    rng.shuffle(shared)
+    for mention in shared:
+        kind = kind_of(mention)
+        options = [
+            other for other in pool
+            if kind_of(other) == kind and other.lower() not in lowered_window
+            and other.lower() not in lowered_question
+            and mention.lower() not in other.lower() and other.lower() not in mention.lower()
+        ]  # fmt: skip
+        if options:
+            return question.replace(mention, rng.choice(options), 1)
+    return None

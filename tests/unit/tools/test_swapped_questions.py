@@ -1,0 +1,69 @@
+"""Swapped look-alike questions: the names and numbers found, the swap made (or refused), and
+the negatives `qa train reader --swapped` adds."""
+
+from __future__ import annotations
+
+import random
+
+from qa.tools.swapped_questions import article_pool, kind_of, mentions, swap_question
+from qa.tools.train_reader import Corpus, Question, Sentence, swapped_pairs
+
+
+def test_mentions_find_names_initials_and_numbers() -> None:
+    text = "In 1955 J. H. Thomas met the Duke of York in St Louis, with 2,000 men of the B52s."
+    assert mentions(text) == ["J. H. Thomas", "Duke of York", "St Louis", "B52s", "1955", "2,000"]
+    assert mentions("What did Gladstone do in the 1980s?") == ["Gladstone"]
+    assert mentions("Consequently, Rome grew.", sentence=True) == ["Rome"]
+    assert mentions("Consequently, Rome grew.") == ["Consequently", "Rome"]
+
+
+def test_kind_of() -> None:
+    assert [kind_of(m) for m in ("1955", "2,000", "12", "3000", "Rome")] == [
+        "year", "number", "number", "number", "name",
+    ]  # fmt: skip
+
+
+def test_swap_replaces_a_shared_mention_with_one_of_its_kind_the_window_lacks() -> None:
+    window = "Gladstone led the Liberal Party in 1868. William Gladstone"
+    pool = ["Gladstone", "Disraeli", "Liberal Party", "1868", "1874", "Queen Victoria", "300"]
+    seen = {swap_question("Which party did Gladstone lead in 1868?", window, pool,
+                          random.Random(seed)) for seed in range(30)}  # fmt: skip
+    assert seen <= {
+        "Which party did Disraeli lead in 1868?",
+        "Which party did Queen Victoria lead in 1868?",
+        "Which party did Gladstone lead in 1874?",
+    }  # fmt: skip
+    assert len(seen) == 3
+
+
+def test_swap_refuses_when_nothing_can_change() -> None:
+    rng = random.Random(0)
+    # no mention of the question is in the window
+    assert swap_question("Who founded Rome?", "Romulus did.", ["Carthage"], rng) is None
+    # the only replacement of its kind is in the window too
+    assert swap_question("When did Rome fall?", "Rome fell in 476 to Odoacer.", ["Odoacer", "476"],
+                         rng) is None  # fmt: skip
+    assert swap_question("when did rome fall?", "Rome fell.", ["Carthage"], rng) is None
+
+
+def test_article_pool_is_ordered_and_distinct() -> None:
+    # a lone capitalised first word is skipped, a leading "Then" dropped
+    assert article_pool(["Rome and Carthage fought.", "Carthage fell in 146.", "Then Rome"]) == [
+        "Carthage", "146", "Rome",
+    ]  # fmt: skip
+
+
+def test_swapped_pairs_add_look_alikes_as_negatives_of_the_answer_sentence() -> None:
+    sentences = [
+        Sentence("Carthage was founded by Phoenicians.", 0, 0, 0, ""),
+        Sentence("Rome destroyed Carthage in 146 BC.", 0, 0, 37, "Carthage was founded."),
+        Sentence("Hannibal crossed the Alps in 218 BC.", 0, 1, 0, ""),
+    ]
+    question = Question("When did Rome destroy Carthage?", 1, (28, 34), "146 BC")
+    corpus = Corpus(["Punic Wars"], sentences, [question], [0])
+    pairs = swapped_pairs(corpus, [0], 1.0, random.Random(1))
+    assert pairs == [(1, 1, 0)]
+    look_alike = corpus.questions[1].text
+    assert look_alike != question.text and look_alike.startswith("When did ")
+    assert "Hannibal" in look_alike or "Alps" in look_alike or "Phoenicians" in look_alike
+    assert swapped_pairs(corpus, [0], 0.0, random.Random(1)) == []
