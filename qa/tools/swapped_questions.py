@@ -16,6 +16,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 # A run of capitalised words, with short lower-case joiners ("Duke of York", "Vincent van Gogh").
 _WORD = r"(?:[A-Z]\.|[A-Z][\w'’-]*)"  # an initial ("J.") or a capitalised word
@@ -35,6 +36,7 @@ _LEADING = frozenset({
 # fmt: on
 
 
+@lru_cache(maxsize=65536)  # each pool's mentions are classified once, not once per question
 def kind_of(mention: str) -> str:
     """'year' (four digits 1000-2099), 'number' (other digits) or 'name'."""
     if not _NUMBER.fullmatch(mention):

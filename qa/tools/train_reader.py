@@ -29,7 +29,7 @@ import json
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import click
@@ -311,7 +311,6 @@ class Corpus:
     sentences: list[Sentence]
     questions: list[Question]
     article_of: list[int]
-    pools: dict[int, list[str]] = field(default_factory=dict)  # article -> its mentions
 
 
 def build_data(config: TrainConfig, tokenizer, folder: Path) -> tuple[Examples, dict]:  # type: ignore[no-untyped-def]
@@ -341,19 +340,31 @@ def build_data(config: TrainConfig, tokenizer, folder: Path) -> tuple[Examples, 
         pairs.append((q, question.sentence, 1))
         for j in pick_negatives(question, ranked[row], corpus.sentences, config.negatives, rng):
             pairs.append((q, j, 0))
+    pools = article_pools(corpus)
     if config.swapped > 0:
-        pairs.extend(swapped_pairs(corpus, train, config.swapped, random.Random(config.seed)))
+        pairs.extend(
+            swapped_pairs(corpus, pools, train, config.swapped, random.Random(config.seed))
+        )
     examples = encode_examples(
         tokenizer, pairs, corpus.titles, corpus.sentences, corpus.questions, config.max_length
     )
-    valid = validation_slice(corpus, held, ranked[len(train) :], random.Random(config.seed))
+    valid = validation_slice(corpus, pools, held, ranked[len(train) :],
+                             random.Random(config.seed))  # fmt: skip
     examples.save(cached)
     valid_file.write_text(json.dumps(valid))
     click.echo(f"{len(pairs)} examples ({time.monotonic() - started:.0f}s)", err=True)
     return examples, valid
 
 
-def swapped_pairs(corpus: Corpus, chosen: list[int], share: float,
+def article_pools(corpus: Corpus) -> dict[int, list[str]]:
+    """Each article's names and numbers (`qa.tools.swapped_questions.article_pool`)."""
+    texts: dict[int, list[str]] = {}
+    for sentence in corpus.sentences:
+        texts.setdefault(sentence.article, []).append(sentence.text)
+    return {a: article_pool(t) for a, t in texts.items()}
+
+
+def swapped_pairs(corpus: Corpus, pools: dict[int, list[str]], chosen: list[int], share: float,
                   rng: random.Random) -> list[tuple[int, int, int]]:  # fmt: skip
     """Negatives (question, sentence, 0) for about `share` of the questions `chosen`: a
     swapped look-alike of the question (appended to `corpus.questions`) against its answer's
@@ -362,7 +373,7 @@ def swapped_pairs(corpus: Corpus, chosen: list[int], share: float,
     for q in chosen:
         if rng.random() >= share:
             continue
-        text = swapped_text(corpus, corpus.questions[q], rng)
+        text = swapped_text(corpus, pools, corpus.questions[q], rng)
         if text is not None:
             original = corpus.questions[q]
             corpus.questions.append(Question(text, original.sentence, original.answer,
@@ -371,21 +382,17 @@ def swapped_pairs(corpus: Corpus, chosen: list[int], share: float,
     return pairs
 
 
-def swapped_text(corpus: Corpus, question: Question, rng: random.Random) -> str | None:
+def swapped_text(corpus: Corpus, pools: dict[int, list[str]], question: Question,
+                 rng: random.Random) -> str | None:  # fmt: skip
     """The question with a name or number of its answer's window swapped for another of the
     article's (`qa.tools.swapped_questions.swap_question`), or None."""
-    if not corpus.pools:
-        texts: dict[int, list[str]] = {}
-        for sentence in corpus.sentences:
-            texts.setdefault(sentence.article, []).append(sentence.text)
-        corpus.pools.update({a: article_pool(t) for a, t in texts.items()})
     gold = corpus.sentences[question.sentence]
     window = " ".join((gold.text, gold.previous, corpus.titles[gold.article]))
-    return swap_question(question.text, window, corpus.pools[gold.article], rng)
+    return swap_question(question.text, window, pools[gold.article], rng)
 
 
-def validation_slice(corpus: Corpus, held: list[int], ranked: np.ndarray,
-                     rng: random.Random) -> dict:  # fmt: skip
+def validation_slice(corpus: Corpus, pools: dict[int, list[str]], held: list[int],
+                     ranked: np.ndarray, rng: random.Random) -> dict:  # fmt: skip
     """For each held-out question: its candidates (its paragraph's sentences and BM25's top
     five), as windows, which one is the answer's, with the answer's range, and a swapped
     look-alike of the question (or None)."""
@@ -407,7 +414,7 @@ def validation_slice(corpus: Corpus, held: list[int], ranked: np.ndarray,
         items.append({
             "question": question.text, "windows": windows, "gold": rows.index(question.sentence),
             "answer": list(question.answer), "answer_text": question.answer_text,
-            "swapped": swapped_text(corpus, question, rng),
+            "swapped": swapped_text(corpus, pools, question, rng),
         })  # fmt: skip
     return {"items": items}
 
@@ -536,17 +543,16 @@ def validate(model, tokenizer, valid: dict, max_length: int) -> dict:  # type: i
     swap_wins, swaps = 0, 0
     with torch.no_grad():
         for item in valid["items"]:
-            if item.get("swapped"):
-                swap_wins += _prefers_original(model, tokenizer, item, max_length)
-                swaps += 1
             windows = [Window(**w) for w in item["windows"]]
             encoded = encode_windows(tokenizer, item["question"], windows, max_length)
-            relevance, start, end = model(
-                torch.from_numpy(encoded.input_ids), torch.from_numpy(encoded.attention_mask),
-                torch.from_numpy(encoded.token_type_ids),
-            )  # fmt: skip
+            relevance, start, end = _forward(model, encoded)
             hits += int(int(relevance.argmax()) == item["gold"])
             g = item["gold"]
+            if item.get("swapped"):
+                look_alike = encode_windows(tokenizer, item["swapped"], windows[g : g + 1],
+                                            max_length)  # fmt: skip
+                swap_wins += float(relevance[g]) > float(_forward(model, look_alike)[0][0])
+                swaps += 1
             span = best_spans(start[g : g + 1].numpy(), end[g : g + 1].numpy(),
                               encoded.offsets[g : g + 1])[0]  # fmt: skip
             guess = windows[g].sentence[span.start : span.end] if span else ""
@@ -558,20 +564,14 @@ def validate(model, tokenizer, valid: dict, max_length: int) -> dict:  # type: i
             "swap_accuracy": swap_wins / swaps if swaps else None}  # fmt: skip
 
 
-def _prefers_original(model, tokenizer, item: dict, max_length: int) -> bool:  # type: ignore[no-untyped-def]
-    """Whether the answer's window scores higher for the item's question than its look-alike."""
+def _forward(model, encoded):  # type: ignore[no-untyped-def]
+    """The model's (relevance, start, end) for encoded windows (`qa.reader.encode_windows`)."""
     import torch
 
-    window = Window(**item["windows"][item["gold"]])
-    logits = []
-    for question in (item["question"], item["swapped"]):
-        encoded = encode_windows(tokenizer, question, [window], max_length)
-        relevance, _, _ = model(
-            torch.from_numpy(encoded.input_ids), torch.from_numpy(encoded.attention_mask),
-            torch.from_numpy(encoded.token_type_ids),
-        )  # fmt: skip
-        logits.append(float(relevance[0]))
-    return logits[0] > logits[1]
+    return model(
+        torch.from_numpy(encoded.input_ids), torch.from_numpy(encoded.attention_mask),
+        torch.from_numpy(encoded.token_type_ids),
+    )  # fmt: skip
 
 
 def train(config: TrainConfig, folder: Path, max_steps: int | None = None,

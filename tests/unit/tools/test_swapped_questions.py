@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from qa.tools.swapped_questions import article_pool, kind_of, mentions, swap_question
-from qa.tools.train_reader import Corpus, Question, Sentence, swapped_pairs
+from qa.tools.train_reader import Corpus, Question, Sentence, article_pools, swapped_pairs
 
 
 def test_mentions_find_names_initials_and_numbers() -> None:
@@ -61,9 +61,10 @@ def test_swapped_pairs_add_look_alikes_as_negatives_of_the_answer_sentence() -> 
     ]
     question = Question("When did Rome destroy Carthage?", 1, (28, 34), "146 BC")
     corpus = Corpus(["Punic Wars"], sentences, [question], [0])
-    pairs = swapped_pairs(corpus, [0], 1.0, random.Random(1))
+    pools = article_pools(corpus)
+    pairs = swapped_pairs(corpus, pools, [0], 1.0, random.Random(1))
     assert pairs == [(1, 1, 0)]
     look_alike = corpus.questions[1].text
     assert look_alike != question.text and look_alike.startswith("When did ")
     assert "Hannibal" in look_alike or "Alps" in look_alike or "Phoenicians" in look_alike
-    assert swapped_pairs(corpus, [0], 0.0, random.Random(1)) == []
+    assert swapped_pairs(corpus, pools, [0], 0.0, random.Random(1)) == []
