@@ -263,7 +263,8 @@ def choose_threshold(
     trials = [t for t, _ in threshold]
     reads = read_trials(trials, model, reader, progress, cascade.candidates)
     used = with_calibration(model, cascade) if reader is not None else model
-    has, lacks = [], []
+    has: list[float] = []
+    lacks: list[float] = []
     for read, (_, answerable) in zip(reads, threshold, strict=True):
         _, best, margin, features = _quoted(read, cascade)
         (has if answerable else lacks).append(used.confidence(best, margin, features))

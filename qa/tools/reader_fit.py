@@ -14,7 +14,7 @@ and the reader-off/on comparison on SQuAD dev's held-out articles (`compare`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +52,17 @@ class Read:
     scores: np.ndarray  # the cheap scores of all rows
     relevance: np.ndarray
     spans: list
+
+
+@dataclass(frozen=True)
+class GridRow:
+    """One cascade setting of the fit's grid and what it scored."""
+
+    candidates: int
+    weight: float
+    gate: float | None
+    sentence1: float
+    read: float  # sentences read a question, on average
 
 
 def read_trials(  # type: ignore[no-untyped-def]
@@ -104,7 +115,7 @@ def fit_grid(
     most: int = MAX_READ,
     weights: list[float] | None = None,
     budget: float | None = None,
-) -> tuple[Cascade, list[dict]]:
+) -> tuple[Cascade, list[GridRow]]:
     """The (candidates, weight, gate) with the best sentence@1 among those reading at most
     `budget` sentences a question on average (None: any); among those within `TOLERANCE` of
     it, the one that reads the fewest (each costs time; at most `most` candidates, the latency
@@ -115,15 +126,13 @@ def fit_grid(
             for gate in GATES:
                 cascade = Cascade(candidates=k, weight=weight, gate=gate)
                 read = np.mean([chosen_depth(r, cascade) for r in reads]) if reads else 0.0
-                grid.append({"candidates": k, "weight": weight, "gate": gate,
-                             "sentence1": round(sentence_at_1(reads, cascade, weights), 4),
-                             "read": round(float(read), 3)})  # fmt: skip
-    allowed = [row for row in grid if budget is None or row["read"] <= budget] or grid
-    best = max(row["sentence1"] for row in allowed)
-    pick = min((row for row in allowed if row["sentence1"] >= best - TOLERANCE),
-               key=lambda row: (row["read"], -row["sentence1"]))  # fmt: skip
-    return Cascade(candidates=int(pick["candidates"]), weight=float(pick["weight"]),
-                   gate=pick["gate"]), grid  # fmt: skip
+                hits = sentence_at_1(reads, cascade, weights)
+                grid.append(GridRow(k, weight, gate, round(hits, 4), round(float(read), 3)))
+    allowed = [row for row in grid if budget is None or row.read <= budget] or grid
+    best = max(row.sentence1 for row in allowed)
+    pick = min((row for row in allowed if row.sentence1 >= best - TOLERANCE),
+               key=lambda row: (row.read, -row.sentence1))  # fmt: skip
+    return Cascade(candidates=pick.candidates, weight=pick.weight, gate=pick.gate), grid
 
 
 def chosen_depth(read: Read, cascade: Cascade) -> int:
@@ -172,7 +181,7 @@ def fit_cascade(
     return cascade, {
         "sentence1_cheap": round(sentence_at_1(reads, Cascade(candidates=0), weights), 4),
         "sentence1_cascade": round(sentence_at_1(reads, cascade, weights), 4),
-        "grid": grid,
+        "grid": [asdict(row) for row in grid],
         "span_floors": [{k: round(v, 4) for k, v in row.items()} for row in floors],
     }
 

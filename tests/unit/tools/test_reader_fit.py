@@ -31,7 +31,7 @@ def test_the_reader_moves_the_gold_sentence_up_only_when_read() -> None:
 def test_fit_grid_prefers_fewer_candidates_at_equal_figures() -> None:
     reads = [_read([3.0, 2.9, 1.0], [-4.0, 4.0, 0.0], gold=1) for _ in range(3)]
     cascade, grid = fit_grid(reads, most=4)
-    assert cascade.candidates == 2 and max(row["candidates"] for row in grid) == 4
+    assert cascade.candidates == 2 and max(row.candidates for row in grid) == 4
 
 
 def test_a_gate_reads_only_the_best_when_the_cheap_margin_is_wide() -> None:
@@ -46,7 +46,7 @@ def test_fit_grid_prefers_a_gate_that_reads_less_at_equal_figures() -> None:
     close = [_read([3.0, 2.9, 1.0], [-4.0, 4.0, 0.0], gold=1) for _ in range(3)]
     cascade, grid = fit_grid(sure + close, most=2)
     assert cascade.gate is not None and cascade.candidates == 2
-    assert {row["gate"] for row in grid} >= {None, 1.0}
+    assert {row.gate for row in grid} >= {None, 1.0}
 
 
 def test_fit_grid_keeps_within_the_read_budget() -> None:
@@ -59,4 +59,4 @@ def test_fit_grid_keeps_within_the_read_budget() -> None:
     assert np.mean([chosen_depth(r, free) for r in reads]) == 2.0
     held, grid = fit_grid(reads, most=2, budget=1.8)
     assert np.mean([chosen_depth(r, held) for r in reads]) <= 1.8
-    assert max(row["read"] for row in grid) == 2.0  # the grid still lists every setting
+    assert max(row.read for row in grid) == 2.0  # the grid still lists every setting
