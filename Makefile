@@ -24,6 +24,8 @@ run: install
 
 test: install
 	$(BIN)/ruff check qa server.py tests
+	$(BIN)/ruff format --check qa server.py tests
+	$(BIN)/mypy qa server.py
 	$(BIN)/python -m pytest
 
 lint: install
