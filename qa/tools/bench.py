@@ -354,10 +354,67 @@ async def _load(url: str, questions: list[str], clients: int, seconds: float) ->
     return result
 
 
-def bench_http(config: BenchConfig, index: Path) -> tuple[dict, float, dict | None]:
-    """The server (default settings) on loopback under each client count; its RSS after those
-    (MB); then, when the reader is on by default, the reader on/off comparison at 16 clients
-    against a second server started with `QA_READER=off` (None when the reader is off)."""
+def bench_one_client(config: BenchConfig, url: str, assistant) -> dict:  # type: ignore[no-untyped-def]
+    """One client, question by question: the in-process answer (`assistant.ask`) and the same
+    question POSTed to the server at `url` over one kept-alive connection, which goes first
+    alternating. Both halves of each pair see the same machine load, so their p50s compare
+    (measured in separate passes, the reader's noise alone moved an in-process p50 by 2 ms).
+    Out: `in_process` and `http` p50/p95 ms, `errors` (non-200 answers), `questions`."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    address = urlsplit(url)
+    connection = http.client.HTTPConnection(
+        address.hostname or "127.0.0.1", address.port, timeout=60
+    )
+    questions = questions_for(config)
+    local: list[float] = []
+    remote: list[float] = []
+    errors = 0
+
+    def over_http(question: str) -> None:
+        nonlocal errors
+        started = time.perf_counter()
+        body = json.dumps({"question": question})
+        connection.request("POST", "/ask", body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            errors += 1
+        remote.append(time.perf_counter() - started)
+
+    def in_process(question: str) -> None:
+        started = time.perf_counter()
+        assistant.ask(question)
+        local.append(time.perf_counter() - started)
+
+    try:
+        for question in questions[:5]:  # warm both sides
+            assistant.ask(question)
+            over_http(question)
+        local.clear()
+        remote.clear()
+        for i, question in enumerate(questions):
+            for step in (in_process, over_http) if i % 2 == 0 else (over_http, in_process):
+                step(question)
+    finally:
+        connection.close()
+    return {
+        "in_process": {"p50_ms": ms(local, 50), "p95_ms": ms(local, 95)},
+        "http": {"p50_ms": ms(remote, 50), "p95_ms": ms(remote, 95)},
+        "errors": errors,
+        "questions": len(questions),
+    }
+
+
+def bench_http(  # type: ignore[no-untyped-def]
+    config: BenchConfig, index: Path, embedder=None
+) -> tuple[dict, float, dict | None, dict | None]:
+    """The server (default settings) on loopback: one client interleaved with in-process
+    answers (`bench_one_client`, when an `embedder` is given for the in-process side; else
+    None), then each client count; its RSS after those (MB); then, when the reader is on by
+    default, the reader on/off comparison at 16 clients against a second server started with
+    `QA_READER=off` (None when the reader is off)."""
     import asyncio
 
     import psutil
@@ -370,6 +427,10 @@ def bench_http(config: BenchConfig, index: Path) -> tuple[dict, float, dict | No
         questions = questions_for(config)
         results = {}
         asyncio.run(_load(server.url, questions, 1, min(2.0, config.seconds)))  # warm up
+        one = None
+        if embedder is not None:
+            config.log("http: 1 client, interleaved with in-process answers")
+            one = bench_one_client(config, server.url, _assistant(config, embedder, index))
         for clients in config.clients:
             config.log(f"http: {clients} client(s) for {config.seconds:.0f} s")
             results[str(clients)] = asyncio.run(
@@ -385,7 +446,7 @@ def bench_http(config: BenchConfig, index: Path) -> tuple[dict, float, dict | No
                 off.stop()
     finally:
         server.stop()
-    return results, round(rss, 1), on_off
+    return results, round(rss, 1), on_off, one
 
 
 def synthetic_vectors(n: int, dim: int, seed: int, centers=None):  # type: ignore[no-untyped-def]
@@ -458,7 +519,7 @@ def run_bench(config: BenchConfig) -> dict:
     result: dict = {"machine": machine(), "corpus": {"docs": str(config.docs)}, "errors": {}}
     index = config.work / "index"
     embedder = config.embedder
-    if embedder is None and config.parts & {"build", "answer", "milvus"}:
+    if embedder is None and config.parts & {"build", "answer", "http", "milvus"}:
         from qa.config import Settings
         from qa.embedding import SentenceTransformerEmbedder
 
@@ -474,7 +535,7 @@ def run_bench(config: BenchConfig) -> dict:
         ("incremental", lambda: result.update(incremental=bench_incremental(
             config, index, result.get("build", {}).get("seconds")))),
         ("answer", lambda: result.update(answer=_answer_part(config, embedder, index))),
-        ("http", lambda: _http_part(config, index, result)),
+        ("http", lambda: _http_part(config, index, result, embedder)),
         ("scaling", lambda: result.update(scaling=bench_scaling(config))),
         ("milvus", lambda: _milvus_part(config, embedder, result)),
     ]  # fmt: skip
@@ -497,20 +558,29 @@ def run_bench(config: BenchConfig) -> dict:
 def _answer_part(config: BenchConfig, embedder, index: Path) -> dict:  # type: ignore[no-untyped-def]
     """`bench_answer` with the default settings, and under `reader` the reader on/off figures
     (None when the reader is off)."""
-    from qa.config import Settings
-    from qa.pipeline import Assistant
-
-    assistant = Assistant(Settings(docs_dir=config.docs, index_dir=index), embedder=embedder)
-    assistant.refresh()
+    assistant = _assistant(config, embedder, index)
     out = bench_answer(config, assistant)
     config.log("answer: reader on and off, interleaved")
     out["reader"] = bench_reader_answer(config, assistant)
     return out
 
 
-def _http_part(config: BenchConfig, index: Path, result: dict) -> None:
-    """The http part: `http`, `server_rss_mb` and (reader on by default) `http_reader`."""
-    result["http"], result["server_rss_mb"], on_off = bench_http(config, index)
+def _assistant(config: BenchConfig, embedder, index: Path):  # type: ignore[no-untyped-def]
+    """An in-process `Assistant` with the default settings over `index`, loaded."""
+    from qa.config import Settings
+    from qa.pipeline import Assistant
+
+    assistant = Assistant(Settings(docs_dir=config.docs, index_dir=index), embedder=embedder)
+    assistant.refresh()
+    return assistant
+
+
+def _http_part(config: BenchConfig, index: Path, result: dict, embedder) -> None:  # type: ignore[no-untyped-def]
+    """The http part: `http`, `server_rss_mb`, `http_one_client` (with an embedder) and
+    (reader on by default) `http_reader`."""
+    result["http"], result["server_rss_mb"], on_off, one = bench_http(config, index, embedder)
+    if one is not None:
+        result["http_one_client"] = one
     if on_off is not None:
         result["http_reader"] = on_off
 
@@ -581,7 +651,13 @@ def targets(r: dict) -> list[dict]:
                     "http 16 clients: 0.7 x in-process rps / http rps", 0.7 * rate, h["rps"], "rps"
                 )
             )
-    if "1" in http and "answer" in r:
+    one = r.get("http_one_client")
+    if one is not None:  # the two p50s from interleaved pairs (see `bench_one_client`)
+        limit = one["in_process"]["p50_ms"] + 3
+        out.append(Target("http 1 client: p50 vs in-process p50 + 3 ms", one["http"]["p50_ms"],
+                          limit, "ms"))  # fmt: skip
+        out.append(Target("http 1 client, interleaved: errors", one["errors"], 0, ""))
+    elif "1" in http and "answer" in r:
         out.append(
             Target(
                 "http 1 client: p50 vs in-process p50 + 3 ms",
@@ -634,6 +710,12 @@ def table(result: dict) -> str:
         lines.append(
             f"http {clients:>2} clients: {h['rps']:.1f} req/s, p50 {h['p50_ms']:.1f} / "
             f"p95 {h['p95_ms']:.1f} / p99 {h['p99_ms']:.1f} ms, {h['errors']} errors"
+        )
+    if "http_one_client" in result:
+        one = result["http_one_client"]
+        lines.append(
+            f"http 1 client, interleaved with in-process: p50 {one['http']['p50_ms']:.1f} vs "
+            f"{one['in_process']['p50_ms']:.1f} ms, {one['errors']} errors"
         )
     lines += reader_lines(result)
     if "server_rss_mb" in result:

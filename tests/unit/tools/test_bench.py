@@ -143,8 +143,9 @@ def test_smoke_run_gives_every_figure_of_the_issue(docs, tmp_path, monkeypatch):
     assert result["scaling"]["1200"]["index"].startswith("hnsw")
     for size in result["scaling"].values():
         assert set(size) >= SCALING_KEYS and 0.9 <= size["recall10"] <= 1.0
+    assert_one_client_interleaved(result, questions=6)
     names = [t["name"] for t in result["targets"]]
-    assert len(names) == 12  # all but the 1M ones: the scaling sizes stopped at 1200
+    assert len(names) == 13  # all but the 1M ones: the scaling sizes stopped at 1200
     assert "answer p50 vs bare question encode + 3 ms" not in names  # replaced by issue 15's
     assert_reader_figures(result)
     assert all({"value", "limit", "ratio", "ok"} <= set(t) for t in result["targets"])
@@ -154,6 +155,21 @@ def test_smoke_run_gives_every_figure_of_the_issue(docs, tmp_path, monkeypatch):
     assert (docs / "japan-new-zealand-information-sharing.txt").read_bytes() == (
         SEEDS / SEED_DOC
     ).read_bytes()
+
+
+def assert_one_client_interleaved(result: dict, questions: int) -> None:
+    """The one-client HTTP target compares the HTTP and in-process p50s of the interleaved
+    pass (the same questions, alternating), not of two separate passes."""
+    one = result["http_one_client"]
+    assert one["errors"] == 0 and one["questions"] == questions
+    for side in ("in_process", "http"):
+        assert 0 < one[side]["p50_ms"] <= one[side]["p95_ms"]
+    targets = {t["name"]: t for t in result["targets"]}
+    check = targets["http 1 client: p50 vs in-process p50 + 3 ms"]
+    assert check["value"] == one["http"]["p50_ms"]
+    assert check["limit"] == pytest.approx(one["in_process"]["p50_ms"] + 3)
+    assert targets["http 1 client, interleaved: errors"]["ok"]
+    assert "http 1 client, interleaved with in-process" in table(result)
 
 
 def assert_reader_figures(result: dict) -> None:
@@ -198,6 +214,7 @@ def test_reader_off_leaves_out_the_reader_figures(docs, tmp_path, monkeypatch):
     assert result["answer"]["reader"] is None and "http_reader" not in result
     assert result["answer"]["p50_ms"] > 0 and result["http"]["1"]["errors"] == 0
     assert not [t for t in result["targets"] if "reader" in t["name"]]
+    assert_one_client_interleaved(result, questions=3)
 
 
 def test_milvus_part_compares_with_faiss_over_two_reader_only_servers(docs, tmp_path, milvus_uri):
