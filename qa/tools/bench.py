@@ -390,7 +390,7 @@ def bench_one_client(config: BenchConfig, url: str, assistant) -> dict:  # type:
 
     try:
         for question in questions[:5]:  # warm both sides
-            assistant.ask(question)
+            in_process(question)
             over_http(question)
         local.clear()
         remote.clear()
@@ -408,13 +408,12 @@ def bench_one_client(config: BenchConfig, url: str, assistant) -> dict:  # type:
 
 
 def bench_http(  # type: ignore[no-untyped-def]
-    config: BenchConfig, index: Path, embedder=None
-) -> tuple[dict, float, dict | None, dict | None]:
+    config: BenchConfig, index: Path, embedder
+) -> tuple[dict, float, dict | None, dict]:
     """The server (default settings) on loopback: one client interleaved with in-process
-    answers (`bench_one_client`, when an `embedder` is given for the in-process side; else
-    None), then each client count; its RSS after those (MB); then, when the reader is on by
-    default, the reader on/off comparison at 16 clients against a second server started with
-    `QA_READER=off` (None when the reader is off)."""
+    answers over `embedder` (`bench_one_client`), then each client count; its RSS after those
+    (MB); then, when the reader is on by default, the reader on/off comparison at 16 clients
+    against a second server started with `QA_READER=off` (None when the reader is off)."""
     import asyncio
 
     import psutil
@@ -427,10 +426,8 @@ def bench_http(  # type: ignore[no-untyped-def]
         questions = questions_for(config)
         results = {}
         asyncio.run(_load(server.url, questions, 1, min(2.0, config.seconds)))  # warm up
-        one = None
-        if embedder is not None:
-            config.log("http: 1 client, interleaved with in-process answers")
-            one = bench_one_client(config, server.url, _assistant(config, embedder, index))
+        config.log("http: 1 client, interleaved with in-process answers")
+        one = bench_one_client(config, server.url, _assistant(config, embedder, index))
         for clients in config.clients:
             config.log(f"http: {clients} client(s) for {config.seconds:.0f} s")
             results[str(clients)] = asyncio.run(
@@ -576,11 +573,10 @@ def _assistant(config: BenchConfig, embedder, index: Path):  # type: ignore[no-u
 
 
 def _http_part(config: BenchConfig, index: Path, result: dict, embedder) -> None:  # type: ignore[no-untyped-def]
-    """The http part: `http`, `server_rss_mb`, `http_one_client` (with an embedder) and
-    (reader on by default) `http_reader`."""
-    result["http"], result["server_rss_mb"], on_off, one = bench_http(config, index, embedder)
-    if one is not None:
-        result["http_one_client"] = one
+    """The http part: `http`, `server_rss_mb`, `http_one_client` and (reader on by default)
+    `http_reader`."""
+    http, rss, on_off, one = bench_http(config, index, embedder)
+    result.update(http=http, server_rss_mb=rss, http_one_client=one)
     if on_off is not None:
         result["http_reader"] = on_off
 
@@ -657,15 +653,6 @@ def targets(r: dict) -> list[dict]:
         out.append(Target("http 1 client: p50 vs in-process p50 + 3 ms", one["http"]["p50_ms"],
                           limit, "ms"))  # fmt: skip
         out.append(Target("http 1 client, interleaved: errors", one["errors"], 0, ""))
-    elif "1" in http and "answer" in r:
-        out.append(
-            Target(
-                "http 1 client: p50 vs in-process p50 + 3 ms",
-                http["1"]["p50_ms"],
-                r["answer"]["p50_ms"] + 3,
-                "ms",
-            )
-        )
     if "server_rss_mb" in r:
         out.append(Target("server RSS after load", r["server_rss_mb"], 600, "MB"))
     big = r.get("scaling", {}).get("1000000")
