@@ -28,6 +28,7 @@ import gzip
 import json
 import os
 import random
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -633,17 +634,62 @@ def train(config: TrainConfig, folder: Path, max_steps: int | None = None,
 
 
 def _warm_start(model, run: Path) -> None:  # type: ignore[no-untyped-def]
-    """Load the finished run `run`'s weights into `model` (same depth: the shapes must match).
+    """Load the weights of `run` into `model` (same depth: the shapes must match): a finished
+    run's `model.pt`, or else an exported reader folder's int8 ONNX file, dequantized
+    (`onnx_weights`), so training can go on from a shipped reader without its torch weights.
     A checkpoint of this run, when there is one, is loaded after and wins."""
     import torch
 
     path = run / "model.pt"
-    if not path.is_file():
-        raise click.ClickException(f"--init {run}: no model.pt (the run has not finished)")
+    if path.is_file():
+        state = torch.load(path, weights_only=True)
+    elif (run / MODEL_FILE).is_file():
+        state = {k: torch.from_numpy(v) for k, v in onnx_weights(run / MODEL_FILE).items()}
+        # the pooler is not part of the reader's graph (nothing reads it): keep the base's
+        state.update({k: v for k, v in model.state_dict().items() if ".pooler." in k})
+    else:
+        raise click.ClickException(
+            f"--init {run}: no model.pt (the run has not finished) and no {MODEL_FILE}"
+        )
     try:
-        model.load_state_dict(torch.load(path, weights_only=True))
+        model.load_state_dict(state)
     except RuntimeError as error:
         raise click.ClickException(f"--init {run}: another architecture ({error})") from error
+
+
+_QUANTIZED_OUTPUT = re.compile(r"^/(.+)/(?:MatMul|Gemm)_output_0")
+
+
+def onnx_weights(path: Path) -> dict[str, np.ndarray]:
+    """The float weights of an exported reader (`export_reader`), by torch parameter name.
+
+    Float initializers keep their names (biases, layer norms). int8 ones are dequantized,
+    `(q - zero_point) * scale`: the embedding tables (per tensor) under their own names, and
+    each matrix multiply's weight (per output channel, stored input x output) transposed to
+    torch's output x input and named after the module its node's output belongs to."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    tensors = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+
+    def dequantized(base: str) -> np.ndarray:
+        q = tensors[f"{base}_quantized"].astype(np.float32)
+        zero = tensors[f"{base}_zero_point"].astype(np.float32)
+        return (q - zero) * tensors[f"{base}_scale"].astype(np.float32)
+
+    weights = {n: t for n, t in tensors.items() if t.dtype == np.float32 and t.ndim >= 1}
+    for name in tensors:
+        if name.endswith(".weight_quantized") and tensors[name].ndim == 2:
+            base = name.removesuffix("_quantized")
+            weights[base] = dequantized(base)  # embedding tables: Gather, not multiplied
+    for node in graph.node:
+        found = _QUANTIZED_OUTPUT.match(node.output[0])
+        if node.op_type == "MatMulInteger" and found:
+            module = found.group(1).replace("/", ".")
+            weights[f"{module}.weight"] = dequantized(node.input[1].removesuffix("_quantized")).T
+    # the dequantized scales are 1-d float tensors too: keep only torch's names
+    return {n: np.array(w, np.float32) for n, w in weights.items() if not n.endswith("_scale")}
 
 
 def _check_config(config: TrainConfig, folder: Path) -> None:
@@ -776,7 +822,8 @@ def train_group() -> None:
 @click.option("--threads", default=1, show_default=True, help="torch threads.")
 @click.option("--max-steps", type=int, help="Stop after this many steps (pilots, tests).")
 @click.option("--init", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Start from this finished run's weights (same --layers).")  # fmt: skip
+              help="Start from this finished run's weights, or an exported reader folder's "
+                   "(e.g. qa/reader_model, dequantized); same --layers.")  # fmt: skip
 @click.option("--swapped", default=0.0, show_default=True, type=click.FloatRange(0, 1),
               help="Share of questions that add a look-alike with a name or number swapped "
                    "(its answer's window a negative).")  # fmt: skip

@@ -18,6 +18,7 @@ from qa.tools.train_reader import (
     TrainConfig,
     export_reader,
     listwise_loss,
+    onnx_weights,
     read_squad,
     token_span,
     train,
@@ -141,6 +142,33 @@ def test_warm_start_from_a_finished_run(tmp_path: Path) -> None:
               progress=False)  # fmt: skip
     with pytest.raises(click.ClickException, match="no model.pt"):
         train(replace(config, init=str(tmp_path)), tmp_path / "fourth", max_steps=1,
+              progress=False)  # fmt: skip
+
+
+@pytest.mark.model
+def test_warm_start_from_an_exported_reader(tmp_path: Path) -> None:
+    """A run can start from an exported (int8) reader folder: its weights come back within
+    int8's rounding of the run that was exported, every parameter of the graph accounted for."""
+    import torch
+
+    config = _tiny_config(tmp_path)
+    first = tmp_path / "first"
+    train(config, first, max_steps=2, progress=False)
+    folder = export_reader(first, tmp_path / "reader")
+    recovered = onnx_weights(folder / "reader.int8.onnx")
+    original = torch.load(first / "model.pt", weights_only=True)
+    assert set(recovered) == {k for k in original if ".pooler." not in k}
+    for name, weight in recovered.items():
+        expected = original[name].numpy()
+        assert weight.shape == expected.shape, name
+        # per channel, 7-bit range: each weight is within half a step (max |w| / 63) of its own
+        assert np.abs(weight - expected).max() <= np.abs(expected).max() / 120 + 1e-6, name
+    second = tmp_path / "second"
+    train(replace(config, init=str(folder), lr=0.0), second, max_steps=1, progress=False)
+    after = torch.load(second / "model.pt", weights_only=True)
+    assert all(np.array_equal(after[k].numpy(), w) for k, w in recovered.items())
+    with pytest.raises(click.ClickException, match="another architecture"):
+        train(replace(config, layers=1, init=str(folder)), tmp_path / "third", max_steps=1,
               progress=False)  # fmt: skip
 
 
