@@ -678,7 +678,12 @@ def onnx_weights(path: Path) -> dict[str, np.ndarray]:
         zero = tensors[f"{base}_zero_point"].astype(np.float32)
         return (q - zero) * tensors[f"{base}_scale"].astype(np.float32)
 
-    weights = {n: t for n, t in tensors.items() if t.dtype == np.float32 and t.ndim >= 1}
+    # float tensors are biases and layer norms, or the int8 weights' scales (named "..._scale")
+    weights = {
+        n: t
+        for n, t in tensors.items()
+        if t.dtype == np.float32 and t.ndim >= 1 and not n.endswith("_scale")
+    }
     for name in tensors:
         if name.endswith(".weight_quantized") and tensors[name].ndim == 2:
             base = name.removesuffix("_quantized")
@@ -688,8 +693,7 @@ def onnx_weights(path: Path) -> dict[str, np.ndarray]:
         if node.op_type == "MatMulInteger" and found:
             module = found.group(1).replace("/", ".")
             weights[f"{module}.weight"] = dequantized(node.input[1].removesuffix("_quantized")).T
-    # the dequantized scales are 1-d float tensors too: keep only torch's names
-    return {n: np.array(w, np.float32) for n, w in weights.items() if not n.endswith("_scale")}
+    return {n: np.array(w, np.float32) for n, w in weights.items()}  # writable copies for torch
 
 
 def _check_config(config: TrainConfig, folder: Path) -> None:
