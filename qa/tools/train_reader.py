@@ -76,6 +76,7 @@ class TrainConfig:
     init: str = ""  # a finished run whose weights this one starts from ("" = MiniLM's)
     swapped: float = 0.0  # share of questions that add a swapped look-alike negative
     loss: str = "pointwise"  # or "listwise": plus a softmax over each question's windows
+    mask_overlap: float = 0.0  # chance a question word found in its windows is masked
 
 
 @dataclass(frozen=True)
@@ -474,6 +475,37 @@ def batch_tensors(examples: Examples, rows: np.ndarray):  # type: ignore[no-unty
     return ids, mask, types, inside
 
 
+def mask_overlap(
+    ids: np.ndarray,
+    types: np.ndarray,
+    firsts: np.ndarray,
+    groups: np.ndarray,
+    share: float,
+    mask_id: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """`ids` with some question words masked: each distinct question token (positions 1 to
+    `firsts` - 2 of a row, between `[CLS]` and `[SEP]`) that also appears in the windows of its
+    question (type 1) is replaced by `mask_id` with probability `share`, the same tokens in
+    every window of that question (`groups`). Real users' questions share fewer words with the
+    answer than SQuAD's; hiding some of the shared ones makes the reader learn from the rest."""
+    out = ids.copy()
+    if share <= 0:
+        return out
+    positions = np.arange(ids.shape[1])[None, :]
+    asked = (positions >= 1) & (positions < firsts[:, None] - 1)
+    for g in np.unique(groups):
+        rows = np.flatnonzero(groups == g)
+        shown = set(ids[rows][types[rows] == 1].tolist())
+        shared = sorted({t for t in ids[rows[0]][asked[rows[0]]].tolist() if t in shown})
+        hidden = [t for t in shared if rng.random() < share]
+        if hidden:
+            block = out[rows]
+            block[asked[rows] & np.isin(block, hidden)] = mask_id
+            out[rows] = block
+    return out
+
+
 def training_order(examples: Examples, config: TrainConfig) -> np.ndarray:
     """The rows in training order, one seeded permutation per epoch: of single examples
     (pointwise), or of whole questions, keeping each one's windows together (listwise)."""
@@ -507,13 +539,21 @@ def listwise_loss(relevance, labels, groups: np.ndarray):  # type: ignore[no-unt
     return torch.stack(terms).mean() if terms else relevance.sum() * 0.0
 
 
-def loss_of(model, examples: Examples, rows: np.ndarray, listwise: bool = False):  # type: ignore[no-untyped-def]
+def loss_of(model, examples: Examples, rows: np.ndarray, listwise: bool = False,  # type: ignore[no-untyped-def]
+            masking: tuple[float, int, np.random.Generator] | None = None):  # fmt: skip
     """Relevance BCE on every example plus half the start/end cross-entropies on positives;
-    with `listwise`, plus `listwise_loss` over the batch's questions."""
+    with `listwise`, plus `listwise_loss` over the batch's questions. `masking`: (share,
+    mask id, rng) for `mask_overlap`."""
     import torch
     import torch.nn.functional as F
 
     ids, mask, types, inside = batch_tensors(examples, rows)
+    if masking is not None and masking[0] > 0:
+        share, mask_id, rng = masking
+        firsts = examples.sentence_first[rows].astype(np.int64)
+        masked = mask_overlap(ids.numpy(), types.numpy(), firsts, examples.groups[rows], share,
+                              mask_id, rng)  # fmt: skip
+        ids = torch.from_numpy(masked)
     relevance, start, end = model(ids, mask, types)
     labels = torch.from_numpy(examples.labels[rows])
     loss = F.binary_cross_entropy_with_logits(relevance, labels)
@@ -607,9 +647,12 @@ def train(config: TrainConfig, folder: Path, max_steps: int | None = None,
     saved = time.monotonic()
     bar = tqdm(total=total, initial=step, disable=not progress, unit="batch", mininterval=10)
     running = None
+    mask_id = tokenizer.token_to_id("[MASK]")
     while step < total:
         rows = order[step * config.batch : (step + 1) * config.batch]
-        loss = loss_of(model, examples, rows, listwise=config.loss == "listwise")
+        # Seeded by the step, so a resumed run masks as the uninterrupted one would.
+        masking = (config.mask_overlap, mask_id, np.random.default_rng([config.seed, step]))
+        loss = loss_of(model, examples, rows, config.loss == "listwise", masking)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -705,6 +748,7 @@ def _check_config(config: TrainConfig, folder: Path) -> None:
         saved.setdefault("init", "")  # runs from before --init
         saved.setdefault("swapped", 0.0)  # and before --swapped
         saved.setdefault("loss", "pointwise")  # and before --loss
+        saved.setdefault("mask_overlap", 0.0)  # and before --mask-overlap
         if saved != mine:
             raise click.ClickException(f"{folder} holds a run with other settings: {saved}")
     else:
@@ -835,14 +879,17 @@ def train_group() -> None:
               show_default=True,
               help="listwise: also a softmax over each question's windows (batches keep a "
                    "question's windows together).")  # fmt: skip
+@click.option("--mask-overlap", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Chance that a question word also found in its windows is masked in "
+                   "training (real questions share fewer words with their answer).")  # fmt: skip
 def reader_command(run: Path, data: Path, layers: int, max_length: int, questions: int,
                    negatives: int, batch: int, lr: float, seed: int, threads: int,
                    max_steps: int | None, init: Path | None, swapped: float,
-                   loss: str) -> None:  # fmt: skip
+                   loss: str, mask_overlap: float) -> None:  # fmt: skip
     """Train the reader into the folder RUN (resumes the run found there)."""
     config = TrainConfig(str(data), layers, max_length, questions, negatives, batch, 1, lr,
                          seed=seed, threads=threads, init=str(init.resolve()) if init else "",
-                         swapped=swapped, loss=loss)  # fmt: skip
+                         swapped=swapped, loss=loss, mask_overlap=mask_overlap)  # fmt: skip
     figures = train(config, run, max_steps=max_steps)
     click.echo(json.dumps(figures))
 

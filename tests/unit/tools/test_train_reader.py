@@ -18,6 +18,7 @@ from qa.tools.train_reader import (
     TrainConfig,
     export_reader,
     listwise_loss,
+    mask_overlap,
     onnx_weights,
     read_squad,
     token_span,
@@ -129,9 +130,9 @@ def test_warm_start_from_a_finished_run(tmp_path: Path) -> None:
     first = tmp_path / "first"
     train(config, first, max_steps=2, progress=False)
     second = tmp_path / "second"
-    # lr 0: the weights stay the loaded ones (look-alikes and the loss change only the data and
-    # the gradients)
-    warm = replace(config, init=str(first), lr=0.0, swapped=1.0, loss="listwise")
+    # lr 0: the weights stay the loaded ones (look-alikes, the loss and masking change only the
+    # data and the gradients)
+    warm = replace(config, init=str(first), lr=0.0, swapped=1.0, loss="listwise", mask_overlap=1.0)
     train(warm, second, max_steps=1, progress=False)
     before = torch.load(first / "model.pt", weights_only=True)
     after = torch.load(second / "model.pt", weights_only=True)
@@ -211,3 +212,27 @@ def test_examples_built_before_groups_load_with_them(tmp_path: Path) -> None:
     fields = {k: v for k, v in asdict(examples).items() if k != "groups"}
     np.savez_compressed(tmp_path / "old.npz", **fields)
     assert Examples.load(tmp_path / "old.npz").groups.tolist() == [0, 0, 0, 1, 1]
+
+
+def test_mask_overlap_hides_shared_question_words_alike_in_each_window_of_a_question() -> None:
+    # [CLS]=1 question [SEP]=2 window [SEP] padding 0; the question's words are 7, 8, 9
+    ids = np.array([
+        [1, 7, 8, 9, 2, 7, 5, 8, 2],  # question 0: its windows hold 7 and 8 (not 9)
+        [1, 7, 8, 9, 2, 6, 2, 0, 0],
+        [1, 7, 8, 9, 2, 9, 2, 0, 0],  # question 1: only 9 is shared
+    ])  # fmt: skip
+    types = np.array([[0] * 5 + [1] * 4, [0] * 5 + [1] * 2 + [0] * 2, [0] * 5 + [1] * 2 + [0] * 2])
+    firsts = np.array([5, 5, 5])
+    groups = np.array([0, 0, 1])
+    rng = np.random.default_rng(0)
+    out = mask_overlap(ids, types, firsts, groups, 1.0, 4, rng)
+    assert out[0].tolist() == [1, 4, 4, 9, 2, 7, 5, 8, 2]  # windows untouched
+    assert out[1].tolist() == [1, 4, 4, 9, 2, 6, 2, 0, 0]  # same words as its group's first
+    assert out[2].tolist() == [1, 7, 8, 4, 2, 9, 2, 0, 0]
+    assert ids[0, 1] == 7  # the input is not changed
+    assert (mask_overlap(ids, types, firsts, groups, 0.0, 4, rng) == ids).all()
+    halves = [mask_overlap(ids, types, firsts, groups, 0.5, 4, np.random.default_rng(seed))
+              for seed in range(40)]  # fmt: skip
+    masked = {tuple(h[0, 1:3] == 4) for h in halves}
+    assert masked == {(False, False), (False, True), (True, False), (True, True)}
+    assert all((h[0, 1:4] == h[1, 1:4]).all() for h in halves)
