@@ -548,7 +548,7 @@ def loss_of(model, examples: Examples, rows: np.ndarray, listwise: bool = False,
     import torch.nn.functional as F
 
     ids, mask, types, inside = batch_tensors(examples, rows)
-    if masking is not None and masking[0] > 0:
+    if masking is not None:
         share, mask_id, rng = masking
         firsts = examples.sentence_first[rows].astype(np.int64)
         masked = mask_overlap(ids.numpy(), types.numpy(), firsts, examples.groups[rows], share,
@@ -651,7 +651,11 @@ def train(config: TrainConfig, folder: Path, max_steps: int | None = None,
     while step < total:
         rows = order[step * config.batch : (step + 1) * config.batch]
         # Seeded by the step, so a resumed run masks as the uninterrupted one would.
-        masking = (config.mask_overlap, mask_id, np.random.default_rng([config.seed, step]))
+        masking = (
+            (config.mask_overlap, mask_id, np.random.default_rng([config.seed, step]))
+            if config.mask_overlap > 0
+            else None
+        )
         loss = loss_of(model, examples, rows, config.loss == "listwise", masking)
         optimizer.zero_grad()
         loss.backward()
