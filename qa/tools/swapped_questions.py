@@ -1,14 +1,18 @@
-"""Unanswerable look-alikes for reader training: a question with one name or number swapped.
+"""Unanswerable look-alikes for reader training: a question with one name, number or word
+swapped.
 
 SQuAD 2.0's unanswerable questions are written against a paragraph to look answerable from it;
-the commonest kind names another person, place or year than the text does. The reader learns
-to tell them apart only if it sees that kind of negative: the answer's window paired with the
-question after one of its names (or numbers) that the window contains is replaced by another of
-the same kind from the same article that the window does not contain.
+the commonest kinds name another person, place or year than the text does, or turn one of its
+words into the opposite ("less adept" asked as "more adept", "approved" as "rejected", "after"
+as "before"). The reader learns to tell them apart only if it sees those negatives: the
+answer's window paired with the question after one of its names (or numbers) that the window
+contains is replaced by another of the same kind from the same article that the window does not
+contain (`swap_question`), or after one of its words that the window contains is replaced by its
+opposite, which the window does not contain (`contrast_question`).
 
 In: a question, the text of its answer window (sentence, previous sentence, title) and the
-article's mentions. Out: the altered question, or None when no swap is possible (no shared
-mention, or no replacement of its kind).
+article's mentions. Out: the altered question, or None when no change is possible (no shared
+mention or word, or no replacement of its kind).
 """
 
 from __future__ import annotations
@@ -33,6 +37,33 @@ _LEADING = frozenset({
     "give", "then", "however", "although", "but", "and", "also", "later", "thus", "today",
     "while", "because", "both", "each", "all", "following", "despite", "unlike", "like",
 })
+# Words and their opposites, both ways: swapping one the window holds makes a question it no
+# longer answers (only pairs whose swap keeps the question grammatical).
+_PAIRS = (
+    "more less", "most least", "larger smaller", "largest smallest", "large small", "big small",
+    "bigger smaller", "biggest smallest", "higher lower", "highest lowest", "high low",
+    "first last", "before after", "earliest latest", "earlier later", "early late",
+    "increase decrease", "increased decreased", "increases decreases", "increasing decreasing",
+    "rise fall", "rose fell", "won lost", "win lose", "wins loses", "gained lost",
+    "accepted rejected", "approved rejected", "accept reject", "approve reject",
+    "north south", "east west", "northern southern", "eastern western", "northeast southwest",
+    "northwest southeast", "upper lower", "inside outside", "major minor", "longest shortest",
+    "longer shorter", "long short", "oldest newest", "older younger", "maximum minimum",
+    "positive negative", "strong weak", "stronger weaker", "strongest weakest",
+    "successful unsuccessful", "success failure", "began ended", "start end", "opened closed",
+    "public private", "legal illegal", "possible impossible", "always never", "same different",
+    "above below", "hot cold", "warmer cooler", "wet dry", "rich poor", "richest poorest",
+    "male female", "men women", "modern ancient", "internal external", "domestic foreign",
+    "imports exports", "import export", "bought sold", "buy sell", "supported opposed",
+    "support oppose", "included excluded", "include exclude", "allowed banned", "legalized banned",
+    "cheaper dearer", "fastest slowest", "faster slower", "fast slow", "heavier lighter",
+    "heaviest lightest", "deepest shallowest", "wider narrower", "widest narrowest",
+    "entered left", "arrived departed", "birth death", "victory defeat",
+    "majority minority", "best worst", "better worse", "good bad", "lowered raised",
+    "decline growth", "declined grew", "agreed refused", "accepted refused", "top bottom",
+    "minimum maximum", "least most", "temporary permanent", "true false", "full empty",
+)
+OPPOSITE = {a: b for pair in _PAIRS for a, b in (pair.split(), pair.split()[::-1])}
 # fmt: on
 
 
@@ -82,4 +113,43 @@ def swap_question(question: str, window: str, pool: list[str], rng: random.Rando
         ]  # fmt: skip
         if options:
             return question.replace(mention, rng.choice(options), 1)
+    return None
+
+
+def _has_word(word: str, text: str) -> bool:
+    return re.search(rf"\b{re.escape(word)}\b", text, re.IGNORECASE) is not None
+
+
+def contrast_question(question: str, window: str, rng: random.Random) -> str | None:
+    """`question` with one of its words that `window` also holds replaced by its opposite
+    (`OPPOSITE`, capitalisation kept), an opposite that neither `window` nor `question` holds;
+    None when there is none."""
+    words = [
+        w for w in dict.fromkeys(re.findall(r"[A-Za-z]+", question))
+        if w.lower() in OPPOSITE and _has_word(w, window)
+        and not _has_word(OPPOSITE[w.lower()], window)
+        and not _has_word(OPPOSITE[w.lower()], question)
+    ]  # fmt: skip
+    if not words:
+        return None
+    word = rng.choice(words)
+    opposite = OPPOSITE[word.lower()]
+    if word[0].isupper():
+        opposite = opposite[0].upper() + opposite[1:]
+    return re.sub(rf"\b{re.escape(word)}\b", opposite, question, count=1)
+
+
+def look_alike(question: str, window: str, pool: list[str], rng: random.Random) -> str | None:
+    """An unanswerable look-alike of `question` for its answer's `window`: a name or number
+    swapped (`swap_question`) or a word turned into its opposite (`contrast_question`), the kind
+    drawn at random among those possible; None when neither is."""
+    makers = [
+        lambda: swap_question(question, window, pool, rng),
+        lambda: contrast_question(question, window, rng),
+    ]
+    rng.shuffle(makers)
+    for make in makers:
+        made = make()
+        if made is not None:
+            return made
     return None

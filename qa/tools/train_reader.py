@@ -12,10 +12,11 @@ that BM25 ranks highest for the question, the best of the same article's other p
 the best of other articles (BM25 over every sentence of the train set), in place of random
 ones when BM25 finds none. Negatives holding the answer's text are skipped. With `swapped`,
 that share of the questions also gives its answer's window as a negative for a look-alike of
-the question with one name or number swapped (`qa.tools.swapped_questions`), the kind of
-unanswerable question SQuAD 2.0 is made of. The loss is a relevance BCE per window plus the
-span cross-entropy on positives; `listwise` adds a softmax over each question's windows (the
-positive against its negatives, which is how the cascade uses the reader). The last
+the question with one name or number swapped, or one word turned into its opposite
+(`qa.tools.swapped_questions`), the kinds of unanswerable question SQuAD 2.0 is made of. The
+loss is a relevance BCE per window plus the span cross-entropy on positives; `listwise` adds a
+softmax over each question's windows (the positive against its negatives, which is how the
+cascade uses the reader). The last
 `HELD_OUT` articles are never trained on: their questions make the fixed validation slice
 (sentence@1 among the sentences of the question's paragraph and the top BM25 sentences,
 span exact match on the answer's sentence, and how often the answer's window scores higher
@@ -49,7 +50,7 @@ from qa.reader import (
     specials_of,
     tokenize,
 )
-from qa.tools.swapped_questions import article_pool, swap_question
+from qa.tools.swapped_questions import article_pool, look_alike
 
 HELD_OUT = 20  # last articles of the train file kept out of training
 SAVE_SECONDS = 300  # checkpoint period
@@ -386,11 +387,12 @@ def swapped_pairs(corpus: Corpus, pools: dict[int, list[str]], chosen: list[int]
 
 def swapped_text(corpus: Corpus, pools: dict[int, list[str]], question: Question,
                  rng: random.Random) -> str | None:  # fmt: skip
-    """The question with a name or number of its answer's window swapped for another of the
-    article's (`qa.tools.swapped_questions.swap_question`), or None."""
+    """A look-alike of the question its answer's window does not answer: a name or number of
+    the window swapped for another of the article's, or a word of the window turned into its
+    opposite (`qa.tools.swapped_questions.look_alike`); or None."""
     gold = corpus.sentences[question.sentence]
     window = " ".join((gold.text, gold.previous, corpus.titles[gold.article]))
-    return swap_question(question.text, window, pools[gold.article], rng)
+    return look_alike(question.text, window, pools[gold.article], rng)
 
 
 def validation_slice(corpus: Corpus, pools: dict[int, list[str]], held: list[int],
@@ -590,9 +592,9 @@ def validate(model, tokenizer, valid: dict, max_length: int) -> dict:  # type: i
             hits += int(int(relevance.argmax()) == item["gold"])
             g = item["gold"]
             if item.get("swapped"):
-                look_alike = encode_windows(tokenizer, item["swapped"], windows[g : g + 1],
+                other = encode_windows(tokenizer, item["swapped"], windows[g : g + 1],
                                             max_length)  # fmt: skip
-                swap_wins += float(relevance[g]) > float(_forward(model, look_alike)[0][0])
+                swap_wins += float(relevance[g]) > float(_forward(model, other)[0][0])
                 swaps += 1
             span = best_spans(start[g : g + 1].numpy(), end[g : g + 1].numpy(),
                               encoded.offsets[g : g + 1])[0]  # fmt: skip
@@ -877,8 +879,8 @@ def train_group() -> None:
               help="Start from this finished run's weights, or an exported reader folder's "
                    "(e.g. qa/reader_model, dequantized); same --layers.")  # fmt: skip
 @click.option("--swapped", default=0.0, show_default=True, type=click.FloatRange(0, 1),
-              help="Share of questions that add a look-alike with a name or number swapped "
-                   "(its answer's window a negative).")  # fmt: skip
+              help="Share of questions that add a look-alike with a name or number swapped or "
+                   "a word turned into its opposite (its answer's window a negative).")  # fmt: skip
 @click.option("--loss", type=click.Choice(["pointwise", "listwise"]), default="pointwise",
               show_default=True,
               help="listwise: also a softmax over each question's windows (batches keep a "

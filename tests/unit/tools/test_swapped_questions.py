@@ -1,11 +1,19 @@
-"""Swapped look-alike questions: the names and numbers found, the swap made (or refused), and
-the negatives `qa train reader --swapped` adds."""
+"""Look-alike questions: the names and numbers found, the swap or opposite word made (or
+refused), and the negatives `qa train reader --swapped` adds."""
 
 from __future__ import annotations
 
 import random
 
-from qa.tools.swapped_questions import article_pool, kind_of, mentions, swap_question
+from qa.tools.swapped_questions import (
+    OPPOSITE,
+    article_pool,
+    contrast_question,
+    kind_of,
+    look_alike,
+    mentions,
+    swap_question,
+)
 from qa.tools.train_reader import Corpus, Question, Sentence, article_pools, swapped_pairs
 
 
@@ -68,3 +76,46 @@ def test_swapped_pairs_add_look_alikes_as_negatives_of_the_answer_sentence() -> 
     assert look_alike != question.text and look_alike.startswith("When did ")
     assert "Hannibal" in look_alike or "Alps" in look_alike or "Phoenicians" in look_alike
     assert swapped_pairs(corpus, pools, [0], 0.0, random.Random(1)) == []
+
+
+def test_opposites_go_both_ways() -> None:
+    assert OPPOSITE["more"] == "less" and OPPOSITE["less"] == "more"
+    assert OPPOSITE["before"] == "after" and OPPOSITE["after"] == "before"
+    assert all(word != opposite for word, opposite in OPPOSITE.items())
+
+
+def test_contrast_turns_a_shared_word_into_its_opposite_the_window_lacks() -> None:
+    window = "As a person ages the skin becomes less adept at producing vitamin D."
+    rng = random.Random(0)
+    assert contrast_question("What becomes less adept at producing vitamin D as a person ages?",
+                             window, rng) == (
+        "What becomes more adept at producing vitamin D as a person ages?"
+    )  # fmt: skip
+    # capitalisation kept, whole words only ("Before" not in "Beforehand")
+    assert contrast_question("Before 1815, who ruled?", "Before 1815 the Tsar ruled.", rng) == (
+        "After 1815, who ruled?"
+    )  # fmt: skip
+    seen = {contrast_question("Who was the first and largest donor?",
+                              "The first and largest donor was Mr Smith.", random.Random(seed))
+            for seed in range(20)}  # fmt: skip
+    assert seen == {"Who was the last and largest donor?", "Who was the first and smallest donor?"}
+
+
+def test_contrast_refuses_when_the_window_holds_both_words_or_neither() -> None:
+    rng = random.Random(0)
+    assert contrast_question("Who had more votes?", "Jones had more, Smith less.", rng) is None
+    assert contrast_question("Who had more votes?", "Jones was elected mayor.", rng) is None
+    assert contrast_question("Who won the most votes?", "Beforehand the mostly rural vote.",
+                             rng) is None  # fmt: skip
+    # the opposite already in the question: swapping would make nonsense, not a look-alike
+    assert contrast_question("Was more or less rain seen?", "more rain fell", rng) is None
+
+
+def test_look_alike_draws_either_kind() -> None:
+    window = "Rome grew larger after 146 BC."
+    seen = {look_alike("What grew larger after 146 BC?", window, ["Carthage", "202"],
+                       random.Random(seed)) for seed in range(30)}  # fmt: skip
+    assert "What grew larger after 202 BC?" in seen
+    assert "What grew smaller after 146 BC?" in seen
+    assert "What grew larger before 146 BC?" in seen
+    assert look_alike("Who ruled?", "Kings ruled.", [], random.Random(0)) is None
