@@ -8,9 +8,10 @@ Only prose may be quoted on its own (`quotable`); the rest stays context.
 Everything is a cheap rule (regexes, small closed word lists), a few microseconds per sentence,
 cached per text:
 
-- heading: a Markdown `#` heading; a common section name ("See also", "References"); a short
-  line (at most 12 words) without final punctuation that is in Title Case, or has no verb and
-  no number (a terse line with a number, "Office hours 9am to 5pm", states a fact);
+- heading: a Markdown `#` heading; a common section name ("See also", "References"); a line
+  without final punctuation that is in Title Case (at most 24 words: news headlines run long),
+  or that is short (at most 12 words) and has no verb and no number (a terse line with a
+  number, "Office hours 9am to 5pm", states a fact);
 - fragment: a list item or a "Label: value" line without a verb, a table row, a line without
   letters, three words or fewer without a verb;
 - reference: a strong bibliography marker (a leading "^" footnote mark, ISBN, ISSN, doi,
@@ -35,6 +36,7 @@ SentenceKind = Literal["prose", "heading", "fragment", "reference", "boilerplate
 KINDS: tuple[SentenceKind, ...] = ("prose", "heading", "fragment", "reference", "boilerplate")
 
 SHORT_LINE = 12  # words: an unpunctuated line this short may be a heading
+TITLE_LINE = 24  # words: an unpunctuated Title Case line this short is a heading (a headline)
 TINY = 3  # words: a verbless sentence this short is a fragment
 MENU_LINE = 6  # words: a verbless line this short that names site furniture is boilerplate
 CACHE = 65536  # distinct sentence texts remembered
@@ -214,14 +216,16 @@ def _is_reference(text: str, verb: bool) -> bool:
 
 
 def _is_heading(text: str, words: list[str], verb: bool) -> bool:
-    """A section name, or a short unpunctuated line in Title Case, or without a verb and without
-    a number (a terse line like "Office hours 9am to 5pm" states a fact)."""
+    """A section name, or an unpunctuated line in Title Case (a headline), or a short one without
+    a verb and without a number (a terse line like "Office hours 9am to 5pm" states a fact)."""
     if text.rstrip(" :").lower() in _SECTION_NAMES:
         return True
-    if _FINAL.search(text) or len(words) > SHORT_LINE:
+    if _FINAL.search(text):
         return False
-    if _title_case(words):
+    if len(words) <= TITLE_LINE and _title_case(words):
         return True
+    if len(words) > SHORT_LINE:
+        return False
     return not verb and not _DIGIT.search(_FOOTNOTE_MARKS.sub("", text))
 
 

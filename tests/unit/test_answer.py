@@ -411,6 +411,7 @@ OVERLAP = ScoringModel(("overlap", "type_match"), (4.0, 1.0), 0.0, threshold=0.0
 BRIDGE = "Golden Gate Bridge, San Francisco"
 NOT_PROSE = [
     f"# {BRIDGE}",  # heading
+    f"{BRIDGE} Opens to Traffic After Four Years of Work Amid Fog",  # a long headline
     f"- {BRIDGE}",  # list fragment
     f"^ Starr, Kevin (2010). {BRIDGE}. ISBN 978-1-59691-534-3.",  # reference
     f"{BRIDGE}. All rights reserved.",  # boilerplate

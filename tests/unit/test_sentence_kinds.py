@@ -18,6 +18,9 @@ CASES = {
         "How it works",
         "References:",
         "Self-views of the Persians[2]",
+        # a news headline: Title Case, unpunctuated, longer than a short line
+        "Japan and New Zealand Agree to Enhance Classified Information Sharing Amid Growing "
+        "Regional Tensions",
     ],
     "fragment": [
         "- Paris, France",
@@ -70,6 +73,9 @@ CASES = {
         "[3]:309 While working on the game (1996), Blackburn concluded that he was done.",
         "Note: the bridge is closed on Sundays.",
         "Office hours 9am to 5pm Monday to Friday",
+        # long and unpunctuated but not Title Case: a sentence that lost its full stop
+        "Japan and New Zealand agreed to enhance classified information sharing amid growing "
+        "regional tensions",
     ],
 }
 
