@@ -38,7 +38,8 @@ _LEADING = frozenset({
     "while", "because", "both", "each", "all", "following", "despite", "unlike", "like",
 })
 # Words and their opposites, both ways: swapping one the window holds makes a question it no
-# longer answers (only pairs whose swap keeps the question grammatical).
+# longer answers (only pairs whose swap keeps the question grammatical). A word in two pairs
+# ("small": "large small", "big small") keeps its last opposite.
 _PAIRS = (
     "more less", "most least", "larger smaller", "largest smallest", "large small", "big small",
     "bigger smaller", "biggest smallest", "higher lower", "highest lowest", "high low",
@@ -61,7 +62,7 @@ _PAIRS = (
     "entered left", "arrived departed", "birth death", "victory defeat",
     "majority minority", "best worst", "better worse", "good bad", "lowered raised",
     "decline growth", "declined grew", "agreed refused", "accepted refused", "top bottom",
-    "minimum maximum", "least most", "temporary permanent", "true false", "full empty",
+    "temporary permanent", "true false", "full empty",
 )
 OPPOSITE = {a: b for pair in _PAIRS for a, b in (pair.split(), pair.split()[::-1])}
 # fmt: on

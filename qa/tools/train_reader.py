@@ -16,11 +16,10 @@ the question with one name or number swapped, or one word turned into its opposi
 (`qa.tools.swapped_questions`), the kinds of unanswerable question SQuAD 2.0 is made of. The
 loss is a relevance BCE per window plus the span cross-entropy on positives; `listwise` adds a
 softmax over each question's windows (the positive against its negatives, which is how the
-cascade uses the reader). The last
-`HELD_OUT` articles are never trained on: their questions make the fixed validation slice
-(sentence@1 among the sentences of the question's paragraph and the top BM25 sentences,
-span exact match on the answer's sentence, and how often the answer's window scores higher
-for the question than for its swapped look-alike).
+cascade uses the reader). The last `HELD_OUT` articles are never trained on: their questions
+make the fixed validation slice (sentence@1 among the sentences of the question's paragraph and
+the top BM25 sentences, span exact match on the answer's sentence, and how often the answer's
+window scores higher for the question than for its look-alike).
 """
 
 from __future__ import annotations
@@ -593,7 +592,7 @@ def validate(model, tokenizer, valid: dict, max_length: int) -> dict:  # type: i
             g = item["gold"]
             if item.get("swapped"):
                 other = encode_windows(tokenizer, item["swapped"], windows[g : g + 1],
-                                            max_length)  # fmt: skip
+                                       max_length)  # fmt: skip
                 swap_wins += float(relevance[g]) > float(_forward(model, other)[0][0])
                 swaps += 1
             span = best_spans(start[g : g + 1].numpy(), end[g : g + 1].numpy(),
