@@ -8,7 +8,9 @@ as "before"). The reader learns to tell them apart only if it sees those negativ
 answer's window paired with the question after one of its names (or numbers) that the window
 contains is replaced by another of the same kind from the same article that the window does not
 contain (`swap_question`), or after one of its words that the window contains is replaced by its
-opposite, which the window does not contain (`contrast_question`).
+opposite, which the window does not contain (`contrast_question`). A third kind, SQuAD 2.0's
+negation, is made apart (`negate_question`: "Who was the first ..." asked as "Who was not the
+first ..." of a window that negates nothing), so that `look_alike`'s draws stay as they were.
 
 In: a question, the text of its answer window (sentence, previous sentence, title) and the
 article's mentions. Out: the altered question, or None when no change is possible (no shared
@@ -153,4 +155,45 @@ def look_alike(question: str, window: str, pool: list[str], rng: random.Random) 
         made = make()
         if made is not None:
             return made
+    return None
+
+
+# Auxiliaries and copulas a question can negate, with their contracted negation: "When isn't the
+# festival held?" and "What didn't Gladstone do?" stay grammatical where "not" would have to
+# follow the subject.
+_NEGATED = {
+    "is": "isn't", "are": "aren't", "was": "wasn't", "were": "weren't", "do": "don't",
+    "does": "doesn't", "did": "didn't", "can": "can't", "could": "couldn't", "has": "hasn't",
+    "have": "haven't", "had": "hadn't", "will": "won't", "would": "wouldn't",
+    "should": "shouldn't", "must": "mustn't",
+}  # fmt: skip
+# After a copula that follows its subject ("Who", "Which river"), "not" reads as well: "Who was
+# not the first ...", but not "When is not the festival held?".
+_SUBJECT = frozenset({"who", "what", "which"})
+_COPULA = frozenset({"is", "are", "was", "were"})
+_DETERMINER = frozenset({"the", "a", "an", "one", "considered", "known", "called", "used"})
+# A window with one of these may state what is not so: a negated question could be answered.
+_NEGATION = re.compile(r"\b(?:not|no|never|neither|nor|none|without)\b|n't\b", re.IGNORECASE)
+
+
+def negate_question(question: str, window: str, rng: random.Random) -> str | None:
+    """`question` with its first auxiliary or copula negated ("When is the festival held?" ->
+    "When isn't the festival held?"; after a "who", "what" or "which" subject, a copula before
+    "the", "a", ... as "is not" or "isn't" at random); None when it has none, already negates,
+    or `window` negates anything (it might answer the negated question)."""
+    if _NEGATION.search(question) or _NEGATION.search(window):
+        return None
+    words = list(re.finditer(r"[A-Za-z']+", question))
+    for here, after in zip(words, words[1:], strict=False):
+        word = here.group()
+        if word.lower() not in _NEGATED:
+            continue
+        negated = _NEGATED[word.lower()]
+        subject = words[0].group().lower() in _SUBJECT
+        if (subject and word.lower() in _COPULA and after.group().lower() in _DETERMINER
+                and rng.random() < 0.5):  # fmt: skip
+            negated = f"{word.lower()} not"
+        if word[0].isupper():
+            negated = negated[0].upper() + negated[1:]
+        return f"{question[: here.start()]}{negated}{question[here.end() :]}"
     return None

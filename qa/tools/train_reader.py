@@ -13,13 +13,14 @@ the best of other articles (BM25 over every sentence of the train set), in place
 ones when BM25 finds none. Negatives holding the answer's text are skipped. With `swapped`,
 that share of the questions also gives its answer's window as a negative for a look-alike of
 the question with one name or number swapped, or one word turned into its opposite
-(`qa.tools.swapped_questions`), the kinds of unanswerable question SQuAD 2.0 is made of. The
+(`qa.tools.swapped_questions`), the kinds of unanswerable question SQuAD 2.0 is made of; with
+`negated`, that share gives it as a negative for the question negated ("When isn't ...?"). The
 loss is a relevance BCE per window plus the span cross-entropy on positives; `listwise` adds a
 softmax over each question's windows (the positive against its negatives, which is how the
 cascade uses the reader). The last `HELD_OUT` articles are never trained on: their questions
 make the fixed validation slice (sentence@1 among the sentences of the question's paragraph and
 the top BM25 sentences, span exact match on the answer's sentence, and how often the answer's
-window scores higher for the question than for its look-alike).
+window scores higher for the question than for its look-alike, or its negation).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import os
 import random
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -49,7 +51,7 @@ from qa.reader import (
     specials_of,
     tokenize,
 )
-from qa.tools.swapped_questions import article_pool, look_alike
+from qa.tools.swapped_questions import article_pool, look_alike, negate_question
 
 HELD_OUT = 20  # last articles of the train file kept out of training
 SAVE_SECONDS = 300  # checkpoint period
@@ -75,6 +77,7 @@ class TrainConfig:
     held_out: int = HELD_OUT
     init: str = ""  # a finished run whose weights this one starts from ("" = MiniLM's)
     swapped: float = 0.0  # share of questions that add a swapped look-alike negative
+    negated: float = 0.0  # share of questions that add a negated look-alike negative
     loss: str = "pointwise"  # or "listwise": plus a softmax over each question's windows
     mask_overlap: float = 0.0  # chance a question word found in its windows is masked
 
@@ -347,11 +350,13 @@ def build_data(config: TrainConfig, tokenizer, folder: Path) -> tuple[Examples, 
         pairs.extend(
             swapped_pairs(corpus, pools, train, config.swapped, random.Random(config.seed))
         )
+    if config.negated > 0:
+        pairs.extend(negated_pairs(corpus, train, config.negated, random.Random(config.seed + 1)))
     examples = encode_examples(
         tokenizer, pairs, corpus.titles, corpus.sentences, corpus.questions, config.max_length
     )
-    valid = validation_slice(corpus, pools, held, ranked[len(train) :],
-                             random.Random(config.seed))  # fmt: skip
+    valid = validation_slice(corpus, pools, held, ranked[len(train) :], random.Random(config.seed),
+                             random.Random(config.seed + 1))  # fmt: skip
     examples.save(cached)
     valid_file.write_text(json.dumps(valid))
     click.echo(f"{len(pairs)} examples ({time.monotonic() - started:.0f}s)", err=True)
@@ -371,11 +376,34 @@ def swapped_pairs(corpus: Corpus, pools: dict[int, list[str]], chosen: list[int]
     """Negatives (question, sentence, 0) for about `share` of the questions `chosen`: a
     swapped look-alike of the question (appended to `corpus.questions`) against its answer's
     sentence."""
+    return look_alike_pairs(
+        corpus, chosen, share, rng, lambda question: swapped_text(corpus, pools, question, rng)
+    )
+
+
+def negated_pairs(corpus: Corpus, chosen: list[int], share: float,
+                  rng: random.Random) -> list[tuple[int, int, int]]:  # fmt: skip
+    """As `swapped_pairs`, with the question negated (`negated_text`)."""
+    return look_alike_pairs(
+        corpus, chosen, share, rng, lambda question: negated_text(corpus, question, rng)
+    )
+
+
+def look_alike_pairs(
+    corpus: Corpus,
+    chosen: list[int],
+    share: float,
+    rng: random.Random,
+    make: Callable[[Question], str | None],
+) -> list[tuple[int, int, int]]:
+    """Negatives (question, sentence, 0) for about `share` of the questions `chosen`: the
+    look-alike `make` gives of the question (appended to `corpus.questions`) against its
+    answer's sentence."""
     pairs = []
     for q in chosen:
         if rng.random() >= share:
             continue
-        text = swapped_text(corpus, pools, corpus.questions[q], rng)
+        text = make(corpus.questions[q])
         if text is not None:
             original = corpus.questions[q]
             corpus.questions.append(Question(text, original.sentence, original.answer,
@@ -389,16 +417,29 @@ def swapped_text(corpus: Corpus, pools: dict[int, list[str]], question: Question
     """A look-alike of the question its answer's window does not answer: a name or number of
     the window swapped for another of the article's, or a word of the window turned into its
     opposite (`qa.tools.swapped_questions.look_alike`); or None."""
+    article = corpus.sentences[question.sentence].article
+    return look_alike(question.text, window_text(corpus, question), pools[article], rng)
+
+
+def negated_text(corpus: Corpus, question: Question, rng: random.Random) -> str | None:
+    """The question negated (`qa.tools.swapped_questions.negate_question`) when its answer's
+    window negates nothing; or None."""
+    return negate_question(question.text, window_text(corpus, question), rng)
+
+
+def window_text(corpus: Corpus, question: Question) -> str:
+    """The answer's window as one text: its sentence, the sentence before it, the title."""
     gold = corpus.sentences[question.sentence]
-    window = " ".join((gold.text, gold.previous, corpus.titles[gold.article]))
-    return look_alike(question.text, window, pools[gold.article], rng)
+    return " ".join((gold.text, gold.previous, corpus.titles[gold.article]))
 
 
 def validation_slice(corpus: Corpus, pools: dict[int, list[str]], held: list[int],
-                     ranked: np.ndarray, rng: random.Random) -> dict:  # fmt: skip
+                     ranked: np.ndarray, rng: random.Random,
+                     negating: random.Random | None = None) -> dict:  # fmt: skip
     """For each held-out question: its candidates (its paragraph's sentences and BM25's top
     five), as windows, which one is the answer's, with the answer's range, and a swapped
-    look-alike of the question (or None)."""
+    look-alike of the question and its negation (or None)."""
+    negating = negating or random.Random(0)  # its own draws: the swaps stay as they were
     items = []
     for row, q in enumerate(held):
         question = corpus.questions[q]
@@ -418,6 +459,7 @@ def validation_slice(corpus: Corpus, pools: dict[int, list[str]], held: list[int
             "question": question.text, "windows": windows, "gold": rows.index(question.sentence),
             "answer": list(question.answer), "answer_text": question.answer_text,
             "swapped": swapped_text(corpus, pools, question, rng),
+            "negated": negated_text(corpus, question, negating),
         })  # fmt: skip
     return {"items": items}
 
@@ -574,8 +616,9 @@ def loss_of(model, examples: Examples, rows: np.ndarray, listwise: bool = False,
 
 def validate(model, tokenizer, valid: dict, max_length: int) -> dict:  # type: ignore[no-untyped-def]
     """sentence@1 and span exact match / F1 (on the answer's sentence) on the held-out slice,
-    and `swap_accuracy`: for the items with a swapped look-alike, the share whose answer window
-    scores higher for the question than for the look-alike (slices from before it: None)."""
+    and `swap_accuracy` (`negation_accuracy`): for the items with a swapped (negated)
+    look-alike, the share whose answer window scores higher for the question than for the
+    look-alike (slices from before it: None)."""
     import torch
 
     from qa.tools.metrics import exact_match, token_f1
@@ -583,6 +626,7 @@ def validate(model, tokenizer, valid: dict, max_length: int) -> dict:  # type: i
     model.eval()
     hits, em, f1 = 0, 0.0, 0.0
     swap_wins, swaps = 0, 0
+    negation_wins, negations = 0, 0
     with torch.no_grad():
         for item in valid["items"]:
             windows = [Window(**w) for w in item["windows"]]
@@ -595,6 +639,11 @@ def validate(model, tokenizer, valid: dict, max_length: int) -> dict:  # type: i
                                        max_length)  # fmt: skip
                 swap_wins += float(relevance[g]) > float(_forward(model, other)[0][0])
                 swaps += 1
+            if item.get("negated"):
+                other = encode_windows(tokenizer, item["negated"], windows[g : g + 1],
+                                       max_length)  # fmt: skip
+                negation_wins += float(relevance[g]) > float(_forward(model, other)[0][0])
+                negations += 1
             span = best_spans(start[g : g + 1].numpy(), end[g : g + 1].numpy(),
                               encoded.offsets[g : g + 1])[0]  # fmt: skip
             guess = windows[g].sentence[span.start : span.end] if span else ""
@@ -603,7 +652,8 @@ def validate(model, tokenizer, valid: dict, max_length: int) -> dict:  # type: i
     model.train()
     n = max(1, len(valid["items"]))
     return {"sentence@1": hits / n, "span_em": em / n, "span_f1": f1 / n,
-            "swap_accuracy": swap_wins / swaps if swaps else None}  # fmt: skip
+            "swap_accuracy": swap_wins / swaps if swaps else None,
+            "negation_accuracy": negation_wins / negations if negations else None}  # fmt: skip
 
 
 def _forward(model, encoded):  # type: ignore[no-untyped-def]
@@ -754,6 +804,7 @@ def _check_config(config: TrainConfig, folder: Path) -> None:
         saved.setdefault("swapped", 0.0)  # and before --swapped
         saved.setdefault("loss", "pointwise")  # and before --loss
         saved.setdefault("mask_overlap", 0.0)  # and before --mask-overlap
+        saved.setdefault("negated", 0.0)  # and before --negated
         if saved != mine:
             raise click.ClickException(f"{folder} holds a run with other settings: {saved}")
     else:
@@ -880,6 +931,9 @@ def train_group() -> None:
 @click.option("--swapped", default=0.0, show_default=True, type=click.FloatRange(0, 1),
               help="Share of questions that add a look-alike with a name or number swapped or "
                    "a word turned into its opposite (its answer's window a negative).")  # fmt: skip
+@click.option("--negated", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of questions that add their negation (\"When isn't ...?\"; its "
+                   "answer's window a negative) when that window negates nothing.")  # fmt: skip
 @click.option("--loss", type=click.Choice(["pointwise", "listwise"]), default="pointwise",
               show_default=True,
               help="listwise: also a softmax over each question's windows (batches keep a "
@@ -889,12 +943,13 @@ def train_group() -> None:
                    "training (real questions share fewer words with their answer).")  # fmt: skip
 def reader_command(run: Path, data: Path, layers: int, max_length: int, questions: int,
                    negatives: int, batch: int, lr: float, seed: int, threads: int,
-                   max_steps: int | None, init: Path | None, swapped: float,
+                   max_steps: int | None, init: Path | None, swapped: float, negated: float,
                    loss: str, mask_overlap: float) -> None:  # fmt: skip
     """Train the reader into the folder RUN (resumes the run found there)."""
     config = TrainConfig(str(data), layers, max_length, questions, negatives, batch, 1, lr,
                          seed=seed, threads=threads, init=str(init.resolve()) if init else "",
-                         swapped=swapped, loss=loss, mask_overlap=mask_overlap)  # fmt: skip
+                         swapped=swapped, negated=negated, loss=loss,
+                         mask_overlap=mask_overlap)  # fmt: skip
     figures = train(config, run, max_steps=max_steps)
     click.echo(json.dumps(figures))
 

@@ -12,9 +12,17 @@ from qa.tools.swapped_questions import (
     kind_of,
     look_alike,
     mentions,
+    negate_question,
     swap_question,
 )
-from qa.tools.train_reader import Corpus, Question, Sentence, article_pools, swapped_pairs
+from qa.tools.train_reader import (
+    Corpus,
+    Question,
+    Sentence,
+    article_pools,
+    negated_pairs,
+    swapped_pairs,
+)
 
 
 def test_mentions_find_names_initials_and_numbers() -> None:
@@ -119,3 +127,43 @@ def test_look_alike_draws_either_kind() -> None:
     assert "What grew smaller after 146 BC?" in seen
     assert "What grew larger before 146 BC?" in seen
     assert look_alike("Who ruled?", "Kings ruled.", [], random.Random(0)) is None
+
+
+def test_negation_contracts_the_first_auxiliary() -> None:
+    window = "The festival is held in May. Tarragona"
+    rng = random.Random(0)
+    assert negate_question("When is the festival held?", window, rng) == (
+        "When isn't the festival held?"
+    )  # fmt: skip
+    assert negate_question("What did Gladstone do in 1868?", window, rng) == (
+        "What didn't Gladstone do in 1868?"
+    )  # fmt: skip
+    assert negate_question("Was it held in May?", window, rng) == "Wasn't it held in May?"
+    # after a subject "who" / "what" / "which", a copula takes "not" or the contraction
+    seen = {negate_question("Which river is the longest?", window, random.Random(seed))
+            for seed in range(20)}  # fmt: skip
+    assert seen == {"Which river is not the longest?", "Which river isn't the longest?"}
+
+
+def test_negation_refuses_without_an_auxiliary_or_with_a_negation_anywhere() -> None:
+    rng = random.Random(0)
+    assert negate_question("Which river flows through Paris?", "The Seine flows.", rng) is None
+    assert negate_question("Who wasn't crowned?", "Louis was crowned.", rng) is None
+    assert negate_question("Who is not a king?", "Louis was crowned.", rng) is None
+    # the window says what is not so: it might answer the negated question
+    assert negate_question("Who was crowned?", "Louis was crowned, not Henri.", rng) is None
+    assert negate_question("Who was crowned?", "Louis never was.", rng) is None
+    assert negate_question("Who was crowned?", "Henri couldn't be.", rng) is None
+
+
+def test_negated_pairs_add_negations_as_negatives_of_the_answer_sentence() -> None:
+    sentences = [
+        Sentence("Carthage was founded by Phoenicians.", 0, 0, 0, ""),
+        Sentence("Rome destroyed Carthage in 146 BC.", 0, 0, 37, "Carthage was founded."),
+    ]
+    question = Question("When did Rome destroy Carthage?", 1, (28, 34), "146 BC")
+    corpus = Corpus(["Punic Wars"], sentences, [question], [0])
+    assert negated_pairs(corpus, [0], 1.0, random.Random(1)) == [(1, 1, 0)]
+    assert corpus.questions[1] == Question("When didn't Rome destroy Carthage?", 1, (28, 34),
+                                           "146 BC")  # fmt: skip
+    assert negated_pairs(corpus, [0], 0.0, random.Random(1)) == []
