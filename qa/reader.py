@@ -209,7 +209,9 @@ class Cascade:
     """How the reader joins the cheap sentence score (fitted by `qa eval fit`).
 
     The `candidates` best sentences by the cheap score are read (only the best, for its short
-    answer, when the cheap score is sure: its margin over the runner-up above `gate`); their
+    answer, when the cheap score is sure: its margin over the runner-up above `gate`; when
+    `graded`, only those within `gate` of the best, so a clear runner-up is read without the
+    distant third); their
     score becomes cheap + `weight` * (reader logit - `offset`). `calibration` (when given)
     replaces the scoring model's confidence calibration, over the same inputs but the combined
     scores. The reader's span becomes the short answer when its probability is at least
@@ -222,10 +224,16 @@ class Cascade:
     calibration: tuple[float, ...] | None = None
     calibration_bias: float = 0.0
     gate: float | None = None  # None: always read `candidates`
+    graded: bool = False
 
     def depth(self, cheap: np.ndarray, top: np.ndarray) -> int:
         """How many of `top` (rows by descending `cheap` score) to read."""
-        sure = self.gate is not None and len(top) > 1 and cheap[top[0]] - cheap[top[1]] > self.gate
+        if self.gate is None or len(top) < 2:
+            return self.candidates
+        if self.graded:
+            close = cheap[top[: self.candidates]] >= cheap[top[0]] - self.gate
+            return max(min(1, self.candidates), int(np.count_nonzero(close)))
+        sure = cheap[top[0]] - cheap[top[1]] > self.gate
         return min(1, self.candidates) if sure else self.candidates
 
     @classmethod
@@ -239,6 +247,7 @@ class Cascade:
             tuple(float(w) for w in calibration) if calibration else None,
             float(data.get("calibration_bias", 0.0)),
             float(data["gate"]) if data.get("gate") is not None else None,
+            bool(data.get("graded", False)),
         )
 
 

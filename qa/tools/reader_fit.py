@@ -38,8 +38,11 @@ CANDIDATES = (1, 2, 3, 4, 5, 6, 8, 10)
 WEIGHTS = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
 FLOORS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.01)
 TOLERANCE = 0.002
-# Read only the best sentence when the cheap score's margin over the runner-up is above this.
+# Read only the best sentence when the cheap score's margin over the runner-up is above this;
+# graded: read those within it of the best.
 GATES = (None, 2.0, 1.0, 0.5)
+GRADED_GATES = (2.0, 1.5, 1.0, 0.75, 0.5)
+GATINGS = [(gate, False) for gate in GATES] + [(gate, True) for gate in GRADED_GATES]
 
 
 @dataclass
@@ -63,6 +66,7 @@ class GridRow:
     gate: float | None
     sentence1: float
     read: float  # sentences read a question, on average
+    graded: bool = False
 
 
 def read_trials(  # type: ignore[no-untyped-def]
@@ -123,16 +127,17 @@ def fit_grid(
     grid = []
     for k in (k for k in CANDIDATES if k <= most):
         for weight in WEIGHTS:
-            for gate in GATES:
-                cascade = Cascade(candidates=k, weight=weight, gate=gate)
+            for gate, graded in GATINGS:
+                cascade = Cascade(candidates=k, weight=weight, gate=gate, graded=graded)
                 read = np.mean([chosen_depth(r, cascade) for r in reads]) if reads else 0.0
                 hits = sentence_at_1(reads, cascade, weights)
-                grid.append(GridRow(k, weight, gate, round(hits, 4), round(float(read), 3)))
+                grid.append(GridRow(k, weight, gate, round(hits, 4), round(float(read), 3), graded))
     allowed = [row for row in grid if budget is None or row.read <= budget] or grid
     best = max(row.sentence1 for row in allowed)
     pick = min((row for row in allowed if row.sentence1 >= best - TOLERANCE),
                key=lambda row: (row.read, -row.sentence1))  # fmt: skip
-    return Cascade(candidates=pick.candidates, weight=pick.weight, gate=pick.gate), grid
+    cascade = Cascade(pick.candidates, pick.weight, gate=pick.gate, graded=pick.graded)
+    return cascade, grid
 
 
 def chosen_depth(read: Read, cascade: Cascade) -> int:

@@ -3,6 +3,7 @@ read, the fewest candidates within the tolerance win."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -60,3 +61,27 @@ def test_fit_grid_keeps_within_the_read_budget() -> None:
     held, grid = fit_grid(reads, most=2, budget=1.8)
     assert np.mean([chosen_depth(r, held) for r in reads]) <= 1.8
     assert max(row.read for row in grid) == 2.0  # the grid still lists every setting
+
+
+def test_a_graded_gate_reads_the_close_runners_up_and_skips_a_distant_one() -> None:
+    read = _read([5.0, 4.6, 1.0], [-4.0, 4.0, 9.0], gold=1)
+    step = Cascade(candidates=3, weight=1.0, gate=1.0)
+    graded = Cascade(candidates=3, weight=1.0, gate=1.0, graded=True)
+    assert chosen_depth(read, step) == 3 and chosen_row(read, step)[0] == 2
+    assert chosen_depth(read, graded) == 2 and chosen_row(read, graded)[0] == 1
+    sure = _read([9.0, 4.6, 1.0], [-4.0, 4.0, 9.0], gold=1)
+    assert chosen_depth(sure, graded) == 1 and chosen_row(sure, graded)[0] == 0
+    assert Cascade.from_dict({"candidates": 3, "gate": 1.0, "graded": True}) == replace(
+        graded, weight=1.0, span_floor=0.3
+    )
+
+
+def test_fit_grid_picks_a_graded_gate_when_it_reads_less_at_equal_figures() -> None:
+    # the gold is the close runner-up (a distant third need not be read), or a close third
+    reads = [_read([5.0, 4.6, 1.0], [-4.0, 4.0, -4.0], gold=1) for _ in range(3)] + [
+        _read([5.0, 4.8, 4.7], [-4.0, -4.0, 4.0], gold=2) for _ in range(3)
+    ]
+    cascade, grid = fit_grid(reads, most=3)
+    assert np.mean([chosen_depth(r, cascade) for r in reads]) == 2.5
+    assert cascade.graded and sentence_at_1(reads, cascade) == 1.0
+    assert {row.graded for row in grid} == {False, True}
