@@ -85,3 +85,15 @@ def test_fit_grid_picks_a_graded_gate_when_it_reads_less_at_equal_figures() -> N
     assert np.mean([chosen_depth(r, cascade) for r in reads]) == 2.5
     assert cascade.graded and sentence_at_1(reads, cascade) == 1.0
     assert {row.graded for row in grid} == {False, True}
+
+
+def test_fit_grid_keeps_the_median_question_within_its_read_budget() -> None:
+    # reading the runner-up pays on half the questions; a graded gate reads 2 for the median one
+    reads = [_read([5.0, 4.6, 1.0], [-4.0, 4.0, -4.0], gold=1) for _ in range(2)] + [
+        _read([5.0, 4.0, 1.0], [4.0, -4.0, -4.0], gold=0) for _ in range(2)
+    ]
+    free, _ = fit_grid(reads, most=3)
+    assert np.median([chosen_depth(r, free) for r in reads]) == 1.5
+    held, grid = fit_grid(reads, most=3, median_budget=1)
+    assert np.median([chosen_depth(r, held) for r in reads]) <= 1
+    assert {row.median_read for row in grid} >= {1.0, 2.0}
