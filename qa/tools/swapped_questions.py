@@ -184,12 +184,12 @@ def negate_question(question: str, window: str, rng: random.Random) -> str | Non
     if _NEGATION.search(question) or _NEGATION.search(window):
         return None
     words = list(re.finditer(r"[A-Za-z']+", question))
+    subject = bool(words) and words[0].group().lower() in _SUBJECT
     for here, after in zip(words, words[1:], strict=False):
         word = here.group()
         if word.lower() not in _NEGATED:
             continue
         negated = _NEGATED[word.lower()]
-        subject = words[0].group().lower() in _SUBJECT
         if (subject and word.lower() in _COPULA and after.group().lower() in _DETERMINER
                 and rng.random() < 0.5):  # fmt: skip
             negated = f"{word.lower()} not"

@@ -435,11 +435,11 @@ def window_text(corpus: Corpus, question: Question) -> str:
 
 def validation_slice(corpus: Corpus, pools: dict[int, list[str]], held: list[int],
                      ranked: np.ndarray, rng: random.Random,
-                     negating: random.Random | None = None) -> dict:  # fmt: skip
+                     negating: random.Random) -> dict:  # fmt: skip
     """For each held-out question: its candidates (its paragraph's sentences and BM25's top
     five), as windows, which one is the answer's, with the answer's range, and a swapped
-    look-alike of the question and its negation (or None)."""
-    negating = negating or random.Random(0)  # its own draws: the swaps stay as they were
+    look-alike of the question and its negation (or None; the negations draw from `negating`,
+    so the swaps stay as they were)."""
     items = []
     for row, q in enumerate(held):
         question = corpus.questions[q]
@@ -625,8 +625,8 @@ def validate(model, tokenizer, valid: dict, max_length: int) -> dict:  # type: i
 
     model.eval()
     hits, em, f1 = 0, 0.0, 0.0
-    swap_wins, swaps = 0, 0
-    negation_wins, negations = 0, 0
+    wins = {"swapped": 0, "negated": 0}
+    tried = {"swapped": 0, "negated": 0}
     with torch.no_grad():
         for item in valid["items"]:
             windows = [Window(**w) for w in item["windows"]]
@@ -634,16 +634,11 @@ def validate(model, tokenizer, valid: dict, max_length: int) -> dict:  # type: i
             relevance, start, end = _forward(model, encoded)
             hits += int(int(relevance.argmax()) == item["gold"])
             g = item["gold"]
-            if item.get("swapped"):
-                other = encode_windows(tokenizer, item["swapped"], windows[g : g + 1],
-                                       max_length)  # fmt: skip
-                swap_wins += float(relevance[g]) > float(_forward(model, other)[0][0])
-                swaps += 1
-            if item.get("negated"):
-                other = encode_windows(tokenizer, item["negated"], windows[g : g + 1],
-                                       max_length)  # fmt: skip
-                negation_wins += float(relevance[g]) > float(_forward(model, other)[0][0])
-                negations += 1
+            for kind in wins:
+                if item.get(kind):
+                    other = encode_windows(tokenizer, item[kind], windows[g : g + 1], max_length)
+                    wins[kind] += float(relevance[g]) > float(_forward(model, other)[0][0])
+                    tried[kind] += 1
             span = best_spans(start[g : g + 1].numpy(), end[g : g + 1].numpy(),
                               encoded.offsets[g : g + 1])[0]  # fmt: skip
             guess = windows[g].sentence[span.start : span.end] if span else ""
@@ -652,8 +647,12 @@ def validate(model, tokenizer, valid: dict, max_length: int) -> dict:  # type: i
     model.train()
     n = max(1, len(valid["items"]))
     return {"sentence@1": hits / n, "span_em": em / n, "span_f1": f1 / n,
-            "swap_accuracy": swap_wins / swaps if swaps else None,
-            "negation_accuracy": negation_wins / negations if negations else None}  # fmt: skip
+            "swap_accuracy": _share(wins["swapped"], tried["swapped"]),
+            "negation_accuracy": _share(wins["negated"], tried["negated"])}  # fmt: skip
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
 
 
 def _forward(model, encoded):  # type: ignore[no-untyped-def]

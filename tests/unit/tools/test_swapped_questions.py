@@ -69,14 +69,19 @@ def test_article_pool_is_ordered_and_distinct() -> None:
     ]  # fmt: skip
 
 
-def test_swapped_pairs_add_look_alikes_as_negatives_of_the_answer_sentence() -> None:
+def _punic_wars() -> tuple[Corpus, Question]:
+    """One article of three sentences and a question answered by the second."""
     sentences = [
         Sentence("Carthage was founded by Phoenicians.", 0, 0, 0, ""),
         Sentence("Rome destroyed Carthage in 146 BC.", 0, 0, 37, "Carthage was founded."),
         Sentence("Hannibal crossed the Alps in 218 BC.", 0, 1, 0, ""),
     ]
     question = Question("When did Rome destroy Carthage?", 1, (28, 34), "146 BC")
-    corpus = Corpus(["Punic Wars"], sentences, [question], [0])
+    return Corpus(["Punic Wars"], sentences, [question], [0]), question
+
+
+def test_swapped_pairs_add_look_alikes_as_negatives_of_the_answer_sentence() -> None:
+    corpus, question = _punic_wars()
     pools = article_pools(corpus)
     pairs = swapped_pairs(corpus, pools, [0], 1.0, random.Random(1))
     assert pairs == [(1, 1, 0)]
@@ -157,12 +162,7 @@ def test_negation_refuses_without_an_auxiliary_or_with_a_negation_anywhere() -> 
 
 
 def test_negated_pairs_add_negations_as_negatives_of_the_answer_sentence() -> None:
-    sentences = [
-        Sentence("Carthage was founded by Phoenicians.", 0, 0, 0, ""),
-        Sentence("Rome destroyed Carthage in 146 BC.", 0, 0, 37, "Carthage was founded."),
-    ]
-    question = Question("When did Rome destroy Carthage?", 1, (28, 34), "146 BC")
-    corpus = Corpus(["Punic Wars"], sentences, [question], [0])
+    corpus, _ = _punic_wars()
     assert negated_pairs(corpus, [0], 1.0, random.Random(1)) == [(1, 1, 0)]
     assert corpus.questions[1] == Question("When didn't Rome destroy Carthage?", 1, (28, 34),
                                            "146 BC")  # fmt: skip
