@@ -80,6 +80,8 @@ class TrainConfig:
     negated: float = 0.0  # share of questions that add a negated look-alike negative
     loss: str = "pointwise"  # or "listwise": plus a softmax over each question's windows
     mask_overlap: float = 0.0  # chance a question word found in its windows is masked
+    ffn: int = 0  # feed-forward width kept per layer, the most important units (0 = all)
+    teacher: str = ""  # a finished run (or exported reader) distilled into this one
 
 
 @dataclass(frozen=True)
@@ -464,9 +466,10 @@ def validation_slice(corpus: Corpus, pools: dict[int, list[str]], held: list[int
     return {"items": items}
 
 
-def reader_module(model_dir: Path, layers: int):  # type: ignore[no-untyped-def]
+def reader_module(model_dir: Path, layers: int, ffn: int = 0):  # type: ignore[no-untyped-def]
     """The first `layers` layers of the model in `model_dir`, a relevance head on the mean of
-    the token states and start/end heads on every token.
+    the token states and start/end heads on every token; with `ffn`, each layer's feed-forward
+    block cut to that many units (its first ones: the shape a pruned run's weights load into).
     forward(ids, mask, types) -> (relevance, start, end)."""
     import torch
     from transformers import AutoModel
@@ -497,7 +500,78 @@ def reader_module(model_dir: Path, layers: int):  # type: ignore[no-untyped-def]
             start, end = self.span(states).unbind(-1)
             return relevance, start, end
 
-    return Module()
+    module = Module()
+    if ffn:
+        narrow_ffn(module, [list(range(ffn))] * layers)
+    return module
+
+
+def ffn_width(module) -> int:  # type: ignore[no-untyped-def]
+    """The feed-forward width of a `reader_module`'s layers."""
+    return int(module.encoder.config.intermediate_size)
+
+
+def narrow_ffn(module, keep: list[list[int]]) -> None:  # type: ignore[no-untyped-def]
+    """Cut each layer's feed-forward block to the units `keep[layer]` (all layers the same
+    count): the rows of its up projection and the columns of its down projection."""
+    import torch
+
+    for layer, units in zip(module.encoder.encoder.layer, keep, strict=True):
+        index = torch.tensor(sorted(units))
+        up, down = layer.intermediate.dense, layer.output.dense
+        narrow_up = torch.nn.Linear(up.in_features, len(index))
+        narrow_down = torch.nn.Linear(len(index), down.out_features)
+        with torch.no_grad():
+            narrow_up.weight.copy_(up.weight[index])
+            narrow_up.bias.copy_(up.bias[index])
+            narrow_down.weight.copy_(down.weight[:, index])
+            narrow_down.bias.copy_(down.bias)
+        layer.intermediate.dense, layer.output.dense = narrow_up, narrow_down
+    module.encoder.config.intermediate_size = len(keep[0])
+
+
+def ffn_importance(module, batches: list) -> list[np.ndarray]:  # type: ignore[no-untyped-def]
+    """Per layer, each feed-forward unit's mean contribution over the tokens of `batches`
+    (tuples of ids, mask, types): mean |activation| times the norm of its down-projection
+    column, the size of what the unit adds to the layer's output. In eval mode, no gradients."""
+    import torch
+
+    layers = module.encoder.encoder.layer
+    sums = [torch.zeros(layer.output.dense.in_features) for layer in layers]
+    tokens = [0]
+    current: list = [None]
+
+    def hook(index: int):  # type: ignore[no-untyped-def]
+        def record(_module, _inputs, output):  # type: ignore[no-untyped-def]
+            active = output[current[0].bool()]  # real tokens only, not padding
+            sums[index] += active.abs().sum(0)
+
+        return record
+
+    handles = [layer.intermediate.register_forward_hook(hook(i)) for i, layer in enumerate(layers)]
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            for ids, mask, types in batches:
+                current[0] = mask
+                tokens[0] += int(mask.sum())
+                module(ids, mask, types)
+    finally:
+        for handle in handles:
+            handle.remove()
+        module.train(was_training)
+    return [
+        (total / max(1, tokens[0]) * layer.output.dense.weight.detach().norm(dim=0)).numpy()
+        for total, layer in zip(sums, layers, strict=True)
+    ]
+
+
+def prune_ffn(module, width: int, batches: list) -> None:  # type: ignore[no-untyped-def]
+    """Keep the `width` most important feed-forward units of each layer (`ffn_importance`
+    over `batches`)."""
+    scores = ffn_importance(module, batches)
+    narrow_ffn(module, [np.argsort(-score, kind="stable")[:width].tolist() for score in scores])
 
 
 def batch_tensors(examples: Examples, rows: np.ndarray):  # type: ignore[no-untyped-def]
@@ -583,10 +657,12 @@ def listwise_loss(relevance, labels, groups: np.ndarray):  # type: ignore[no-unt
 
 
 def loss_of(model, examples: Examples, rows: np.ndarray, listwise: bool = False,  # type: ignore[no-untyped-def]
-            masking: tuple[float, int, np.random.Generator] | None = None):  # fmt: skip
+            masking: tuple[float, int, np.random.Generator] | None = None,
+            teacher=None):  # fmt: skip
     """Relevance BCE on every example plus half the start/end cross-entropies on positives;
-    with `listwise`, plus `listwise_loss` over the batch's questions. `masking`: (share,
-    mask id, rng) for `mask_overlap`."""
+    with `listwise`, plus `listwise_loss` over the batch's questions; with a `teacher` model,
+    plus `distill_loss` against its outputs on the same inputs. `masking`: (share, mask id,
+    rng) for `mask_overlap`."""
     import torch
     import torch.nn.functional as F
 
@@ -600,6 +676,10 @@ def loss_of(model, examples: Examples, rows: np.ndarray, listwise: bool = False,
     relevance, start, end = model(ids, mask, types)
     labels = torch.from_numpy(examples.labels[rows])
     loss = F.binary_cross_entropy_with_logits(relevance, labels)
+    if teacher is not None:
+        with torch.no_grad():
+            taught = teacher(ids, mask, types)
+        loss = loss + distill_loss((relevance, start, end), taught, inside, examples.groups[rows])
     if listwise:
         loss = loss + listwise_loss(relevance, examples.labels[rows], examples.groups[rows])
     starts = torch.from_numpy(examples.starts[rows].astype(np.int64))
@@ -678,10 +758,17 @@ def train(config: TrainConfig, folder: Path, max_steps: int | None = None,
     tokenizer = tokenizer_of(base)
     examples, valid = build_data(config, tokenizer, folder)
     torch.manual_seed(config.seed)
-    model = reader_module(base, config.layers)
+    model = reader_module(
+        base, config.layers, saved_shape(Path(config.init))[1] if config.init else 0
+    )
     if config.init:
         _warm_start(model, Path(config.init))
     order = training_order(examples, config)
+    if config.ffn and config.ffn != ffn_width(model):
+        if config.ffn > ffn_width(model):
+            raise click.ClickException(f"--ffn {config.ffn}: wider than {ffn_width(model)}")
+        prune_ffn(model, config.ffn, importance_batches(examples, order, config.batch))
+    teacher = load_teacher(base, Path(config.teacher)) if config.teacher else None
     total = (
         len(order) // config.batch
         if max_steps is None
@@ -706,7 +793,7 @@ def train(config: TrainConfig, folder: Path, max_steps: int | None = None,
             if config.mask_overlap > 0
             else None
         )
-        loss = loss_of(model, examples, rows, config.loss == "listwise", masking)
+        loss = loss_of(model, examples, rows, config.loss == "listwise", masking, teacher)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -730,7 +817,69 @@ def train(config: TrainConfig, folder: Path, max_steps: int | None = None,
     return figures
 
 
-def _warm_start(model, run: Path) -> None:  # type: ignore[no-untyped-def]
+IMPORTANCE_BATCHES = 16  # training batches that rank the feed-forward units for --ffn
+
+
+def importance_batches(examples: Examples, order: np.ndarray, batch: int) -> list:
+    """The first `IMPORTANCE_BATCHES` batches of the training order, as (ids, mask, types)."""
+    return [
+        batch_tensors(examples, order[start : start + batch])[:3]
+        for start in range(0, min(len(order), IMPORTANCE_BATCHES * batch), batch)
+    ]
+
+
+def saved_shape(run: Path) -> tuple[int, int]:
+    """(layers, feed-forward width; 0 = the base model's) of a run folder (`config.json`) or
+    an exported reader folder (`reader.json`); (0, 0) for neither (`_warm_start` says why)."""
+    for name in ("config.json", CONFIG_FILE):
+        if (run / name).is_file():
+            saved = json.loads((run / name).read_text())
+            return int(saved.get("layers", 0)), int(saved.get("ffn", 0))
+    return 0, 0
+
+
+def load_teacher(base: Path, run: Path):  # type: ignore[no-untyped-def]
+    """The model of `run` (a finished run or an exported reader, its own depth and width),
+    frozen in eval mode, for `distill_loss`."""
+    layers, ffn = saved_shape(run)
+    teacher = reader_module(base, max(1, layers), ffn)
+    _warm_start(teacher, run, "--teacher")
+    teacher.eval()
+    for parameter in teacher.parameters():
+        parameter.requires_grad_(False)
+    return teacher
+
+
+def distill_loss(student, teacher, inside, groups: np.ndarray):  # type: ignore[no-untyped-def]
+    """How far the student's (relevance, start, end) is from the teacher's on the same batch:
+    BCE of each relevance logit against the teacher's probability, the KL divergence of each
+    question's softmax over its windows (as `listwise_loss`), and half the KL divergences of
+    the start and end distributions over each window's sentence (`inside`)."""
+    import torch
+    import torch.nn.functional as F
+
+    relevance, start, end = student
+    t_relevance, t_start, t_end = teacher
+    loss = F.binary_cross_entropy_with_logits(relevance, torch.sigmoid(t_relevance))
+    terms = []
+    for g in np.unique(groups):
+        members = torch.from_numpy(np.flatnonzero(groups == g))
+        if len(members) > 1:
+            terms.append(F.kl_div(F.log_softmax(relevance[members], 0),
+                                  F.log_softmax(t_relevance[members], 0),
+                                  reduction="sum", log_target=True))  # fmt: skip
+    if terms:
+        loss = loss + torch.stack(terms).mean()
+    span = [
+        F.kl_div(F.log_softmax(mine.masked_fill(~inside, -1e4), 1),
+                 F.log_softmax(theirs.masked_fill(~inside, -1e4), 1),
+                 reduction="batchmean", log_target=True)
+        for mine, theirs in ((start, t_start), (end, t_end))
+    ]  # fmt: skip
+    return loss + 0.5 * torch.stack(span).sum()
+
+
+def _warm_start(model, run: Path, option: str = "--init") -> None:  # type: ignore[no-untyped-def]
     """Load the weights of `run` into `model` (same depth: the shapes must match): a finished
     run's `model.pt`, or else an exported reader folder's int8 ONNX file, dequantized
     (`onnx_weights`), so training can go on from a shipped reader without its torch weights.
@@ -746,12 +895,12 @@ def _warm_start(model, run: Path) -> None:  # type: ignore[no-untyped-def]
         state.update({k: v for k, v in model.state_dict().items() if ".pooler." in k})
     else:
         raise click.ClickException(
-            f"--init {run}: no model.pt (the run has not finished) and no {MODEL_FILE}"
+            f"{option} {run}: no model.pt (the run has not finished) and no {MODEL_FILE}"
         )
     try:
         model.load_state_dict(state)
     except RuntimeError as error:
-        raise click.ClickException(f"--init {run}: another architecture ({error})") from error
+        raise click.ClickException(f"{option} {run}: another architecture ({error})") from error
 
 
 _QUANTIZED_OUTPUT = re.compile(r"^/(.+)/(?:MatMul|Gemm)_output_0")
@@ -804,6 +953,8 @@ def _check_config(config: TrainConfig, folder: Path) -> None:
         saved.setdefault("loss", "pointwise")  # and before --loss
         saved.setdefault("mask_overlap", 0.0)  # and before --mask-overlap
         saved.setdefault("negated", 0.0)  # and before --negated
+        saved.setdefault("ffn", 0)  # and before --ffn
+        saved.setdefault("teacher", "")  # and before --teacher
         if saved != mine:
             raise click.ClickException(f"{folder} holds a run with other settings: {saved}")
     else:
@@ -852,7 +1003,7 @@ def export_reader(run: Path, target: Path, card: str = "") -> Path:
 
     config = json.loads((run / "config.json").read_text())
     base = model_path()
-    model = reader_module(base, int(config["layers"]))
+    model = reader_module(base, int(config["layers"]), int(config.get("ffn", 0)))
     model.load_state_dict(torch.load(run / "model.pt", weights_only=True))
     model.eval()
     tokenizer = tokenizer_of(base)
@@ -876,9 +1027,12 @@ def export_reader(run: Path, target: Path, card: str = "") -> Path:
             )  # fmt: skip
         quantize_reader(float_file, target / MODEL_FILE)
     shutil.copy(base / TOKENIZER_FILE, target / TOKENIZER_FILE)
+    shape = {"layers": int(config["layers"])}
+    if int(config.get("ffn", 0)):
+        shape["ffn"] = int(config["ffn"])
     (target / CONFIG_FILE).write_text(json.dumps(
-        {"max_length": int(config["max_length"]), "layers": int(config["layers"]),
-         "input_names": names}, indent=2) + "\n")  # fmt: skip
+        {"max_length": int(config["max_length"]), **shape, "input_names": names},
+        indent=2) + "\n")  # fmt: skip
     digest = hashlib.sha256((target / MODEL_FILE).read_bytes()).hexdigest()
     text = card or f"# Reader\n\nsha256 of {MODEL_FILE}: {{sha256}}\n"
     (target / "README.md").write_text(text.replace("{sha256}", digest))
@@ -940,15 +1094,24 @@ def train_group() -> None:
 @click.option("--mask-overlap", default=0.0, show_default=True, type=click.FloatRange(0, 1),
               help="Chance that a question word also found in its windows is masked in "
                    "training (real questions share fewer words with their answer).")  # fmt: skip
+@click.option("--ffn", default=0, show_default=True, type=click.IntRange(0),
+              help="Keep this many feed-forward units per layer, the ones that add the most "
+                   "to the layer's output on the first training batches (0 = all): a "
+                   "cheaper reader call.")  # fmt: skip
+@click.option("--teacher", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Also learn this finished run's (or exported reader's) outputs on every "
+                   "batch (distillation; any depth or width).")  # fmt: skip
 def reader_command(run: Path, data: Path, layers: int, max_length: int, questions: int,
                    negatives: int, batch: int, lr: float, seed: int, threads: int,
                    max_steps: int | None, init: Path | None, swapped: float, negated: float,
-                   loss: str, mask_overlap: float) -> None:  # fmt: skip
+                   loss: str, mask_overlap: float, ffn: int,
+                   teacher: Path | None) -> None:  # fmt: skip
     """Train the reader into the folder RUN (resumes the run found there)."""
     config = TrainConfig(str(data), layers, max_length, questions, negatives, batch, 1, lr,
                          seed=seed, threads=threads, init=str(init.resolve()) if init else "",
                          swapped=swapped, negated=negated, loss=loss,
-                         mask_overlap=mask_overlap)  # fmt: skip
+                         mask_overlap=mask_overlap, ffn=ffn,
+                         teacher=str(teacher.resolve()) if teacher else "")  # fmt: skip
     figures = train(config, run, max_steps=max_steps)
     click.echo(json.dumps(figures))
 

@@ -87,6 +87,14 @@ def _tiny_config(tmp_path: Path) -> TrainConfig:
                        valid_questions=3, held_out=1)  # fmt: skip
 
 
+def _first_run(tmp_path: Path) -> tuple[TrainConfig, Path]:
+    """The tiny config and a run trained with it for 2 steps (in `tmp_path / "first"`)."""
+    config = _tiny_config(tmp_path)
+    first = tmp_path / "first"
+    train(config, first, max_steps=2, progress=False)
+    return config, first
+
+
 @pytest.mark.model
 def test_train_a_few_steps_resume_and_export(tmp_path: Path) -> None:
     config = _tiny_config(tmp_path)
@@ -128,9 +136,7 @@ def _float_weight_matmuls(path: Path) -> list[str]:
 def test_warm_start_from_a_finished_run(tmp_path: Path) -> None:
     import torch
 
-    config = _tiny_config(tmp_path)
-    first = tmp_path / "first"
-    train(config, first, max_steps=2, progress=False)
+    config, first = _first_run(tmp_path)
     second = tmp_path / "second"
     # lr 0: the weights stay the loaded ones (look-alikes, the loss and masking change only the
     # data and the gradients)
@@ -154,9 +160,7 @@ def test_warm_start_from_an_exported_reader(tmp_path: Path) -> None:
     int8's rounding of the run that was exported, every parameter of the graph accounted for."""
     import torch
 
-    config = _tiny_config(tmp_path)
-    first = tmp_path / "first"
-    train(config, first, max_steps=2, progress=False)
+    config, first = _first_run(tmp_path)
     folder = export_reader(first, tmp_path / "reader")
     recovered = onnx_weights(folder / "reader.int8.onnx")
     original = torch.load(first / "model.pt", weights_only=True)
@@ -238,3 +242,90 @@ def test_mask_overlap_hides_shared_question_words_alike_in_each_window_of_a_ques
     masked = {tuple(h[0, 1:3] == 4) for h in halves}
     assert masked == {(False, False), (False, True), (True, False), (True, True)}
     assert all((h[0, 1:4] == h[1, 1:4]).all() for h in halves)
+
+
+@pytest.mark.model
+def test_narrow_ffn_over_every_unit_changes_nothing() -> None:
+    import torch
+
+    from qa.tools.train_reader import model_path, narrow_ffn, reader_module
+
+    torch.manual_seed(0)
+    model = reader_module(model_path(), 2).eval()
+    ids = torch.tensor([[101, 2054, 2003, 1996, 3007, 102, 3000, 2003, 1996, 3007, 102]])
+    mask, types = torch.ones_like(ids), torch.tensor([[0] * 6 + [1] * 5])
+    with torch.no_grad():
+        before = model(ids, mask, types)
+        narrow_ffn(model, [list(range(1536))[::-1]] * 2)  # every unit, in another order
+        after = model(ids, mask, types)
+    for old, new in zip(before, after, strict=True):
+        assert torch.allclose(old, new, atol=1e-5)
+
+
+@pytest.mark.model
+def test_prune_ffn_drops_the_units_that_add_nothing() -> None:
+    import torch
+
+    from qa.tools.train_reader import ffn_width, model_path, prune_ffn, reader_module
+
+    model = reader_module(model_path(), 1)
+    silent = [3, 700, 1500]
+    with torch.no_grad():
+        model.encoder.encoder.layer[0].output.dense.weight[:, silent] = 0.0
+    ids = torch.tensor([[101, 2054, 2003, 1996, 3007, 102, 3000, 2003, 102, 0]])
+    mask = (ids > 0).long()
+    kept_weight = model.encoder.encoder.layer[0].intermediate.dense.weight.clone()
+    prune_ffn(model, 1533, [(ids, mask, torch.zeros_like(ids))])
+    assert ffn_width(model) == 1533
+    narrowed = model.encoder.encoder.layer[0].intermediate.dense.weight
+    expected = [u for u in range(1536) if u not in silent]
+    assert torch.equal(narrowed, kept_weight[expected])
+
+
+def test_distill_loss_of_a_student_that_matches_its_teacher_is_the_teachers_entropy() -> None:
+    import torch
+    import torch.nn.functional as F
+
+    from qa.tools.train_reader import distill_loss
+
+    torch.manual_seed(0)
+    outputs = (torch.randn(4), torch.randn(4, 7), torch.randn(4, 7))
+    inside = torch.zeros(4, 7, dtype=torch.bool)
+    inside[:, 2:6] = True
+    groups = np.array([0, 0, 1, 1])
+    same = distill_loss(outputs, outputs, inside, groups)
+    p = torch.sigmoid(outputs[0])
+    entropy = F.binary_cross_entropy(p, p)
+    assert torch.isclose(same, entropy, atol=1e-6)
+    other = (outputs[0].flip(0), outputs[1].flip(1), outputs[2])
+    assert float(distill_loss(other, outputs, inside, groups)) > float(same) + 0.01
+
+
+@pytest.mark.model
+def test_a_pruned_distilled_run_trains_exports_and_warm_starts(tmp_path: Path) -> None:
+    import torch
+
+    config, first = _first_run(tmp_path)
+    pruned = tmp_path / "pruned"
+    small = replace(config, init=str(first), ffn=96, teacher=str(first), loss="listwise")
+    figures = train(small, pruned, max_steps=2, progress=False)
+    assert 0.0 <= figures["sentence@1"] <= 1.0
+    state = torch.load(pruned / "model.pt", weights_only=True)
+    up = state["encoder.encoder.layer.0.intermediate.dense.weight"]
+    assert tuple(up.shape) == (96, 384)
+    train(small, pruned, max_steps=3, progress=False)  # resumes into the narrow shape
+    folder = export_reader(pruned, tmp_path / "reader")
+    assert json.loads((folder / "reader.json").read_text())["ffn"] == 96
+    scores = Reader(folder).score(
+        "Which river crosses Vienna?",
+        [Window("The river that crosses it is the Danube.", "It is the capital.", "Vienna")],
+    )  # fmt: skip
+    assert np.isfinite(scores.relevance).all()
+    again = tmp_path / "again"  # from the exported narrow reader, lr 0: its weights kept
+    train(replace(config, init=str(folder), ffn=96, lr=0.0), again, max_steps=1, progress=False)
+    after = torch.load(again / "model.pt", weights_only=True)
+    recovered = onnx_weights(folder / "reader.int8.onnx")
+    assert all(np.array_equal(after[k].numpy(), w) for k, w in recovered.items())
+    with pytest.raises(click.ClickException, match="wider"):
+        train(replace(config, init=str(folder), ffn=200), tmp_path / "wide", max_steps=1,
+              progress=False)  # fmt: skip
