@@ -538,8 +538,7 @@ def ffn_importance(module, batches: list) -> list[np.ndarray]:  # type: ignore[n
 
     layers = module.encoder.encoder.layer
     sums = [torch.zeros(layer.output.dense.in_features) for layer in layers]
-    tokens = [0]
-    current: list = [None]
+    current: list = [None]  # the mask of the batch being run, for the hooks
 
     def hook(index: int):  # type: ignore[no-untyped-def]
         def record(_module, _inputs, output):  # type: ignore[no-untyped-def]
@@ -555,14 +554,14 @@ def ffn_importance(module, batches: list) -> list[np.ndarray]:  # type: ignore[n
         with torch.no_grad():
             for ids, mask, types in batches:
                 current[0] = mask
-                tokens[0] += int(mask.sum())
                 module(ids, mask, types)
     finally:
         for handle in handles:
             handle.remove()
         module.train(was_training)
+    tokens = max(1, sum(int(mask.sum()) for _, mask, _ in batches))
     return [
-        (total / max(1, tokens[0]) * layer.output.dense.weight.detach().norm(dim=0)).numpy()
+        (total / tokens * layer.output.dense.weight.detach().norm(dim=0)).numpy()
         for total, layer in zip(sums, layers, strict=True)
     ]
 
@@ -640,16 +639,21 @@ def training_order(examples: Examples, config: TrainConfig) -> np.ndarray:
     ])  # fmt: skip
 
 
+def question_groups(groups: np.ndarray) -> list[np.ndarray]:
+    """The row indices of each question (`groups` value) with more than one window."""
+    members = [np.flatnonzero(groups == g) for g in np.unique(groups)]
+    return [rows for rows in members if len(rows) > 1]
+
+
 def listwise_loss(relevance, labels, groups: np.ndarray):  # type: ignore[no-untyped-def]
     """Mean over the batch's groups holding one positive and a negative: cross-entropy of a
     softmax over the group's relevance logits, the positive the target."""
     import torch
 
     terms = []
-    for g in np.unique(groups):
-        members = np.flatnonzero(groups == g)
+    for members in question_groups(groups):
         positives = members[labels[members] > 0]
-        if len(members) > 1 and len(positives) == 1:
+        if len(positives) == 1:
             logits = relevance[torch.from_numpy(members)]
             target = int(np.flatnonzero(members == positives[0])[0])
             terms.append(torch.logsumexp(logits, 0) - logits[target])
@@ -862,12 +866,11 @@ def distill_loss(student, teacher, inside, groups: np.ndarray):  # type: ignore[
     t_relevance, t_start, t_end = teacher
     loss = F.binary_cross_entropy_with_logits(relevance, torch.sigmoid(t_relevance))
     terms = []
-    for g in np.unique(groups):
-        members = torch.from_numpy(np.flatnonzero(groups == g))
-        if len(members) > 1:
-            terms.append(F.kl_div(F.log_softmax(relevance[members], 0),
-                                  F.log_softmax(t_relevance[members], 0),
-                                  reduction="sum", log_target=True))  # fmt: skip
+    for rows in question_groups(groups):
+        members = torch.from_numpy(rows)
+        terms.append(F.kl_div(F.log_softmax(relevance[members], 0),
+                              F.log_softmax(t_relevance[members], 0),
+                              reduction="sum", log_target=True))  # fmt: skip
     if terms:
         loss = loss + torch.stack(terms).mean()
     span = [
