@@ -31,18 +31,18 @@ MAX_READ = 10
 # The most candidates the fit lets the cascade read: the latency budget (each costs ~5 ms here).
 MOST_READ = 3
 # The most sentences the cascade may read a question on average: the throughput budget. With
-# the 4-layer reader (session 10) reading 2.23 a question, 16 HTTP clients got 0.367 of the
+# the 4-layer reader (run 2, 2026-11-30) reading 2.23 a question, 16 HTTP clients got 0.367 of the
 # reader-off throughput (`qa bench`; the target is 0.40); 1.76 a question keeps it above.
 READ_BUDGET = 1.8
 # The most sentences the median question may read: the p50 budget (+15 ms over reader-off). A
-# graded gate of 0.75 (session 15) read 1.77 a question on average, as gate 0.5 does, but the
+# graded gate of 0.75 (run 7, 2026-12-01) read 1.77 a question on average, as gate 0.5 does, but the
 # median SQuAD question read 2 instead of 1: the reader's p50 went 10.5 -> 21.6 ms.
 MEDIAN_BUDGET = 1
 CANDIDATES = (1, 2, 3, 4, 5, 6, 8, 10)
 WEIGHTS = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
 FLOORS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.01)
 # Within this of the best sentence@1, the setting that reads least wins. It was 0.002 until
-# session 15, when the grid gained graded gates: gate 0.5 graded (1.54 reads a question) came
+# 2026-12-01, when the grid gained graded gates: gate 0.5 graded (1.54 reads a question) came
 # 0.0019 under gate 0.5 (1.76) and was picked, and on the full sets it lost 0.3 point of SQuAD
 # sentence@1, 0.3 of TyDi and 0.7 of SQuAD 2.0 abstention (WikiQA equal): not noise.
 TOLERANCE = 0.001

@@ -1049,12 +1049,12 @@ def quantize_reader(source: Path, target: Path) -> None:
 
     Unlike the question encoder, the feed-forward down projections are int8 too. Kept float
     they were 47% of the reader's time (onnxruntime's profile, 2 windows of 51 tokens: 1.8 ms
-    each of 11.2), and the reader sits on the answer's critical path. Measured on session 8's
-    weights (cascade of `reader.json`, the cheap score's 3 best sentences read), float down
-    projections -> int8: sentence@1 on SQuAD dev articles 24-47 (every 3rd question) 0.7932 ->
-    0.7932, span EM 0.492 -> 0.491; TyDi half 1 0.6625 -> 0.6614, EM 0.368 -> 0.358; WikiQA dev
-    0.643 -> 0.643; the reader 1.5x faster. The word embedding table int8 too: kept float it
-    is 47 of the file's 58 MB."""
+    each of 11.2), and the reader sits on the answer's critical path. Measured on the 3-layer
+    reader of 2026-11-30 (cascade of `reader.json`, the cheap score's 3 best sentences read),
+    float down projections -> int8: sentence@1 on SQuAD dev articles 24-47 (every 3rd
+    question) 0.7932 -> 0.7932, span EM 0.492 -> 0.491; TyDi half 1 0.6625 -> 0.6614, EM 0.368
+    -> 0.358; WikiQA dev 0.643 -> 0.643; the reader 1.5x faster. The word embedding table int8
+    too: kept float it is 47 of the file's 58 MB."""
     quantize_weights(source, target, ["MatMul", "Gather"])
 
 
