@@ -55,7 +55,8 @@ class OnnxEncoder:
     @cached_property
     def session(self):  # type: ignore[no-untyped-def]
         # One thread per call: answers run on two worker threads, one per core, and a one-
-        # question call is too small to gain from splitting (measured: docs/performance.md).
+        # question call is too small to gain from splitting (two threads: 3x slower here;
+        # docs/history/2026-11-28-answer-speed.md).
         return cpu_session(
             self.export.folder / (INT8_FILE if self.int8 else FLOAT_FILE), self.threads
         )

@@ -88,8 +88,10 @@ HIT_FIELDS = [name for name in CHUNK_FIELDS if name != "vector"]
 CACHE_MB = 512  # default budget of a snapshot's chunk cache (`QA_MILVUS_CACHE_MB`, `?cache_mb=`)
 HIT_ROWS = 1024  # chunk rows of search hits kept per snapshot until their chunk is read
 PRELOAD_BATCH = 256  # chunks read per request when a snapshot preloads its cache
-CHUNK_OVERHEAD = 600  # bytes of Python objects around a cached chunk (measured: docs/milvus.md)
-SENTENCE_OVERHEAD = 400  # the same around each of its sentences
+# Bytes of Python objects around a cached chunk, and around each of its sentences (measured:
+# docs/history/2026-11-30-milvus-latency.md)
+CHUNK_OVERHEAD = 600
+SENTENCE_OVERHEAD = 400
 CACHE_DOCUMENTS = 64  # documents (`document()`: metadata and text) kept per snapshot
 SEARCH_THREADS = 8  # the lexical half of `search_both`, sent while the dense half runs
 log = logging.getLogger(__name__)
@@ -991,8 +993,9 @@ def _seal(client: Any, names: tuple[str, ...]) -> None:
     """Flush the collections just written, so their rows move into sealed, indexed segments.
     Left growing, milvus-lite rebuilds the whole in-memory table's arrays and BM25 index on
     every search (on SQuAD's 2,277 chunks: dense 128 ms and BM25 299 ms a search; flushed:
-    22 and 5 ms; docs/milvus.md). Best effort: a refused flush (a cluster rate-limits them)
-    leaves the rows correct and searchable, only slower, so it never fails the build."""
+    22 and 5 ms; docs/history/2026-11-30-milvus-latency.md). Best effort: a refused flush (a
+    cluster rate-limits them) leaves the rows correct and searchable, only slower, so it never
+    fails the build."""
     for name in names:
         try:
             client.flush(name)
