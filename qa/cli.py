@@ -1,4 +1,7 @@
-"""The `qa` command: a thin click layer over `qa.pipeline.Assistant`.
+"""The `qa` command: a thin click layer over `qa.assistant.Assistant` (the Python API) and
+`qa.pipeline.Assistant` under it.
+
+    qa --version
 
     qa index [--docs DIR] [--index DIR] [--json]
     qa ask QUESTION|- [--docs DIR] [--index DIR] [--top-k N] [--json]
@@ -30,6 +33,7 @@ def _friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from qa.assistant import ReadOnlyStore
         from qa.embedding import ModelError
         from qa.indexer import DocsFolderError, TooManyRemovals
         from qa.resources import PackageDataError
@@ -38,7 +42,8 @@ def _friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except (
-            DocsFolderError, IndexProblem, ModelError, PackageDataError, TooManyRemovals, ValueError
+            DocsFolderError, IndexProblem, ModelError, PackageDataError, ReadOnlyStore,
+            TooManyRemovals, ValueError,
         ) as exc:  # fmt: skip
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
@@ -126,7 +131,19 @@ class StagePrinter:
             click.echo("\r" + " " * 40 + "\r", nl=False, err=True)
 
 
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """`qa --version`: `qa 0.2.0` (the package's version, `qa.version`), then exit."""
+    if not value or ctx.resilient_parsing:
+        return
+    from qa.version import __version__
+
+    click.echo(f"qa {__version__}")
+    ctx.exit()
+
+
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=_print_version, help="Show the version and exit.")  # fmt: skip
 def main() -> None:
     """Answer questions about a folder of documents with cited, verbatim quotes. Offline."""
     signal.signal(signal.SIGTERM, _terminate)
@@ -195,21 +212,20 @@ def ask_command(
     The local FAISS index is brought up to date first; a shared store (milvus://) only when
     --docs or QA_DOCS_DIR names the folder, else it is answered from as it is."""
     settings = _settings(docs_dir, index_dir, store, top_k=top_k, allow_removals=allow_removals)
-    from qa.pipeline import Assistant
+    from qa.assistant import Assistant
 
-    assistant = Assistant(settings)
-    if settings.role().builder:
-        for skipped in assistant.refresh().skipped:
-            click.echo(f"skipped {skipped['path']}: {skipped['reason']}", err=True)
+    assistant = Assistant.from_settings(settings)  # brought up to date, as the API's open()
+    for skipped in assistant.last_report.skipped if assistant.last_report else []:
+        click.echo(f"skipped {skipped['path']}: {skipped['reason']}", err=True)
     if question != "-":
-        result = assistant.ask(question)
+        result = assistant.ask(question, settings.top_k)
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False) if as_json else _format(result))
         return
     for line in sys.stdin:
         if not line.strip():
             continue
         try:
-            result = assistant.ask(line)
+            result = assistant.ask(line, settings.top_k)
         except ValueError as exc:
             error = {"question": line.strip(), "error": str(exc)}
             click.echo(json.dumps(error, ensure_ascii=False) if as_json else f"error: {exc}\n")

@@ -156,6 +156,16 @@ def _number(
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
 
 
+def validate_top_k(top_k: object) -> int:
+    """`top_k` when it is a whole number in 1..MAX_TOP_K (the HTTP API's rule); ValueError
+    otherwise."""
+    if isinstance(top_k, bool) or not isinstance(top_k, int):
+        raise ValueError(f"top_k must be a whole number, got {top_k!r}")
+    if not 1 <= top_k <= MAX_TOP_K:
+        raise ValueError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}")
+    return top_k
+
+
 def validate_question(question: object) -> str:
     """The question, stripped; ValueError with a reason when it cannot be asked."""
     if not isinstance(question, str):

@@ -3,7 +3,8 @@
 In: a docs folder, a `ChunkStore`, an `Embedder`. Out: an `IndexReport` (the `qa index --json`
 object). Documents are compared by the sha256 of their bytes: unchanged ones keep their stored
 vectors, new and changed ones are extracted, chunked and embedded, vanished ones are deleted.
-If the store was built with another model or dimension, everything is rebuilt. All changes go
+If the store was built with another model or dimension, or by another major version of the
+package (`qa.version.incompatible`), everything is rebuilt. All changes go
 to the store in one `apply`, which is atomic: a failure anywhere leaves the old index as it was.
 
 A caller may follow a refresh with `on_progress`, which gets a `Progress` at each stage:
@@ -36,6 +37,7 @@ from qa.documents import (
 from qa.embedding import Embedder
 from qa.short_answer import Entity, extract_entities, ner_model_id
 from qa.stores.base import ChunkStore, DocumentUpdate, IndexCorrupt, IndexState
+from qa.version import incompatible
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +251,9 @@ def _usable_state(
     if stored.model != embedder.name:
         why = f"rebuilt: index was built with model {stored.model!r}, not {embedder.name!r}"
         return stored, None, why
+    other_version = incompatible(stored.built_by)
+    if other_version:
+        return stored, None, f"rebuilt: {other_version}"
     return stored, stored, ""
 
 

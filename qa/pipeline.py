@@ -1,7 +1,9 @@
 """The assistant: one store, one embedder and the current index snapshot, shared by callers.
 
 In: `Settings` (and, in tests, a fake embedder or another store). Out: `refresh()` ->
-`IndexReport`, `ask(question, top_k)` -> `Answer`, `document(doc_id)` -> `DocumentInfo`.
+`IndexReport`, `ask(question, top_k)` -> `Answer`, `ask_many(questions, top_k)` -> a list of
+them, `document(doc_id)` -> `DocumentInfo`, `documents()` -> all of them. The public face of
+this class is `qa.assistant.Assistant` (`from qa import Assistant`).
 
 The snapshot in use is immutable; a rebuild (here or by another process) commits a new one and
 the next call after at most `reload_interval` seconds loads it, while calls in flight finish on
@@ -25,8 +27,15 @@ from qa.indexer import IndexReport, ProgressCallback, refresh
 from qa.reader import load_reader
 from qa.resources import REPAIR, PackageDataError, scoring_file, template_dir
 from qa.retrieval import RetrievalOptions, retrieve
-from qa.stores.base import ChunkStore, DocumentInfo, IndexProblem, Snapshot
+from qa.stores.base import (
+    ChunkStore,
+    DocumentInfo,
+    IndexFromAnotherVersion,
+    IndexProblem,
+    Snapshot,
+)
 from qa.stores.faiss_store import FaissStore
+from qa.version import incompatible
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +148,7 @@ class Assistant:
             self._checked_at = time.monotonic()
             if self._snapshot is None or self._snapshot.version != self._version():
                 try:
-                    fresh = self.store.open()
+                    fresh = self._open()
                 except IndexProblem as exc:
                     if self._snapshot is None:
                         raise
@@ -151,6 +160,21 @@ class Assistant:
             return self._snapshot
         finally:
             self._load_lock.release()
+
+    def _open(self) -> Snapshot:
+        """The store's current state; IndexFromAnotherVersion when another major version of
+        the package wrote it (a build replaces it; until then it is not read)."""
+        snapshot = self.store.open()
+        why = incompatible(getattr(snapshot, "built_by", None))
+        if why:
+            settings = self.settings
+            command = (
+                settings.builder_command()
+                if settings.shared_store
+                else f"qa index --index {settings.index_dir}"
+            )
+            raise IndexFromAnotherVersion(f"{why}; rebuild it with `{command}`")
+        return snapshot
 
     def _warm(self, snapshot: Snapshot) -> None:
         """Build what a snapshot computes lazily (search structures, chunks, per-sentence
@@ -180,7 +204,27 @@ class Assistant:
         started = time.perf_counter()
         question = validate_question(question)
         top_k = self.settings.top_k if top_k is None else top_k
+        return self._answer(question, top_k, self.snapshot(), started)
+
+    def ask_many(self, questions: list[str], top_k: int | None = None) -> list[Answer]:
+        """Answer each of `questions`, in order, all from the same snapshot (each answer is
+        the one `ask` gives). Every question is checked first: ValueError, naming the
+        question's position, before any is answered."""
+        checked = []
+        for n, question in enumerate(questions, start=1):
+            try:
+                checked.append(validate_question(question))
+            except ValueError as exc:
+                raise ValueError(f"question {n}: {exc}") from None
+        if not checked:
+            return []
+        top_k = self.settings.top_k if top_k is None else top_k
         snapshot = self.snapshot()
+        return [self._answer(q, top_k, snapshot, time.perf_counter()) for q in checked]
+
+    def _answer(self, question: str, top_k: int, snapshot: Snapshot, started: float) -> Answer:
+        """The answer to a checked `question` from `snapshot`; `took_ms` counts from
+        `started` (a `time.perf_counter()`)."""
         vector = self.embedder.encode_query(question)
         depth = max(top_k, self.retrieval.rerank)
         passages = retrieve(snapshot, question, vector, depth, self.retrieval)
@@ -195,6 +239,12 @@ class Assistant:
     def document(self, doc_id: str) -> DocumentInfo | None:
         """The stored document `doc_id`, or None when the index has no such document."""
         return self.snapshot().document(doc_id)
+
+    def documents(self) -> list[DocumentInfo]:
+        """Every document of the current snapshot, sorted by doc_id."""
+        snapshot = self.snapshot()
+        found = (snapshot.document(doc_id) for doc_id in sorted(snapshot.doc_ids()))
+        return [info for info in found if info is not None]
 
 
 def _preload(snapshot: Snapshot) -> None:

@@ -11,7 +11,7 @@ tests every backend must pass.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -30,6 +30,11 @@ class IndexMissing(IndexProblem):
 
 class IndexCorrupt(IndexProblem):
     """The index on disk cannot be read; the next build replaces it."""
+
+
+class IndexFromAnotherVersion(IndexProblem):
+    """The index was written by another major version of the package; the next build
+    (`qa index`) replaces it."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,10 @@ class DocumentInfo:
     sha256: str
     text: str
     chunks: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `GET /documents/{doc_id}` object."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -107,12 +116,14 @@ class ScoredChunk:
 @dataclass(frozen=True)
 class IndexState:
     """What a refresh must know about the stored index: its model, each document's hash and
-    chunk count."""
+    chunk count, and the package version that wrote it (None: one from before versions were
+    recorded)."""
 
     model: str
     dim: int
     hashes: dict[str, str]
     chunks: dict[str, int]
+    built_by: str | None = None
 
 
 class Snapshot(Protocol):
@@ -123,6 +134,11 @@ class Snapshot(Protocol):
 
     @property
     def model(self) -> str: ...
+
+    @property
+    def built_by(self) -> str | None:
+        """The package version that wrote this state (None: before versions were recorded)."""
+        ...
 
     @property
     def document_count(self) -> int: ...
@@ -172,7 +188,8 @@ class ChunkStore(Protocol):
         deletes: list[str],
         reset: bool = False,
     ) -> None:
-        """Write `updates`, drop `deletes` (and everything else when `reset`), atomically."""
+        """Write `updates`, drop `deletes` (and everything else when `reset`), atomically,
+        recording this package's version (`qa.version`) as the writer of the new state."""
         ...
 
     def lock(self) -> AbstractContextManager[None]:

@@ -4,7 +4,8 @@ Layout of `--index DIR`:
 
     CURRENT          name of the live generation (replaced atomically with os.replace)
     gen-000007/      one complete generation:
-        manifest.json        model, dim, documents (id, title, sha256, counts), file sizes
+        manifest.json        model, dim, the package version that wrote it (qa_version),
+                             documents (id, title, sha256, counts), file sizes
         texts.jsonl          one JSON string per document: its plain text
         sentences.npy        int64 rows (doc, start, end)
         chunks.npy           int64 rows (doc, start, end, first sentence, last sentence)
@@ -51,6 +52,7 @@ from qa.stores.base import (
 from qa.stores.vector_index import DENSE_FILE
 from qa.stores.vector_index import open_index as open_dense_index
 from qa.stores.vector_index import persist as persist_dense
+from qa.version import package_version
 
 FORMAT = 2
 CHUNK_CACHE = 4096  # chunks a snapshot keeps built (a few KB each; lru_cache is thread-safe)
@@ -133,7 +135,8 @@ class FaissStore:
             docs = manifest["documents"]
             hashes = {d["doc_id"]: d["sha256"] for d in docs}
             chunks = {d["doc_id"]: int(d["chunks"]) for d in docs}
-            return IndexState(str(manifest["model"]), int(manifest["dim"]), hashes, chunks)
+            model, dim = str(manifest["model"]), int(manifest["dim"])
+            return IndexState(model, dim, hashes, chunks, _built_by(manifest))
         except (KeyError, TypeError, ValueError) as exc:
             raise IndexCorrupt(f"index manifest in {self.path} is incomplete: {exc}") from exc
 
@@ -304,6 +307,7 @@ def _write_generation(folder: Path, model: str, dim: int, parts: list[_Part]) ->
     written = (*_FILES, ENTITIES)
     manifest = {
         "format": FORMAT, "model": model, "dim": dim, "created": time.time(),
+        "qa_version": package_version(),
         "documents": documents,
         "sizes": {name: (folder / name).stat().st_size for name in written},
         "crc32": {name: zlib.crc32((folder / name).read_bytes()) for name in written},
@@ -312,6 +316,12 @@ def _write_generation(folder: Path, model: str, dim: int, parts: list[_Part]) ->
     for name in (*written, "manifest.json"):
         _fsync_file(folder / name)
     _fsync_dir(folder)
+
+
+def _built_by(manifest: dict) -> str | None:
+    """The package version a manifest records (None: written before versions were)."""
+    version = manifest.get("qa_version")
+    return str(version) if version is not None else None
 
 
 def _entities_json(entities: DocEntities) -> dict:
@@ -412,6 +422,7 @@ class FaissSnapshot:
     """One generation loaded into memory: FAISS for dense search, bm25s for lexical search."""
 
     folder: Path | None = None  # the generation folder, when loaded from disk
+    built_by: str | None = None  # the package version that wrote it (None: unrecorded)
 
     def __init__(
         self,
@@ -468,6 +479,7 @@ class FaissSnapshot:
             )
             snapshot = cls._assemble(folder.name, manifest, text_list, arrays, entity_lines)
             snapshot.folder = folder
+            snapshot.built_by = _built_by(manifest)
             return snapshot
         except IndexCorrupt:
             raise

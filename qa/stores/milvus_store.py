@@ -70,6 +70,7 @@ from qa.stores.base import (
     StoredChunk,
     StoredSentence,
 )
+from qa.version import package_version
 
 TEXT_PART = 16_000  # characters per document text row: at most 64,000 UTF-8 bytes < 65,535
 VARCHAR = 65_535
@@ -163,10 +164,14 @@ class _Head:
     documents: int
     chunks: int
     schema: int = 0  # SCHEMA of the collections; 0: written before the field existed
+    qa_version: str | None = None  # the package version that wrote it; None: unrecorded
 
     @property
     def version(self) -> str:
         return f"{self.gen}.{self.epoch}"
+
+
+_HEAD_FIELDS = frozenset(_Head.__dataclass_fields__)
 
 
 def _quote(value: str) -> str:
@@ -261,7 +266,9 @@ class MilvusStore:
         if value is None:
             return None
         try:
-            return _Head(**value)
+            # Fields a later version added are left out: its major version says whether
+            # this one can read the rest (`qa.version.incompatible`).
+            return _Head(**{k: v for k, v in value.items() if k in _HEAD_FIELDS})
         except TypeError as exc:
             raise IndexCorrupt(
                 f"Milvus head record of {self.target.name} is damaged ({exc}); rebuild it"
@@ -300,7 +307,7 @@ class MilvusStore:
             live = self._live(head)
         hashes = {doc_id: row["sha256"] for doc_id, row in live.items()}
         chunks = {doc_id: int(row["chunks"]) for doc_id, row in live.items()}
-        return IndexState(head.model, head.dim, hashes, chunks)
+        return IndexState(head.model, head.dim, hashes, chunks, head.qa_version)
 
     def _live(self, head: _Head) -> dict[str, dict]:
         """doc_id -> its live part-0 document row (born, sha256, chunks); no vectors read."""
@@ -421,7 +428,8 @@ class MilvusStore:
         _insert(self.client, collections, updates, epoch)
         chunks = sum(len(u.chunks) for u in updates)
         self._check_lock()
-        new = _Head(gen, epoch, model, dim, len({u.doc_id for u in updates}), chunks, SCHEMA)
+        count = len({u.doc_id for u in updates})
+        new = _Head(gen, epoch, model, dim, count, chunks, SCHEMA, package_version())
         self._write("head", new.__dict__, "head")
         if head is not None:
             self._retire(new)
@@ -443,7 +451,9 @@ class MilvusStore:
             + sum(len(u.chunks) for u in updates)
         )
         self._check_lock()
-        new = replace(head, epoch=epoch, documents=len(after), chunks=chunks)
+        new = replace(
+            head, epoch=epoch, documents=len(after), chunks=chunks, qa_version=package_version()
+        )
         self._write("head", new.__dict__, "head")
         if dead:
             self._retire(new)
@@ -522,6 +532,10 @@ class MilvusSnapshot:
     @property
     def model(self) -> str:
         return self._head.model
+
+    @property
+    def built_by(self) -> str | None:
+        return self._head.qa_version
 
     @property
     def dim(self) -> int:

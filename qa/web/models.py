@@ -124,6 +124,7 @@ class HealthOut(_Open):
     )
     docs: str = Field("", description="Where the documents come from.")
     store: str = Field("", description="The index: `faiss (DIR)` or `milvus://HOST:PORT/NAME`.")
+    version: str = Field("", description="The server's version (qa-assistant, semver).")
 
 
 class LibraryEntryOut(_Open):

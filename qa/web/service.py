@@ -37,6 +37,7 @@ from qa.indexer import DocsFolderError, IndexReport, Progress, TooManyRemovals
 from qa.pipeline import Assistant
 from qa.short_answer import find_short_answer
 from qa.stores.base import IndexProblem
+from qa.version import __version__
 
 log = logging.getLogger("qa.server")
 
@@ -253,7 +254,7 @@ class Service:
         index version, whether a rebuild runs, the last rebuild's report, the last error, and
         the server's `mode` (builder or reader-only), `docs` (where documents come from),
         `store` (the index, without credentials) and `cache` (a remote store's snapshot cache:
-        `MilvusSnapshot.cache`; null for a local index)."""
+        `MilvusSnapshot.cache`; null for a local index) and `version` (the package's)."""
         documents = chunks = 0
         version = cache = None
         if self.ready.is_set():
@@ -283,6 +284,7 @@ class Service:
             "docs": self.role.docs,
             "store": self.role.store,
             "cache": cache,
+            "version": __version__,
         }
 
     def check_ready(self) -> None:

@@ -1,7 +1,7 @@
 """The page's Jinja2 environment: autoescaped templates from the package's data.
 
 In: nothing. Out: `make_templates()` -> `Jinja2Templates`, and `view_url(doc_id, start, end)`,
-the link to a document's view page (also a template global).
+the link to a document's view page (also a template global, as is `version`, the package's).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
 from qa.resources import template_dir
+from qa.version import __version__
 
 
 def make_templates() -> Jinja2Templates:
@@ -21,6 +22,7 @@ def make_templates() -> Jinja2Templates:
         lstrip_blocks=True,
     )  # fmt: skip
     environment.globals["view_url"] = view_url
+    environment.globals["version"] = __version__  # the footer's
     return Jinja2Templates(env=environment)
 
 

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -86,6 +87,14 @@ def test_the_wheel_carries_its_data_and_no_top_level_server_or_web(wheel: Path) 
         "qa/reader_model/reader.json", "qa/reader_model/tokenizer.json",
     ]  # fmt: skip
     assert not [name for name in needed if name not in names]
+
+
+def test_the_installed_version_is_the_wheels(venv: Path, wheel: Path, workdir: Path) -> None:
+    """Outside the checkout the version comes from the installed metadata."""
+    version = wheel.name.split("-")[1]
+    shown = qa(venv, workdir, "--version")
+    assert shown.returncode == 0 and shown.stdout == f"qa {version}\n"
+    assert version == tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 
 def test_the_installed_qa_indexes_and_answers_outside_the_checkout(

@@ -5,6 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+import qa
 import qa.pipeline
 from qa.cli import main
 from tests.support.fakes import SEED_DOC, FakeEmbedder
@@ -24,6 +25,12 @@ def fake_model(monkeypatch):
 
 def run(*args, input=None):
     return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+def test_version_prints_the_package_version() -> None:
+    result = run("--version")
+    assert result.exit_code == 0
+    assert result.output == f"qa {qa.__version__}\n"
 
 
 def test_index_json_is_the_contract_object(docs, tmp_path):

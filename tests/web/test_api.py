@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+import qa
 import qa.pipeline
 from qa.pipeline import Assistant
 from qa.web.app import create_app
@@ -182,6 +183,11 @@ def test_health_reports_the_index(client: TestClient) -> None:
     assert body["status"] == "ok" and body["model"] == FakeEmbedder.name
     assert body["documents"] == 2 and body["chunks"] >= 2
     assert body["last_rebuild"]["added"] == 2
+    assert body["version"] == qa.__version__ and body["version"].count(".") >= 2
+
+
+def test_the_page_footer_shows_the_version(client: TestClient) -> None:
+    assert f"qa-assistant {qa.__version__}" in client.get("/").text
 
 
 def test_rebuild_from_this_machine_picks_up_a_new_document(local: TestClient, folder: Path) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import qa.stores.faiss_store
+import qa.stores.milvus_store
 from qa.chunking import ChunkingOptions, chunk_document
 from qa.config import Settings
 from qa.indexer import TooManyRemovals, refresh
@@ -305,6 +306,21 @@ def test_model_change_rebuilds_everything(backend: Backend, folder: Path) -> Non
     assert report.embedded == report.chunks
     assert store.state().model == "fake-other-64"
     assert store.open().document_count == 3
+
+
+def test_a_commit_records_the_package_version_that_wrote_it(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = backend.make()
+    module = qa.stores.faiss_store if backend.name == "faiss" else qa.stores.milvus_store
+    monkeypatch.setattr(module, "package_version", lambda: "7.1.0")
+    apply(store, [update("kiwi.txt", KIWI)])
+    assert store.state().built_by == "7.1.0"  # type: ignore[union-attr]
+    monkeypatch.setattr(module, "package_version", lambda: "7.2.0")
+    apply(store, [update("islands.txt", ISLANDS)])  # incremental: the last writer's version
+    reopened = backend.reopen(store)
+    assert reopened.state().built_by == "7.2.0"  # type: ignore[union-attr]
+    assert reopened.open().built_by == "7.2.0"
 
 
 def test_crash_before_the_switch_keeps_the_old_state(

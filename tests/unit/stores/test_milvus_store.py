@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import qa
 from qa.config import Settings
 from qa.pipeline import Assistant, open_store
 from qa.stores.base import IndexProblem
@@ -333,6 +334,21 @@ def test_an_index_of_another_layout_is_rebuilt(milvus_uri, seed_docs) -> None:
         store.open()
     report = refresh(seed_docs, store, FakeEmbedder())
     assert report.rebuilt and store.open().version.startswith("2.")
+
+
+def test_a_head_from_a_later_version_is_read_and_its_version_decides(milvus_uri, seed_docs) -> None:
+    from qa.indexer import refresh
+
+    store = MilvusStore.from_uri(milvus_uri())
+    refresh(seed_docs, store, FakeEmbedder())
+    head = store._head()
+    later = {**head.__dict__, "qa_version": "99.0.0", "field_added_later": [1, 2]}
+    store._write("head", later, "head")
+    assert store.state().built_by == "99.0.0"  # not "damaged": unknown fields are left out
+    assert store.open().built_by == "99.0.0"
+    report = refresh(seed_docs, store, FakeEmbedder())
+    assert report.rebuilt and "another major version" in report.reason
+    assert store.state().built_by == qa.__version__
 
 
 # Reader-only: an answering process started without --docs never writes to the shared store.
