@@ -7,3 +7,9 @@ import os
 # to nothing when the machine is idle. It must be set before torch or faiss is imported; a value set
 # by the user wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+# No library telemetry and no files outside the product's folders (see qa/offline.py): it
+# must happen before onnxruntime is imported, which reads its setting once, at import.
+from qa import offline  # noqa: E402
+
+offline.apply()

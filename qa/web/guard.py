@@ -224,25 +224,39 @@ def authorize(request: Request, token: str | None, presented: str | None = None)
         raise HTTPException(403, "the admin token is wrong")
 
 
-def check_origin(request: Request) -> None:
+def check_origin(request: Request, vouched: bool = False) -> None:
     """Refuse a write another web site's page makes a browser send (CSRF): HTTPException 403
-    when `Origin` names another site than the `Host` asked for, or when the browser says
-    (`Sec-Fetch-Site`) the request comes from another site. Clients that are not browsers
-    send neither header and pass; they cannot be made to carry a victim's credentials."""
+    when the browser says (`Sec-Fetch-Site`) the request comes from another site, when
+    `Origin` names another host:port than the `Host` asked for, or when `Origin` is `null`
+    and nothing vouches for the request. Clients that are not browsers send neither header
+    and pass; they cannot be made to carry a victim's credentials.
+
+    `Origin: null` is what Chromium sends on a same-origin form post under our
+    `Referrer-Policy: no-referrer`, and also what a page of another site can make it send.
+    Two things vouch for it: `Sec-Fetch-Site: same-origin` (which no page can forge; only
+    sent to potentially trustworthy origins: https, loopback), and `vouched`, which the
+    caller sets when the form carried a valid form token (`qa.web.write_access`): the only
+    proof left over plain HTTP to another machine."""
     fetch_site = request.headers.get("sec-fetch-site")
     if fetch_site is not None and fetch_site not in ("same-origin", "none"):
         raise HTTPException(403, "refused: this request comes from another web site")
     origin = request.headers.get("origin")
-    if origin is None or (origin == "null" and fetch_site == "same-origin"):
-        # Chromium sends `Origin: null` on a same-origin form post under our
-        # `Referrer-Policy: no-referrer`; `Sec-Fetch-Site`, which no page can forge, vouches.
+    if origin is None:
         return
+    if origin == "null":
+        if fetch_site == "same-origin" or vouched:
+            return
+        raise HTTPException(
+            403,
+            "refused: this request comes from another web site (Origin: null and no valid "
+            "form token; reload the library page and send the form again)",
+        )
     host = request.headers.get("host", "")
     try:
-        parts = urlsplit(origin)
+        netloc = urlsplit(origin).netloc
     except ValueError:
-        parts = None
-    if origin == "null" or parts is None or parts.netloc.lower() != host.lower():
+        netloc = None
+    if netloc is None or netloc.lower() != host.lower():
         raise HTTPException(403, "refused: this request comes from another web site (Origin)")
 
 
