@@ -41,6 +41,7 @@ def main(base: str, token: str, artifacts: Path) -> dict[str, Any]:
             seen["posts"].append(
                 {
                     "url": request.url,
+                    "page": request.frame.url,
                     "origin": headers.get("origin"),
                     "sec-fetch-site": headers.get("sec-fetch-site"),
                     "referer": headers.get("referer"),
