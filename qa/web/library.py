@@ -78,6 +78,10 @@ PAGE_SIZE = 50  # documents per page of GET /documents by default
 MAX_PAGE_SIZE = 500
 PAGE_FORM_ERRORS = (400, 403, 404, 409, 413, 415, 422)  # a form's errors: the page, with a message
 UPLOAD_ROUTES = (("POST", "/documents"), ("POST", "/library/upload"))
+# The forms' answer once they were read and come from this site, whatever the outcome.
+REDIRECT: dict[int | str, dict[str, Any]] = {
+    303: {"description": "Done or refused: the library page it redirects to says which."}
+}
 
 
 # ---- form fields --------------------------------------------------------------------------
@@ -442,7 +446,7 @@ def _remember(
     "/library/upload",
     response_class=HTMLResponse,
     tags=["page"],
-    responses=errors(*PAGE_FORM_ERRORS, html_route=True),
+    responses={**errors(*PAGE_FORM_ERRORS, html_route=True), **REDIRECT},
     summary="The page's upload form",
 )
 async def library_upload(
@@ -457,7 +461,7 @@ async def library_upload(
     "/library/remove",
     response_class=HTMLResponse,
     tags=["page"],
-    responses=errors(*PAGE_FORM_ERRORS, html_route=True),
+    responses={**errors(*PAGE_FORM_ERRORS, html_route=True), **REDIRECT},
     summary="The page's remove button",
 )
 async def library_remove(
@@ -472,7 +476,7 @@ async def library_remove(
     "/library/token",
     response_class=HTMLResponse,
     tags=["page"],
-    responses=errors(*PAGE_FORM_ERRORS, html_route=True),
+    responses={**errors(*PAGE_FORM_ERRORS, html_route=True), **REDIRECT},
     summary="The page's admin token form",
 )
 async def library_token(request: Request, service: ServiceDep, templates: TemplatesDep) -> Response:
@@ -486,7 +490,7 @@ async def library_token(request: Request, service: ServiceDep, templates: Templa
     "/library/lock",
     response_class=HTMLResponse,
     tags=["page"],
-    responses=errors(*PAGE_FORM_ERRORS, html_route=True),
+    responses={**errors(*PAGE_FORM_ERRORS, html_route=True), **REDIRECT},
     summary="The page's Lock button",
 )
 async def library_lock(request: Request, service: ServiceDep, templates: TemplatesDep) -> Response:

@@ -180,3 +180,19 @@ def test_the_progress_bar_never_goes_back_when_a_queued_rebuild_starts(
     # Each run's own percent would have read 50, 92, 15, 60, 97.
     assert values[:6] == [50, 50, 57, 80, 98, 100], values
     assert any("Another rebuild is queued" in m for m in messages), messages
+
+
+def test_the_page_checks_chosen_files_with_the_server_s_words(server: LiveServer, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    page.goto(f"{server.url}/library")
+    many = [{"name": f"f{n}.txt", "mimeType": "text/plain", "buffer": b"Text."} for n in range(11)]
+    page.set_input_files("#files", many)
+    note = page.inner_text("#upload-check")
+    server_says = httpx.post(
+        f"{server.url}/documents", files=[("files", (f["name"], f["buffer"])) for f in many]
+    ).json()["detail"]
+    assert (
+        note == server_says == "too many files: at most 10 per upload; send the others in another"
+    )
+    page.click("#upload button[type=submit]")  # blocked in the page: nothing is posted
+    assert page.url == f"{server.url}/library"

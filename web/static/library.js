@@ -120,14 +120,21 @@
     function problems() {
       const found = [];
       const files = Array.from(input.files || []);
-      if (files.length > maxFiles) found.push("at most " + maxFiles + " files at once");
+      if (files.length > maxFiles) {
+        found.push("too many files: at most " + maxFiles + " per upload; send the others in another");
+      }
       let total = 0;
       files.forEach(function (file) {
         total += file.size;
         const dot = file.name.lastIndexOf(".");
         const type = dot < 0 ? "" : file.name.slice(dot).toLowerCase();
-        if (!types.includes(type)) found.push(file.name + ": unsupported type");
-        else if (file.size > maxFile) found.push(file.name + ": larger than the limit, will be refused");
+        if (!types.includes(type)) {
+          found.push(file.name + ": unsupported file type " + (type || "(no extension)"));
+        } else if (file.size > maxFile) {
+          const mb = (file.size / (1024 * 1024)).toFixed(1).replace(/\.0$/, "");
+          found.push(file.name + ": file too large: " + mb + " MB, the limit is " +
+            form.dataset.maxFileMb + " MB a file");
+        }
       });
       const blocking = files.length > maxFiles || total > maxUpload;
       if (total > maxUpload) found.push("all together larger than " + form.dataset.maxUploadMb + " MB; send fewer at once");
