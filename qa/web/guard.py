@@ -23,6 +23,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from html import escape
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -39,6 +40,13 @@ PAGE_CSP = (
 # Swagger UI sets inline style attributes; scripts stay 'self' only.
 DOCS_CSP = PAGE_CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 
+# The page of an error Guard answers itself (before any route: a body too large for a form).
+HTML_ERROR = (
+    '<!doctype html><html lang="en"><meta charset="utf-8"><title>Error {status}</title>'
+    '<link rel="stylesheet" href="/static/style.css"><main><p class="notice error" role="alert">'
+    '{detail}</p><p><a href="/library">Back to the library</a></p></main></html>'
+)
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -46,9 +54,14 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-async def _send_json(send: Send, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+async def _send_json(send: Send, status: int, detail: str, html: bool = False) -> None:
+    """`{"detail": ...}` with `status`; a small page instead for a browser (`html`)."""
+    if html:
+        body = HTML_ERROR.format(status=status, detail=escape(detail)).encode()
+        kind = b"text/html; charset=utf-8"
+    else:
+        body, kind = json.dumps({"detail": detail}).encode(), b"application/json"
+    headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -96,7 +109,9 @@ class Guard:
             limit = self.limits.get((scope["method"], path), self.limit)
             replay = await self._read_body(scope, receive, limit)
             if replay is None:
-                await _send_json(send_with_headers, 413, too_large(limit))
+                accept = dict(scope.get("headers", [])).get(b"accept", b"")
+                html = b"text/html" in accept
+                await _send_json(send_with_headers, 413, too_large(limit), html)
             else:
                 await self.app(scope, replay, send_with_headers)
         except asyncio.CancelledError:

@@ -107,3 +107,10 @@ def test_the_origin_check_takes_origin_null_only_when_something_vouches() -> Non
         with pytest.raises(HTTPException) as caught:
             check_origin(_request(*headers), vouched)
         assert caught.value.status_code == 403 and "another web site" in caught.value.detail
+
+
+def test_a_form_over_the_body_limit_gets_a_page_not_json(client: TestClient) -> None:
+    big = b"x" * (64 * 1024 + 1)
+    page = client.post("/ask", content=big, headers={"accept": "text/html"})
+    assert page.status_code == 413 and page.headers["content-type"].startswith("text/html")
+    assert "larger than 64 KB" in page.text and 'href="/library"' in page.text
