@@ -22,6 +22,12 @@ from typing import TYPE_CHECKING, Any
 # by the user wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+# No library telemetry and no files outside the product's folders (see qa/offline.py): it
+# must happen before onnxruntime is imported, which reads its setting once, at import.
+from qa import offline  # noqa: E402
+
+offline.apply()
+
 if TYPE_CHECKING:
     from qa.answer import Answer, Citation
     from qa.assistant import Assistant, ReadOnlyStore

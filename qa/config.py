@@ -2,7 +2,7 @@
 
 In: environment variables (`QA_DOCS_DIR`, `QA_INDEX_DIR`, `QA_STORE`, `QA_MODEL`,
 `QA_QUERY_ENCODER`, `QA_MAX_FILE_MB`, `QA_THRESHOLD`, `QA_ENTITIES_AT_BUILD`, `QA_READER`,
-`QA_ADMIN_TOKEN`)
+`QA_ADMIN_TOKEN`, `QA_ADMIN_SESSION_HOURS`)
 and keyword overrides.
 Out: a frozen `Settings`; bad values raise ValueError with the variable's name in the message.
 """
@@ -46,6 +46,9 @@ class Settings:
     # The trained reader (qa.reader): a model folder or 'off'; None: `QA_READER`, else the one
     # shipped in the package (when there is one).
     reader: str | None = None
+    # How long the library page stays unlocked after the admin token was typed into it
+    # (the server forgets the session after this, whatever the browser keeps).
+    admin_session_hours: float = 12.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.top_k <= MAX_TOP_K:
@@ -59,6 +62,8 @@ class Settings:
             raise ValueError(f"QA_MAX_FILE_MB must be > 0, got {self.max_file_mb}")
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"QA_THRESHOLD must be in 0..1, got {self.threshold}")
+        if self.admin_session_hours <= 0:
+            raise ValueError(f"QA_ADMIN_SESSION_HOURS must be > 0, got {self.admin_session_hours}")
 
     @property
     def max_bytes(self) -> int:
@@ -107,6 +112,7 @@ class Settings:
             threshold=_number(env, "QA_THRESHOLD", None),
             entities_at_build=_flag(env, "QA_ENTITIES_AT_BUILD", True),
             reader=env.get("QA_READER"),
+            admin_session_hours=_number(env, "QA_ADMIN_SESSION_HOURS", 12.0),
         )
         given = overrides.get("docs_dir") is not None or bool(env.get("QA_DOCS_DIR"))
         settings = replace(settings, docs_given=given)

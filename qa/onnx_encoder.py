@@ -88,8 +88,10 @@ class OnnxEncoder:
 
 def cpu_session(path: Path, threads: int = 1):  # type: ignore[no-untyped-def]
     """An onnxruntime CPU session over the model file `path`, with `threads` intra-op threads,
-    one inter-op thread and warnings only."""
-    import onnxruntime as ort
+    one inter-op thread and warnings only (and no telemetry: `qa.offline`)."""
+    from qa.offline import onnxruntime
+
+    ort = onnxruntime()
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads

@@ -39,20 +39,29 @@ def safe_name(filename: str) -> str:
     only (`..`, `/`, `\\` and drive letters cannot lead out), Unicode normalised (NFC),
     characters other than letters, digits, `.`, `-`, `_` and spaces turned into `_`, no
     leading dots (no hidden files) or trailing dots and spaces, at most `MAX_NAME_CHARS`
-    characters with the extension kept. Raises `NameRefused` when nothing usable is left."""
+    characters with the extension kept (lower-cased). Raises `NameRefused`, saying why,
+    when the part before the extension has no letter or digit (`😀.txt`, `....txt`: the
+    file would be hidden or nameless) or is a name Windows reserves (`con.txt`)."""
     base = unicodedata.normalize("NFC", filename).replace("\\", "/").split("/")[-1]
     base = base.split(":")[-1]  # C:name, and NTFS streams
-    base = re.sub(r"[^\w.\- ]", "_", base)
-    base = re.sub(r"\s+", " ", base)
-    base = re.sub(r"_{2,}", "_", base).strip(" ._")
     stem, dot, suffix = base.rpartition(".")
-    if not dot:
+    if not dot or not re.fullmatch(r"\w{1,10}", suffix, re.ASCII):
         stem, suffix = base, ""
     suffix = f".{suffix.lower()}" if suffix else ""
-    stem = stem.strip(" ._")[: MAX_NAME_CHARS - len(suffix)].rstrip(" .")
-    if not stem or stem.lower() in _RESERVED:
+    stem = re.sub(r"[^\w.\- ]", "_", stem)
+    stem = re.sub(r"\s+", " ", stem)
+    stem = re.sub(r"_{2,}", "_", stem).strip(" ._")
+    stem = stem[: MAX_NAME_CHARS - len(suffix)].rstrip(" .")
+    if not re.search(r"[^\W_]", stem):
         raise NameRefused(
-            f"file name {filename!r} is empty or reserved once made safe; rename the file"
+            f"the name {filename!r} has no letter or digit before its extension (names are "
+            "made of letters, digits, spaces, '.', '-' and '_', and may not start with a dot); "
+            f"rename it, for example to document{suffix or '.txt'}"
+        )
+    if stem.lower() in _RESERVED:
+        raise NameRefused(
+            f"the name {filename!r} is reserved on Windows ({stem}); rename the file, "
+            f"for example to {stem}-1{suffix}"
         )
     return stem + suffix
 

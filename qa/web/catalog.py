@@ -5,11 +5,14 @@ and the list's options (text to look for, sort, direction). Out: `read_library(s
 `Library`: one `LibraryEntry` per indexed document with its title, type, size, chunks and
 when it was indexed; the files skipped at the last rebuild; the index's figures),
 `select(entries, text, sort, descending)` (the page or the API's slice of it, `SORTS` the
-orders it knows) and, for the page, `when(seconds)` and `size_text(size)`.
+orders it knows; names in natural order: 2 before 10) and, for the page, `when(seconds)`,
+`size_text(size)` and `megabytes(size)`. One unit everywhere: 1 KB = 1024 bytes, 1 MB =
+1024 KB, as in `QA_MAX_FILE_MB` and the upload limits.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,11 +94,21 @@ def select(
         e for e in entries if needle in f"{e.doc_id}\n{e.title}\n{e.type}".casefold()
     ]  # fmt: skip
     keys = {
-        "name": lambda e: (e.title.casefold(), e.doc_id),
-        "date": lambda e: (e.indexed_at or 0.0, e.doc_id),
-        "size": lambda e: (e.size, e.doc_id),
+        "name": lambda e: (natural(e.title), natural(e.doc_id)),
+        "date": lambda e: (e.indexed_at or 0.0, natural(e.doc_id)),
+        "size": lambda e: (e.size, natural(e.doc_id)),
     }
     return sorted(chosen, key=keys.get(sort, keys["name"]), reverse=descending)
+
+
+def natural(text: str) -> list[str | int]:
+    """A sort key that orders runs of digits by their value: `file 2` before `file 10`.
+    Splitting on one capturing group alternates text and digits, so the keys of any two
+    strings compare text with text and numbers with numbers."""
+    parts: list[str | int] = []
+    for i, part in enumerate(re.split(r"([0-9]+)", text.casefold())):
+        parts.append(int(part) if i % 2 else part)
+    return parts
 
 
 def when(seconds: float | None) -> str:
@@ -105,10 +118,20 @@ def when(seconds: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(seconds))
 
 
+KB = 1024
+MB = 1024 * 1024
+
+
 def size_text(size: int) -> str:
-    """A byte count for people: 812 B, 4.2 KB, 1.3 MB."""
-    if size < 1000:
+    """A byte count for people: 812 B, 4.2 KB, 1.3 MB (1 KB = 1024 bytes)."""
+    if size < KB:
         return f"{size} B"
-    if size < 1_000_000:
-        return f"{size / 1000:.1f} KB"
-    return f"{size / 1_000_000:.1f} MB"
+    if size < MB:
+        return f"{size / KB:.1f} KB"
+    return f"{megabytes(size, 1)} MB"
+
+
+def megabytes(size: int, decimals: int = 0) -> str:
+    """`size` bytes in MB (1024 x 1024 bytes), without a trailing `.0`: 20, 20.5."""
+    text = f"{size / MB:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text

@@ -9,6 +9,7 @@ failures (docs folder, index, model) into 503 with their message.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -25,6 +26,26 @@ from qa.web.service import PRODUCT_ERRORS, NotReady, ReaderOnly
 EXAMPLE_BODY = f'{{"question": "{EXAMPLE_QUESTION}", "top_k": 5}}'
 
 
+def choices(pattern: str) -> str | None:
+    """The alternatives of a pattern like `^(name|date|size)$` as `name, date or size`."""
+    found = re.fullmatch(r"\^\(([\w|-]+)\)\$", pattern)
+    if not found:
+        return None
+    options = found.group(1).split("|")
+    return ", ".join(options[:-1]) + " or " + options[-1] if len(options) > 1 else options[0]
+
+
+def _plain(field: str, kind: str, ctx: dict[str, Any]) -> str | None:
+    """A plain sentence for the errors whose pydantic wording shows a regular expression or
+    says nothing useful; None for the others, whose wording is kept (clients match it)."""
+    if kind == "string_pattern_mismatch":
+        options = choices(str(ctx.get("pattern", "")))
+        return f"{field} must be {options}" if options else f"{field} is not in the expected form"
+    if kind == "bool_parsing":
+        return f"{field} must be true or false"
+    return None
+
+
 def human_errors(errors: list[dict[str, Any]]) -> str:
     """Pydantic's validation errors as one sentence a person can act on."""
     sentences = []
@@ -33,7 +54,10 @@ def human_errors(errors: list[dict[str, Any]]) -> str:
         field = ".".join(where) or "the request body"
         kind = error.get("type", "")
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-        if kind == "missing":
+        plain = _plain(field, kind, error.get("ctx") or {})
+        if plain:
+            sentences.append(plain)
+        elif kind == "missing":
             sentences.append(f"{field} is missing")
         elif kind == "json_invalid":
             sentences.append(f"the request body is not valid JSON; send for example {EXAMPLE_BODY}")
@@ -72,7 +96,7 @@ def add_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
             detail = "send the body as JSON with the header 'Content-Type: application/json'"
             return reply(request, 415, detail, errors=errors)
         status = 400 if any(e["type"] == "json_invalid" for e in errors) else 422
-        return reply(request, status, human_errors(errors), errors=errors)
+        return reply(request, status, human_errors(list(exc.errors())), errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

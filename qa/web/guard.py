@@ -23,6 +23,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from html import escape
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -39,6 +40,13 @@ PAGE_CSP = (
 # Swagger UI sets inline style attributes; scripts stay 'self' only.
 DOCS_CSP = PAGE_CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 
+# The page of an error Guard answers itself (before any route: a body too large for a form).
+HTML_ERROR = (
+    '<!doctype html><html lang="en"><meta charset="utf-8"><title>Error {status}</title>'
+    '<link rel="stylesheet" href="/static/style.css"><main><p class="notice error" role="alert">'
+    '{detail}</p><p><a href="/library">Back to the library</a></p></main></html>'
+)
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -46,9 +54,14 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-async def _send_json(send: Send, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+async def _send_json(send: Send, status: int, detail: str, html: bool = False) -> None:
+    """`{"detail": ...}` with `status`; a small page instead for a browser (`html`)."""
+    if html:
+        body = HTML_ERROR.format(status=status, detail=escape(detail)).encode()
+        kind = b"text/html; charset=utf-8"
+    else:
+        body, kind = json.dumps({"detail": detail}).encode(), b"application/json"
+    headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -96,7 +109,9 @@ class Guard:
             limit = self.limits.get((scope["method"], path), self.limit)
             replay = await self._read_body(scope, receive, limit)
             if replay is None:
-                await _send_json(send_with_headers, 413, too_large(limit))
+                accept = dict(scope.get("headers", [])).get(b"accept", b"")
+                html = b"text/html" in accept
+                await _send_json(send_with_headers, 413, too_large(limit), html)
             else:
                 await self.app(scope, replay, send_with_headers)
         except asyncio.CancelledError:
@@ -224,25 +239,39 @@ def authorize(request: Request, token: str | None, presented: str | None = None)
         raise HTTPException(403, "the admin token is wrong")
 
 
-def check_origin(request: Request) -> None:
+def check_origin(request: Request, vouched: bool = False) -> None:
     """Refuse a write another web site's page makes a browser send (CSRF): HTTPException 403
-    when `Origin` names another site than the `Host` asked for, or when the browser says
-    (`Sec-Fetch-Site`) the request comes from another site. Clients that are not browsers
-    send neither header and pass; they cannot be made to carry a victim's credentials."""
+    when the browser says (`Sec-Fetch-Site`) the request comes from another site, when
+    `Origin` names another host:port than the `Host` asked for, or when `Origin` is `null`
+    and nothing vouches for the request. Clients that are not browsers send neither header
+    and pass; they cannot be made to carry a victim's credentials.
+
+    `Origin: null` is what Chromium sends on a same-origin form post under our
+    `Referrer-Policy: no-referrer`, and also what a page of another site can make it send.
+    Two things vouch for it: `Sec-Fetch-Site: same-origin` (which no page can forge; only
+    sent to potentially trustworthy origins: https, loopback), and `vouched`, which the
+    caller sets when the form carried a valid form token (`qa.web.write_access`): the only
+    proof left over plain HTTP to another machine."""
     fetch_site = request.headers.get("sec-fetch-site")
     if fetch_site is not None and fetch_site not in ("same-origin", "none"):
         raise HTTPException(403, "refused: this request comes from another web site")
     origin = request.headers.get("origin")
-    if origin is None or (origin == "null" and fetch_site == "same-origin"):
-        # Chromium sends `Origin: null` on a same-origin form post under our
-        # `Referrer-Policy: no-referrer`; `Sec-Fetch-Site`, which no page can forge, vouches.
+    if origin is None:
         return
+    if origin == "null":
+        if fetch_site == "same-origin" or vouched:
+            return
+        raise HTTPException(
+            403,
+            "refused: this request comes from another web site (Origin: null and no valid "
+            "form token; reload the library page and send the form again)",
+        )
     host = request.headers.get("host", "")
     try:
-        parts = urlsplit(origin)
+        netloc = urlsplit(origin).netloc
     except ValueError:
-        parts = None
-    if origin == "null" or parts is None or parts.netloc.lower() != host.lower():
+        netloc = None
+    if netloc is None or netloc.lower() != host.lower():
         raise HTTPException(403, "refused: this request comes from another web site (Origin)")
 
 

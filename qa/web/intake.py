@@ -18,12 +18,15 @@ from typing import Any
 
 from fastapi import HTTPException, Request
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa.documents import check_content
+from qa.documents import SUPPORTED_SUFFIXES, check_content
 from qa.uploads import AlreadyExists, NameRefused, safe_name, write_file
+from qa.web.catalog import megabytes
 from qa.web.service import Service
 
 MAX_FILES = 10  # files per upload request
+TOO_MANY_FILES = f"too many files: at most {MAX_FILES} per upload; send the others in another"
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,13 @@ def _check_upload(
         name = safe_name(filename)
     except NameRefused as exc:
         return Outcome(filename, status=422, reason=str(exc))
-    problem = check_content(name, data, service.assistant.settings.max_bytes)
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        return Outcome(filename, name, status=415, reason=unsupported(name, suffix))
+    max_bytes = service.assistant.settings.max_bytes
+    if len(data) > max_bytes:
+        return Outcome(filename, name, status=413, reason=too_large(len(data), max_bytes))
+    problem = check_content(name, data, max_bytes)
     if problem:
         status = 413 if "too large" in problem else 415 if "unsupported" in problem else 422
         return Outcome(filename, name, status=status, reason=problem)
@@ -79,6 +88,22 @@ def _check_upload(
         if target.is_symlink() or not target.is_file():
             return Outcome(filename, name, status=409, reason=f"{name} is not a regular file")
     return Outcome(filename, name)
+
+
+def unsupported(name: str, suffix: str) -> str:
+    """Why `name` is refused for its type, with the types that are accepted."""
+    accepted = ", ".join(SUPPORTED_SUFFIXES)
+    if not suffix:
+        return f"unsupported file type: {name} has no extension; accepted: {accepted}"
+    return f"unsupported file type {suffix}; accepted: {accepted}"
+
+
+def too_large(size: int, max_bytes: int) -> str:
+    """Why a file of `size` bytes is refused, in the page's unit (1 MB = 1024 x 1024 bytes)."""
+    found, limit = f"{megabytes(size, 1)} MB", f"{megabytes(max_bytes, 1)} MB"
+    if found == limit:  # just over: the rounded figures would read alike
+        found, limit = f"{size:,} bytes", f"{limit} ({max_bytes:,} bytes)"
+    return f"file too large: {found}, the limit is {limit} a file (QA_MAX_FILE_MB on the server)"
 
 
 def _write(folder: Path, outcome: Outcome, data: bytes, replace: bool) -> Outcome:
@@ -101,7 +126,12 @@ async def read_files(request: Request) -> tuple[list[tuple[str, bytes]], dict[st
         raise HTTPException(
             415, "send the files as multipart/form-data (curl -F files=@report.pdf ...)"
         )
-    form = await request.form(max_files=MAX_FILES + 1, max_fields=20)
+    try:
+        form = await request.form(max_files=MAX_FILES, max_fields=20)
+    except StarletteHTTPException as exc:  # Starlette's 400 for a form over its limits
+        if "files" in str(exc.detail).lower():
+            raise HTTPException(413, TOO_MANY_FILES) from None
+        raise
     files, fields = [], {}
     for key, value in form.multi_items():
         if isinstance(value, UploadFile):
@@ -109,8 +139,8 @@ async def read_files(request: Request) -> tuple[list[tuple[str, bytes]], dict[st
                 files.append((value.filename, await value.read()))
         else:
             fields[key] = value
-    if len(files) > MAX_FILES:
-        raise HTTPException(413, f"too many files: at most {MAX_FILES} per upload")
+    if len(files) > MAX_FILES:  # the form's limit counts nameless parts too; kept for safety
+        raise HTTPException(413, TOO_MANY_FILES)
     return files, fields
 
 

@@ -3,33 +3,44 @@
 In: requests; the service and templates through `Depends`. Out: `router` with
 `GET /documents` (the indexed documents, paged, with the skipped files and the index's
 figures), `POST /documents` (multipart upload), `DELETE /documents/{doc_id}` (to the trash),
-`GET /index/status` (the rebuild's stage and progress), and the page's side: `GET /library`
-and its two forms, `POST /library/upload` and `POST /library/remove`; and the limits the app
-and the page use (`MAX_FILES`, `MAX_UPLOAD_BYTES` for `UPLOAD_ROUTES`, `PAGE_SIZE`).
+`GET /index/status` (the rebuild's stage and progress), and the page's side: `GET /library`,
+the removal's confirmation `GET /library/remove?doc_id=`, and its forms, `POST
+/library/upload`, `/library/remove`, `/library/token` (unlock) and `/library/lock`, each
+answered by a redirect to the page showing its result (post/redirect/get, `qa.web.flash`);
+and the limits the app and the page use (`MAX_FILES`, `MAX_UPLOAD_BYTES` for
+`UPLOAD_ROUTES`, `PAGE_SIZE`).
 
 Writes (uploads, removals) are allowed where a rebuild is: `authorize` (loopback, or the admin
 token) and a builder server (a reader-only one answers 409, `ReaderOnly`). They must come from
-this site (`check_origin`, against CSRF) as multipart forms; `qa.web.write_access` checks all
-that. Every file is checked (name, type, size, readable text, name taken) before anything is
-written; then the good ones are written atomically (`qa.web.intake`, over `qa.uploads`) and a
-rebuild is queued (`Service.request_rebuild`). `?wait=true` waits for it and returns its
+this site (`check_origin`, against CSRF; the page's forms carry a form token, which is what
+vouches for them when a browser sends `Origin: null`) as multipart forms;
+`qa.web.write_access` checks all that. Only files the library could list (supported type,
+no hidden part) can be removed. Every file is checked (name, type, size, readable text,
+name taken) before anything is written; then the good ones are written atomically
+(`qa.web.intake`, over `qa.uploads`) and a rebuild is queued (`Service.request_rebuild`).
+`?wait=true` waits for it and returns its
 report. What the list and the page show comes from `qa.web.catalog`.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
+from pathlib import PurePosixPath
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.convertors import PathConvertor, register_url_convertor
 
-from qa.uploads import move_to_trash
-from qa.web.catalog import read_library, select, size_text, when
+from qa.documents import SUPPORTED_SUFFIXES
+from qa.uploads import TRASH, move_to_trash
+from qa.web.catalog import megabytes, read_library, select, size_text, when
 from qa.web.deps import ServiceDep, TemplatesDep
-from qa.web.guard import check_doc_id
+from qa.web.flash import FLASHES
+from qa.web.guard import check_doc_id, check_origin
 from qa.web.intake import MAX_FILES, read_files, refusal, store_uploads, upload_body
 from qa.web.models import (
     DocumentListOut,
@@ -39,7 +50,16 @@ from qa.web.models import (
 )
 from qa.web.models import error_responses as errors
 from qa.web.service import ReaderOnly, Service
-from qa.web.write_access import authorize_write, needs_token, remember_token
+from qa.web.write_access import (
+    FORM_FIELD,
+    authorize_write,
+    forget_session,
+    form_token,
+    form_token_valid,
+    has_session,
+    needs_token,
+    remember_token,
+)
 
 
 class DocIdConvertor(PathConvertor):
@@ -58,6 +78,10 @@ PAGE_SIZE = 50  # documents per page of GET /documents by default
 MAX_PAGE_SIZE = 500
 PAGE_FORM_ERRORS = (400, 403, 404, 409, 413, 415, 422)  # a form's errors: the page, with a message
 UPLOAD_ROUTES = (("POST", "/documents"), ("POST", "/library/upload"))
+# The forms' answer once they were read and come from this site, whatever the outcome.
+REDIRECT: dict[int | str, dict[str, Any]] = {
+    303: {"description": "Done or refused: the library page it redirects to says which."}
+}
 
 
 # ---- form fields --------------------------------------------------------------------------
@@ -70,11 +94,27 @@ def is_true(value: str | None) -> bool:
 # ---- removals -----------------------------------------------------------------------------
 
 
+def removable(doc_id: str) -> bool:
+    """Whether `doc_id` names a file the library could list: no hidden part (`.trash/`,
+    `.hiddenfile`, temporary uploads) and a supported type. Only those may be removed."""
+    return not any(part.startswith(".") for part in doc_id.split("/")) and (
+        PurePosixPath(doc_id).suffix.lower() in SUPPORTED_SUFFIXES
+    )
+
+
 def remove_document(service: Service, doc_id: str) -> str:
     """Move `doc_id`'s file to the trash and tell the removal guard it was meant; returns
-    where it went, relative to the docs folder. 400 for a bad doc_id, 404 when neither the
-    index nor the folder has it."""
+    where it went, relative to the docs folder. 400 for a bad doc_id, 404 when the folder
+    has no such file or it is not one the library lists (hidden, unsupported type)."""
     check_doc_id(doc_id)
+    if doc_id.split("/")[0] == TRASH:
+        raise HTTPException(400, f"{doc_id!r} is in the trash, not in the library")
+    if not removable(doc_id):
+        raise HTTPException(
+            404,
+            f"no document {doc_id!r}: only listed documents can be removed (supported types, "
+            "not hidden)",
+        )
     folder = service.assistant.settings.docs_dir
     try:
         moved = move_to_trash(folder, doc_id)
@@ -215,6 +255,8 @@ def index_status(service: ServiceDep) -> dict[str, Any]:
 
 # ---- the page -----------------------------------------------------------------------------
 
+SortParam = Annotated[str, Query(pattern="^(name|date|size)$")]
+
 
 @router.get(
     "/library",
@@ -228,12 +270,19 @@ def library_page(
     service: ServiceDep,
     templates: TemplatesDep,
     q: Annotated[str, Query(max_length=200)] = "",
-    sort: Annotated[str, Query(pattern="^(name|date|size)$")] = "name",
+    sort: SortParam = "name",
     desc: Annotated[bool, Query()] = False,
+    done: Annotated[str, Query(max_length=64, description="A form's result to show.")] = "",
 ) -> Response:
     """Every indexed document (sortable, filterable), the skipped files, the index's figures,
-    the rebuild's progress, and the forms to upload and remove documents."""
-    return render_library(request, service, templates, {"q": q, "sort": sort, "desc": desc})
+    the rebuild's progress, and the forms to upload and remove documents. `done`: the key
+    a form's redirect carries, to show what that form did (post/redirect/get)."""
+    shown = FLASHES.get(done) or {}
+    if done and not shown:
+        shown = {"error": "that result is no longer kept; the list below is up to date"}
+    return render_library(
+        request, service, templates, {"q": q, "sort": sort, "desc": desc}, **shown
+    )
 
 
 def render_library(
@@ -253,108 +302,212 @@ def render_library(
         "role": service.role,
         "ready": service.ready.is_set(),
         "needs_token": needs_token(request, service),
+        "session": has_session(request, service),
+        "session_hours": session_hours(service),
         "max_files": MAX_FILES,
-        "max_file_mb": service.assistant.settings.max_bytes // (1024 * 1024),
-        "max_upload_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
+        "max_file_mb": megabytes(service.assistant.settings.max_bytes, 1),
+        "max_upload_mb": megabytes(MAX_UPLOAD_BYTES),
         "when": when,
         "size_text": size_text,
         **options,
         **extra,
     }
-    return templates.TemplateResponse(request, "library.html", context, status)
+    return with_form_token(request, templates, "library.html", context, status)
+
+
+def with_form_token(
+    request: Request, templates: Any, name: str, context: dict[str, Any], status: int = 200
+) -> Response:
+    """Template `name` rendered with the browser's form token (setting its cookie if new)."""
+    holder = Response()
+    context = {**context, "form_token": form_token(request, holder)}
+    response: Response = templates.TemplateResponse(request, name, context, status)
+    for key, value in holder.headers.items():
+        if key == "set-cookie":
+            response.headers.append(key, value)
+    return response
+
+
+def session_hours(service: Service) -> float:
+    """How long an unlocked page stays unlocked (`QA_ADMIN_SESSION_HOURS`)."""
+    return service.assistant.settings.admin_session_hours
+
+
+@router.get(
+    "/library/remove",
+    response_class=HTMLResponse,
+    tags=["page"],
+    responses=errors(400, 404, 413, 422, html_route=True),
+    summary="Confirm a removal",
+)
+def library_remove_confirm(
+    request: Request,
+    service: ServiceDep,
+    templates: TemplatesDep,
+    doc_id: Annotated[str, Query(max_length=1000)],
+) -> Response:
+    """The page that asks before a document is removed: its name, where it goes, and a
+    Remove button (a POST to `/library/remove`); works without JavaScript."""
+    check_doc_id(doc_id)
+    path = service.assistant.settings.docs_dir / doc_id
+    if not removable(doc_id) or not (path.is_file() or path.is_symlink()):
+        raise HTTPException(404, f"no document {doc_id!r} to remove")
+    info = service.assistant.snapshot().document(doc_id) if service.ready.is_set() else None
+    context = {
+        "doc_id": doc_id,
+        "title": info.title if info else doc_id,
+        "needs_token": needs_token(request, service),
+        "role": service.role,
+    }
+    return with_form_token(request, templates, "library_remove.html", context)
+
+
+FormAction = Callable[
+    [Request, Service, dict[str, str], list[tuple[str, bytes]], Response],
+    Awaitable[dict[str, Any]],
+]
+
+
+async def form_post(
+    request: Request, service: Service, templates: Any, action: FormAction
+) -> Response:
+    """A library form's post: read it, check it comes from this site, then do `action` and
+    redirect (303) to the page showing the result, whatever it was (post/redirect/get: a
+    reload posts nothing). A form that cannot be read, or comes from another site, gets
+    the page with its error and status at once: nothing was done, nothing is kept."""
+    try:
+        files, fields = await read_files(request)
+        check_origin(request, vouched=form_token_valid(request, fields.get(FORM_FIELD)))
+    except HTTPException as exc:
+        return page_error(request, service, templates, exc)
+    response = RedirectResponse("/library", 303)
+    try:
+        authorize_write(request, service, fields.get("token", ""), fields.get(FORM_FIELD))
+        result = await action(request, service, fields, files, response)
+    except (HTTPException, ReaderOnly) as exc:
+        result = {"error": error_text(exc)}
+    response.headers["location"] = "/library?" + urlencode({"done": FLASHES.put(result)})
+    return response
+
+
+async def _upload(
+    request: Request,
+    service: Service,
+    fields: dict[str, str],
+    files: list[tuple[str, bytes]],
+    response: Response,
+) -> dict[str, Any]:
+    if not files:
+        raise HTTPException(422, "no file was chosen; choose one or more files")
+    outcomes = await asyncio.to_thread(
+        store_uploads, service, files, is_true(fields.get("replace"))
+    )
+    if any(o.saved for o in outcomes):
+        service.request_rebuild()
+    _remember(response, request, service, fields)
+    return {"outcomes": [asdict(o) for o in outcomes]}
+
+
+async def _remove(
+    request: Request,
+    service: Service,
+    fields: dict[str, str],
+    files: list[tuple[str, bytes]],
+    response: Response,
+) -> dict[str, Any]:
+    doc_id = fields.get("doc_id", "")
+    trash = await asyncio.to_thread(remove_document, service, doc_id)
+    service.request_rebuild()
+    _remember(response, request, service, fields)
+    return {"removed": {"doc_id": doc_id, "trash": trash}}
+
+
+async def _unlock(
+    request: Request,
+    service: Service,
+    fields: dict[str, str],
+    files: list[tuple[str, bytes]],
+    response: Response,
+) -> dict[str, Any]:
+    if not fields.get("token", "").strip():
+        raise HTTPException(403, "type the admin token (QA_ADMIN_TOKEN of the server)")
+    return {"unlocked": _remember(response, request, service, fields)}
+
+
+def _remember(
+    response: Response, request: Request, service: Service, fields: dict[str, str]
+) -> bool:
+    return remember_token(
+        response, request, service, fields.get("token", ""), session_hours(service)
+    )
 
 
 @router.post(
     "/library/upload",
     response_class=HTMLResponse,
     tags=["page"],
-    responses=errors(*PAGE_FORM_ERRORS, html_route=True),
+    responses={**errors(*PAGE_FORM_ERRORS, html_route=True), **REDIRECT},
     summary="The page's upload form",
 )
 async def library_upload(
     request: Request, service: ServiceDep, templates: TemplatesDep
 ) -> Response:
-    """The upload form's target: like `POST /documents`, answered with the library page
-    showing what was saved and what was refused, and why."""
-    options = {"q": "", "sort": "name", "desc": False}
-    try:
-        files, fields = await read_files(request)
-        typed = fields.get("token", "")
-        authorize_write(request, service, typed)
-        if not files:
-            raise HTTPException(422, "no file was chosen; choose one or more files")
-    except (HTTPException, ReaderOnly) as exc:
-        return page_error(request, service, templates, exc)
-    outcomes = await asyncio.to_thread(
-        store_uploads, service, files, is_true(fields.get("replace"))
-    )
-    status = 200
-    if any(o.saved for o in outcomes):
-        service.request_rebuild()
-    else:
-        status = next(o.status for o in outcomes)
-    response = render_library(
-        request, service, templates, options, status, outcomes=outcomes,
-        needs_token=needs_token(request, service) and not typed,
-    )  # fmt: skip
-    remember_token(response, request, service, typed)
-    return response
+    """The upload form's target: like `POST /documents`, then a redirect (303) to the
+    library page showing what was saved and what was refused, and why."""
+    return await form_post(request, service, templates, _upload)
 
 
 @router.post(
     "/library/remove",
     response_class=HTMLResponse,
     tags=["page"],
-    responses=errors(*PAGE_FORM_ERRORS, html_route=True),
+    responses={**errors(*PAGE_FORM_ERRORS, html_route=True), **REDIRECT},
     summary="The page's remove button",
 )
 async def library_remove(
     request: Request, service: ServiceDep, templates: TemplatesDep
 ) -> Response:
-    """A remove button's target: like `DELETE /documents/{doc_id}`, answered with the
-    library page."""
-    options = {"q": "", "sort": "name", "desc": False}
-    try:
-        _, fields = await read_files(request)
-        typed = fields.get("token", "")
-        authorize_write(request, service, typed)
-        doc_id = fields.get("doc_id", "")
-        trash = await asyncio.to_thread(remove_document, service, doc_id)
-    except (HTTPException, ReaderOnly) as exc:
-        return page_error(request, service, templates, exc)
-    service.request_rebuild()
-    response = render_library(
-        request, service, templates, options, removed={"doc_id": doc_id, "trash": trash},
-        needs_token=needs_token(request, service) and not typed,
-    )  # fmt: skip
-    remember_token(response, request, service, typed)
-    return response
+    """The removal's confirmation button: like `DELETE /documents/{doc_id}`, then a
+    redirect (303) to the library page saying where the file went."""
+    return await form_post(request, service, templates, _remove)
 
 
 @router.post(
     "/library/token",
     response_class=HTMLResponse,
     tags=["page"],
-    responses=errors(*PAGE_FORM_ERRORS, html_route=True),
+    responses={**errors(*PAGE_FORM_ERRORS, html_route=True), **REDIRECT},
     summary="The page's admin token form",
 )
 async def library_token(request: Request, service: ServiceDep, templates: TemplatesDep) -> Response:
-    """Check the admin token a person typed; when right, the page remembers it in an
-    HttpOnly, SameSite=Strict cookie (holding a keyed hash of it, not the token)."""
+    """Check the admin token a person typed; when right, a session starts: a fresh random
+    id in an HttpOnly, SameSite=Strict cookie, which the server honours for
+    `QA_ADMIN_SESSION_HOURS` (12 by default). Then a redirect (303) to the page."""
+    return await form_post(request, service, templates, _unlock)
+
+
+@router.post(
+    "/library/lock",
+    response_class=HTMLResponse,
+    tags=["page"],
+    responses={**errors(*PAGE_FORM_ERRORS, html_route=True), **REDIRECT},
+    summary="The page's Lock button",
+)
+async def library_lock(request: Request, service: ServiceDep, templates: TemplatesDep) -> Response:
+    """End this browser's admin session (server-side too), then a redirect (303) to the page."""
     try:
         _, fields = await read_files(request)
-        typed = fields.get("token", "")
-        if not typed.strip():
-            raise HTTPException(403, "type the admin token (QA_ADMIN_TOKEN of the server)")
-        authorize_write(request, service, typed)
-    except (HTTPException, ReaderOnly) as exc:
+        check_origin(request, vouched=form_token_valid(request, fields.get(FORM_FIELD)))
+    except HTTPException as exc:
         return page_error(request, service, templates, exc)
-    options = {"q": "", "sort": "name", "desc": False}
-    response = render_library(
-        request, service, templates, options, unlocked=True, needs_token=False
-    )
-    remember_token(response, request, service, typed)
+    response = RedirectResponse("/library", 303)
+    forget_session(response, request)
+    response.headers["location"] = "/library?" + urlencode({"done": FLASHES.put({"locked": True})})
     return response
+
+
+def error_text(exc: HTTPException | ReaderOnly) -> str:
+    return str(exc.detail) if isinstance(exc, HTTPException) else str(exc)
 
 
 def page_error(
@@ -362,6 +515,5 @@ def page_error(
 ) -> Response:
     """The library page with the error that stopped a form, and its status (4xx)."""
     status = exc.status_code if isinstance(exc, HTTPException) else 409
-    detail = str(exc.detail) if isinstance(exc, HTTPException) else str(exc)
     options = {"q": "", "sort": "name", "desc": False}
-    return render_library(request, service, templates, options, status, error=detail)
+    return render_library(request, service, templates, options, status, error=error_text(exc))

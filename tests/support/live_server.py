@@ -57,9 +57,11 @@ def start_server(
     ready: str = "/health",
     timeout: float = 60.0,
     env: dict[str, str] | None = None,
+    host: str = "127.0.0.1",
 ) -> LiveServer:
     """Start the server and wait until `GET ready` answers 200 (`ready=""`: until it listens).
-    `env` adds environment variables (see tests/serve_worker.py for the slow-down ones)."""
+    `env` adds environment variables (see tests/serve_worker.py for the slow-down ones);
+    `host`: the address it listens on (one of this machine's)."""
     port = free_port()
     log_path = Path(tempfile.mkstemp(prefix=f"qa-serve-{port}-", suffix=".log")[1])
     env = {
@@ -70,10 +72,10 @@ def start_server(
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "tests.support.serve_worker", str(docs), str(index), str(port),
-             *args],
+             "--host", host, *args],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
-    server = LiveServer(f"http://127.0.0.1:{port}", port, process, log_path)
+    server = LiveServer(f"http://{host}:{port}", port, process, log_path)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -97,13 +97,16 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
-def _watch(page) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
-    """Record dialogs (dismissed) and console errors of `page`."""
+def _watch(page, accept: bool = False) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+    """Record dialogs (dismissed, or accepted with `accept`) and console errors of `page`."""
     seen: dict[str, list[str]] = {"dialogs": [], "errors": []}
 
     def on_dialog(dialog) -> None:  # type: ignore[no-untyped-def]
         seen["dialogs"].append(dialog.message)
-        dialog.dismiss()
+        if accept and dialog.type == "confirm":
+            dialog.accept()
+        else:
+            dialog.dismiss()
 
     page.on("dialog", on_dialog)
     page.on("console", lambda m: seen["errors"].append(m.text) if m.type == "error" else None)
@@ -253,7 +256,7 @@ def test_upload_watch_the_rebuild_ask_remove_and_see_it_abstain(live: dict, brow
     before = httpx.get(f"{base}/ask", params={"q": LIGHTHOUSE_QUESTION}, timeout=30).json()
     assert not any(c["doc_id"] == "lighthouse.txt" for c in before["citations"])
     page = browser.new_page(viewport={"width": 1100, "height": 900})
-    seen = _watch(page)
+    seen = _watch(page, accept=True)
     page.goto(f"{base}/library")
     page.set_input_files(
         "#files",
@@ -265,6 +268,7 @@ def test_upload_watch_the_rebuild_ask_remove_and_see_it_abstain(live: dict, brow
     )  # fmt: skip
     page.click("#upload button[type=submit]")
     page.wait_for_selector(".outcomes")
+    assert "/library?done=" in page.url  # post/redirect/get: a reload posts nothing
     assert "Saved lighthouse.txt" in page.inner_text(".outcomes")
     assert "Not saved: broken.pdf" in page.inner_text(".outcomes")
     # The bar follows the rebuild without a reload.
@@ -288,7 +292,7 @@ def test_upload_watch_the_rebuild_ask_remove_and_see_it_abstain(live: dict, brow
     assert "lighthouse.txt" in page.inner_text(".sources")
 
     page.goto(f"{base}/library")
-    page.click("tr[data-doc-id='lighthouse.txt'] .remove button")
+    page.click("tr[data-doc-id='lighthouse.txt'] a.remove")  # confirm() asks; accepted
     page.wait_for_selector("text=moved to")
     expect(page.locator("tr[data-doc-id='lighthouse.txt']")).to_have_count(0, timeout=120000)
     expect(page.locator("#rebuild-message")).to_contain_text("Up to date", timeout=120000)
@@ -296,7 +300,9 @@ def test_upload_watch_the_rebuild_ask_remove_and_see_it_abstain(live: dict, brow
     page.goto(f"{base}/?q={LIGHTHOUSE_QUESTION}")
     assert page.locator(".answer.abstained").count() == 1
     assert "Ingrid Halvorsen" not in page.inner_text("main")
-    assert seen["dialogs"] == [] and not [e for e in seen["errors"] if "Security" in e]
+    assert seen["dialogs"] == [
+        "Remove lighthouse.txt? The file goes to .trash/ in the docs folder."
+    ] and not [e for e in seen["errors"] if "Security" in e]
 
     phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
     phone.goto(f"{base}/library")

@@ -47,6 +47,21 @@ def test_names_with_nothing_usable_are_refused(sent: str) -> None:
         safe_name(sent)
 
 
+@pytest.mark.parametrize("sent", ["\U0001f600.txt", "....txt", "_-_.md", " .pdf"])
+def test_a_name_needs_a_letter_or_digit_before_its_extension(sent: str) -> None:
+    with pytest.raises(NameRefused) as caught:
+        safe_name(sent)
+    message = str(caught.value)
+    assert "no letter or digit before its extension" in message and "rename it" in message
+    assert "(none)" not in message
+
+
+def test_the_extension_is_kept_apart_from_the_name_it_follows() -> None:
+    assert safe_name("\u540d\u524d \U0001f600.TXT") == "\u540d\u524d.txt"
+    assert safe_name("weird name!!.md") == "weird name.md"
+    assert safe_name("v1.2 notes.txt") == "v1.2 notes.txt"
+
+
 def test_long_names_are_cut_but_keep_their_extension() -> None:
     name = safe_name("x" * 500 + ".docx")
     assert len(name) <= 120 and name.endswith(".docx")

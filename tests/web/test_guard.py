@@ -71,3 +71,46 @@ def test_one_log_line_per_request_with_its_time(client: TestClient, caplog) -> N
     with caplog.at_level(logging.INFO, logger="qa.server"):
         client.get("/documents/a%0aGET%20/forged%20200%201.0%20ms")
     assert not any("\n" in r.getMessage() for r in caplog.records if r.name == "qa.server")
+
+
+def _request(*headers: tuple[str, str]):  # type: ignore[no-untyped-def]
+    from fastapi import Request
+
+    raw = [(b"host", b"10.0.0.5:8000")] + [(k.encode(), v.encode()) for k, v in headers]
+    return Request({"type": "http", "method": "POST", "path": "/library/upload",
+                    "query_string": b"", "headers": raw, "client": ("10.0.0.9", 5000)})  # fmt: skip
+
+
+def test_the_origin_check_takes_origin_null_only_when_something_vouches() -> None:
+    import pytest
+    from fastapi import HTTPException
+
+    from qa.web.guard import check_origin
+
+    accepted = [
+        ((), False),  # not a browser: curl, scripts
+        ((("origin", "http://10.0.0.5:8000"),), False),  # our own page, Origin kept
+        ((("origin", "null"), ("sec-fetch-site", "same-origin")), False),  # https or loopback
+        ((("origin", "null"),), True),  # plain HTTP to another machine, with a form token
+    ]
+    for headers, vouched in accepted:
+        check_origin(_request(*headers), vouched)
+    refused = [
+        ((("origin", "null"),), False),  # a hostile page under no-referrer looks like this
+        ((("origin", "http://evil.example"),), True),  # a token never excuses another site
+        ((("origin", "http://10.0.0.5:9999"),), True),  # another port is another site
+        ((("sec-fetch-site", "cross-site"), ("origin", "null")), True),
+        ((("sec-fetch-site", "same-site"),), False),
+        ((("origin", "http://[bad"),), False),
+    ]
+    for headers, vouched in refused:
+        with pytest.raises(HTTPException) as caught:
+            check_origin(_request(*headers), vouched)
+        assert caught.value.status_code == 403 and "another web site" in caught.value.detail
+
+
+def test_a_form_over_the_body_limit_gets_a_page_not_json(client: TestClient) -> None:
+    big = b"x" * (64 * 1024 + 1)
+    page = client.post("/ask", content=big, headers={"accept": "text/html"})
+    assert page.status_code == 413 and page.headers["content-type"].startswith("text/html")
+    assert "larger than 64 KB" in page.text and 'href="/library"' in page.text

@@ -1,7 +1,8 @@
 // The library page's live parts. The page works without this file: the forms post and the
 // server renders the result; the rebuild's state is shown as it was when the page loaded.
 // With it: the progress bar follows GET /index/status, the document list refreshes when a
-// rebuild ends, the filter box filters as you type, and chosen files are checked early.
+// rebuild ends, the filter box filters as you type, chosen files are checked early, and
+// Remove asks with confirm() instead of opening the confirmation page.
 "use strict";
 
 (function () {
@@ -12,18 +13,34 @@
   let seen = Number(section.dataset.rebuilds || "0");
   let active = section.dataset.active === "true";
   let idlePolls = 0;
+  // The bar shows the progress of all the rebuilds since the page went busy, and never goes
+  // back: a rebuild queued meanwhile shares the bar with the one running (each its part),
+  // and the bar waits at its value until the whole catches up with it.
+  let period = active ? { start: seen, shown: Number(bar.value) || 0 } : null;
+
+  function overall(status) {
+    if (period === null) period = { start: status.rebuilds, shown: 0 };
+    const finished = Math.max(0, status.rebuilds - period.start);
+    const current = status.rebuilding ? (status.percent || 0) / 100 : 0;
+    const runs = finished + (status.rebuilding ? 1 : 0) + (status.queued ? 1 : 0);
+    const whole = runs ? (100 * (finished + current)) / runs : 0;
+    period.shown = Math.max(period.shown, Math.floor(whole));
+    return period.shown;
+  }
 
   function show(status) {
     const busy = status.rebuilding || status.queued;
     section.dataset.active = busy ? "true" : "false";
     if (busy) {
       bar.hidden = false;
-      bar.value = status.percent === null ? 0 : status.percent;
+      bar.value = overall(status);
       bar.textContent = bar.value + "%";
+      const then = status.queued ? " Another rebuild is queued for the latest changes." : "";
       message.textContent = status.rebuilding
-        ? "Rebuilding: " + status.message + "."
-        : "A rebuild is about to start.";
+        ? "Rebuilding: " + status.message + "." + then
+        : "A rebuild is queued and about to start.";
     } else {
+      period = null;
       bar.value = 100;
       message.textContent = status.error
         ? "The last rebuild failed: " + status.error
@@ -103,14 +120,21 @@
     function problems() {
       const found = [];
       const files = Array.from(input.files || []);
-      if (files.length > maxFiles) found.push("at most " + maxFiles + " files at once");
+      if (files.length > maxFiles) {
+        found.push("too many files: at most " + maxFiles + " per upload; send the others in another");
+      }
       let total = 0;
       files.forEach(function (file) {
         total += file.size;
         const dot = file.name.lastIndexOf(".");
         const type = dot < 0 ? "" : file.name.slice(dot).toLowerCase();
-        if (!types.includes(type)) found.push(file.name + ": unsupported type");
-        else if (file.size > maxFile) found.push(file.name + ": larger than the limit, will be refused");
+        if (!types.includes(type)) {
+          found.push(file.name + ": unsupported file type " + (type || "(no extension)"));
+        } else if (file.size > maxFile) {
+          const mb = (file.size / (1024 * 1024)).toFixed(1).replace(/\.0$/, "");
+          found.push(file.name + ": file too large: " + mb + " MB, the limit is " +
+            form.dataset.maxFileMb + " MB a file");
+        }
       });
       const blocking = files.length > maxFiles || total > maxUpload;
       if (total > maxUpload) found.push("all together larger than " + form.dataset.maxUploadMb + " MB; send fewer at once");
@@ -129,8 +153,25 @@
     });
   }
 
+  function bindRemove() {
+    // Without JavaScript, Remove opens a confirmation page; with it, confirm() asks here.
+    // Delegated from the document: the list (and the form in it) is replaced after rebuilds.
+    document.addEventListener("click", function (event) {
+      const link = event.target.closest("a.remove");
+      const form = document.getElementById("remove-form");
+      if (!link || !form) return;
+      event.preventDefault();
+      const docId = link.dataset.docId;
+      if (window.confirm("Remove " + docId + "? The file goes to .trash/ in the docs folder.")) {
+        form.elements.doc_id.value = docId;
+        form.submit();
+      }
+    });
+  }
+
   bindFilter();
   bindUpload();
+  bindRemove();
   if (active) bar.hidden = false;
   poll();
 })();
