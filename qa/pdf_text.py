@@ -172,44 +172,38 @@ def _page_lines(page) -> list[_Line]:  # type: ignore[no-untyped-def]
             chars = "".join(chr(raw.FPDFText_GetUnicode(textpage, i) or 32) for i in range(count))
         if not chars.strip():
             return []
-        return _lines_of(chars, _boxes(textpage, chars))
+        return _lines_of(textpage, chars)
     finally:
         textpage.close()
 
 
-def _boxes(textpage, chars: str) -> list[tuple[float, float, float, float] | None]:  # type: ignore[no-untyped-def]
-    """(left, right, bottom, top) of each glyph; None for spaces and line breaks."""
+def _lines_of(textpage, chars: str) -> list[_Line]:  # type: ignore[no-untyped-def]
+    """Group the page's glyphs into lines and words by their boxes (PDFium's loose boxes: the
+    font's height, the glyph's advance).
+
+    A new line starts where the glyph's middle leaves the line's height or the pen jumps back
+    or far ahead. A ligature's second letter shares the first one's box; it stays in the
+    word. PDFium's spaces (the file's, and those it adds where glyphs stand apart) are kept; a
+    gap it missed ("chunksize") adds one. One loop, no helper calls: it runs for every glyph."""
     import pypdfium2.raw as raw
 
     rect = raw.FS_RECTF()
     pointer = ctypes.byref(rect)
     get_box = raw.FPDFText_GetLooseCharBox
     handle = textpage.raw
-    boxes: list[tuple[float, float, float, float] | None] = []
-    for index, char in enumerate(chars):
-        if char.isspace() or not get_box(handle, index, pointer):
-            boxes.append(None)
-        else:
-            boxes.append((rect.left, rect.right, rect.bottom, rect.top))
-    return boxes
-
-
-def _lines_of(chars: str, boxes: list[tuple[float, float, float, float] | None]) -> list[_Line]:
-    """Group glyphs into lines and words by their boxes.
-
-    A ligature's second letter shares the first one's box; it stays in the word. PDFium's
-    spaces (the file's, and those it adds where glyphs stand apart) are kept; a gap it missed
-    ("chunksize") adds one."""
     lines: list[_Line] = []
     parts: list[str] = []
     x0 = x1 = bottom = top = last_left = last_height = 0.0
     spaced = False
-    for char, box in zip(chars, boxes, strict=True):
-        if box is None or box[3] - box[2] <= 0:
+    for index, char in enumerate(chars):
+        if char.isspace() or not get_box(handle, index, pointer):
             spaced = spaced or char == " "
             continue
-        left, right, low, high = box
-        height = min(high - low, last_height) if parts else high - low
+        left, right, low, high = rect.left, rect.right, rect.bottom, rect.top
+        glyph_height = high - low
+        if glyph_height <= 0:
+            continue
+        height = glyph_height if not parts or glyph_height < last_height else last_height
         middle = (low + high) / 2
         if (
             parts
@@ -220,14 +214,18 @@ def _lines_of(chars: str, boxes: list[tuple[float, float, float, float] | None])
             if spaced or left - x1 > WORD_GAP * height:
                 parts.append(" ")
             parts.append(char)
-            x1 = max(x1, right)
-            bottom, top = min(bottom, low), max(top, high)
+            if right > x1:
+                x1 = right
+            if low < bottom:
+                bottom = low
+            if high > top:
+                top = high
         else:
             if parts:
                 lines.append(_Line("".join(parts), x0, x1, bottom, top))
             parts = [char]
             x0, x1, bottom, top = left, right, low, high
-        last_left, last_height, spaced = left, high - low, False
+        last_left, last_height, spaced = left, glyph_height, False
     if parts:
         lines.append(_Line("".join(parts), x0, x1, bottom, top))
     return [line for line in lines if line.text.strip()]
