@@ -11,9 +11,10 @@ from its text page, and the layout is rebuilt here from those boxes:
   headers and footers and are dropped, as are lone page numbers there;
 - a two-column page is read band by band (a full-width line, such as a title or a wide figure,
   separates bands): the left column's lines, then the right column's;
-- lines become blocks: a paragraph ends where the vertical gap grows, a line is indented, or a
-  short line ends a sentence; a heading (a numbered section, a larger font, a short line set
-  apart) and a list item (a bullet or a number) are blocks of their own;
+- lines become blocks: a paragraph ends where the step to the next line is wider than the
+  column's leading, a line is indented, or a short line ends a sentence; a heading (a numbered
+  section, a larger font, a short capitalized line set apart before a paragraph) and a list
+  item (a bullet or a number) are blocks of their own, and headings are the `sections`;
 - inside a block lines are joined with a space; a hyphen at a line end is dropped when the
   joined word is an English word (`wordfreq`), kept otherwise ("data-intensive");
 - a block that does not end a sentence continues across a column or page break;
@@ -39,6 +40,7 @@ PARA_GAP = 0.5  # of the line height: a step this much wider than the leading en
 MARGIN = 0.12  # of the page height: where running headers and footers live
 HEADING_SIZE = 1.15  # times the body text's line height: a larger line is a heading
 HEADING_WORDS = 14  # a heading has at most this many words
+SET_APART_WORDS = 8  # a line alone in its block this short, before a paragraph, is a heading
 OPEN_WORDS = 8  # a block this long without a sentence end continues in the next column
 COLUMN_SHARE = 0.25  # each column holds at least this share of a two-column page's lines
 
@@ -342,7 +344,27 @@ def _blocks(runs: list[list[_Line]], body: float) -> list[_Block]:
                 blocks.append(_Block(kind, run_start=previous is None))
             blocks[-1].lines.append(line.text)
             previous = line
+    for block, following in zip(blocks, blocks[1:], strict=False):
+        if _set_apart_heading(block, following):
+            block.kind = "heading"
     return blocks
+
+
+def _set_apart_heading(block: _Block, following: _Block) -> bool:
+    """A short capitalized line without final punctuation, alone in its block and followed by
+    a paragraph of the same column ("Related Work", "ABSTRACT"): a heading in the body font."""
+    if block.kind != "para" or len(block.lines) != 1 or following.run_start:
+        return False
+    text = block.lines[0].strip()
+    words = text.split()
+    return (
+        0 < len(words) <= SET_APART_WORDS
+        and text[:1].isupper()
+        and not text.endswith((".", ",", ";", ":", "!", "?", "-"))
+        and not _CAPTION.match(text)
+        and following.kind == "para"
+        and len(" ".join(following.lines).split()) >= 2 * OPEN_WORDS
+    )
 
 
 def _line_pitch(run: list[_Line]) -> float:
@@ -377,19 +399,27 @@ def _line_kind(line: _Line, body: float) -> str:
     if bullet and not bullet.group(1)[:1].isdigit():
         return "item"
     if words <= HEADING_WORDS and not text.endswith((".", ",", ";", ":", "-")):
-        if line.height > HEADING_SIZE * body and any(c.isalpha() for c in text):
+        if line.height > HEADING_SIZE * body and _capitalized(text):
             return "heading"
         if _NUMBERED_HEADING.match(text) and _names_section(text):
             return "heading"
     return "item" if bullet else "para"
 
 
+def _capitalized(text: str) -> bool:
+    """Whether the first letter of `text` is a capital (a formula's "n are ..." is not)."""
+    letter = next((c for c in text if c.isalpha()), "")
+    return letter.isupper()
+
+
 def _names_section(text: str) -> bool:
     """After its number, a heading is short or in Title Case ("2.6.1 In-Memory Data
     Structures"); a numbered list item is a sentence ("1. The client asks the master ...")."""
     words = text.split()[1:]
-    if not words or not words[0][:1].isupper():
-        return False
+    if not words or not words[0][:1].isupper() or words[0].endswith(","):
+        return False  # "3. BRACHA, G. An asynchronous ..." is a reference
+    if sum(c.isalpha() for c in words[0]) < 3:
+        return False  # "18.2 MB", "0 R": figure labels
     capitalized = sum(1 for word in words if word[:1].isupper() or not word[:1].isalpha())
     return len(words) <= 4 or capitalized >= 0.6 * len(words)
 
