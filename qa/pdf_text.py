@@ -245,7 +245,7 @@ def _metadata_title(document) -> str | None:  # type: ignore[no-untyped-def]
     except Exception:  # noqa: BLE001 - broken metadata is not a reason to skip the text
         return None
     title = " ".join(unicodedata.normalize("NFKC", title or "").split())
-    if _FILE_NAME.search(title) or title.lower().startswith("microsoft word"):
+    if _FILE_NAME.search(title) or title.lower().startswith(("microsoft word", "untitled")):
         return None  # a file name the producing program put there ("paper.dvi")
     return title or None
 
@@ -368,13 +368,16 @@ def _set_apart_heading(block: _Block, following: _Block) -> bool:
 
 
 def _line_pitch(run: list[_Line]) -> float:
-    """The usual distance from one line's top to the next one's in a run (its leading)."""
-    steps = [
-        a.top - b.top
+    """The usual distance from one line's top to the next one's in a run (its leading): the
+    most common step (to half a point), the smallest of equally common ones."""
+    steps: Counter[float] = Counter(
+        round((a.top - b.top) * 2) / 2
         for a, b in zip(run, run[1:], strict=False)
-        if 0 < a.top - b.top < 4 * a.height
-    ]
-    return statistics.median(steps) if steps else 1.2 * max(line.height for line in run)
+        if 0.5 * a.height < a.top - b.top < 4 * a.height
+    )
+    if not steps:
+        return 1.2 * max(line.height for line in run)
+    return min(steps, key=lambda step: (-steps[step], step))
 
 
 def _new_block(

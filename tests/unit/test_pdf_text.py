@@ -183,3 +183,51 @@ def test_a_scanned_page_is_read_by_ocr_and_text_pages_are_kept(tmp_path: Path):
     assert "The reactor output was forty megawatts." in document.text
     assert len(document.pages) == 2
     assert document.text.index("reactor") >= document.pages[1]
+
+
+def test_larger_font_and_set_apart_lines_are_headings():
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    out = io.BytesIO()
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
+    canvas.setFont("Helvetica-Bold", 18)
+    canvas.drawString(72, 720, "A Study of Lock Services")
+    body = [
+        "Related Work",
+        "",
+        "Earlier systems kept their locks in memory and lost them",
+        "whenever the server restarted, which made recovery slow.",
+    ]
+    _draw_lines(canvas, 72, 680, body)
+    canvas.save()
+    result = pdf_text.extract(out.getvalue())
+    assert result.text.startswith("A Study of Lock Services\n\nRelated Work\n\nEarlier systems")
+    assert [name for _, name in result.sections] == ["A Study of Lock Services", "Related Work"]
+    assert result.title == "A Study of Lock Services"
+
+
+def test_a_caption_at_the_top_of_the_next_column_waits_for_the_sentence_to_end():
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    out = io.BytesIO()
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
+    left = [
+        "The master keeps all file system metadata, which",
+        "includes the namespace and the",
+    ] * 4
+    left[-1] = "current locations of each chunk and the"
+    right = [
+        "Figure 1: Architecture",
+        "",
+        "mapping from files to chunks, and it answers the",
+        "clients that ask for them.",
+    ]
+    right += ["Each line here is filler text for the column."] * 6
+    _draw_lines(canvas, LEFT[0], PAGE_H - 100, left)
+    _draw_lines(canvas, RIGHT[0], PAGE_H - 100, right)
+    canvas.save()
+    text = pdf_text.extract(out.getvalue()).text
+    assert (
+        "each chunk and the mapping from files to chunks, and it answers the clients that ask "
+        "for them.\n\nFigure 1: Architecture\n\nEach line"
+    ) in text
