@@ -332,19 +332,21 @@ def _html_line(node) -> str:  # type: ignore[no-untyped-def]
 
 
 def _html_visible(node) -> str:  # type: ignore[no-untyped-def]
-    """The text of an element, without the strings of dropped elements (scripts, styles)."""
+    """The text of an element, without the strings of dropped elements (scripts, styles);
+    an explicit stack, so deep nesting costs linear time."""
     from bs4 import NavigableString
-    from bs4.element import Comment
+    from bs4.element import Comment, Declaration, Doctype, ProcessingInstruction
 
-    pieces = []
-    for string in node.descendants:
-        if not isinstance(string, NavigableString) or isinstance(string, Comment):
-            continue
-        parent = string.parent
-        while parent is not None and parent is not node and parent.name not in _HTML_DROP:
-            parent = parent.parent
-        if parent is node:
-            pieces.append(str(string))
+    hidden_strings = (Comment, Declaration, Doctype, ProcessingInstruction)
+    pieces: list[str] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, NavigableString):
+            if not isinstance(current, hidden_strings):
+                pieces.append(str(current))
+        elif current.name not in _HTML_DROP:
+            stack.extend(reversed(current.contents))
     return " ".join(pieces)
 
 
