@@ -50,6 +50,7 @@ _BULLET = re.compile(r"^([•◦▪▫‣⁃∙·●○■□►▸➢✓✔\-�
 _SENTENCE_END = re.compile(r"[.!?:][\"'”’)\]]*$")
 _PAGE_NUMBER = re.compile(r"^(page\s+)?(\d{1,4}|[ivxlc]{1,6})(\s*(of|/)\s*\d{1,4})?$", re.I)
 _DIGITS = re.compile(r"\d+")
+_SPACING_ACCENTS = frozenset("\u00b4\u0060\u00a8\u02c6\u02dc\u00b8\u02da\u02c7\u02d8\u00af\u02d9")
 _FILE_NAME = re.compile(r"\.(dvi|pdf|ps|tex|docx?|rtf|odt|txt|html?|indd|qxd)$", re.I)
 _HYPHENS = "-\u00ad\u2010\u2011\ufffe"
 
@@ -196,10 +197,15 @@ def _lines_of(textpage, chars: str) -> list[_Line]:  # type: ignore[no-untyped-d
     lines: list[_Line] = []
     parts: list[str] = []
     x0 = x1 = bottom = top = last_left = last_height = 0.0
-    spaced = False
+    spaced = accent = False
     for index, char in enumerate(chars):
+        if char in _SPACING_ACCENTS:
+            # TeX's accents sit over their letter, out of order, with PDFium's spaces around
+            # them ("Leit ˜ ao"): dropped, and the glyph gaps decide the spacing there.
+            spaced, accent = False, True
+            continue
         if char.isspace() or not get_box(handle, index, pointer):
-            spaced = spaced or char == " "
+            spaced = spaced or (char == " " and not accent)
             continue
         left, right, low, high = rect.left, rect.right, rect.bottom, rect.top
         glyph_height = high - low
@@ -227,7 +233,7 @@ def _lines_of(textpage, chars: str) -> list[_Line]:  # type: ignore[no-untyped-d
                 lines.append(_Line("".join(parts), x0, x1, bottom, top))
             parts = [char]
             x0, x1, bottom, top = left, right, low, high
-        last_left, last_height, spaced = left, glyph_height, False
+        last_left, last_height, spaced, accent = left, glyph_height, False, False
     if parts:
         lines.append(_Line("".join(parts), x0, x1, bottom, top))
     return [line for line in lines if line.text.strip()]
