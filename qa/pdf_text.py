@@ -4,9 +4,9 @@ In: a PDF's bytes. Out: a `PdfText` (the plain text, the start offset of each pa
 headings with their offsets, and a title). Built on pypdfium2 (PDFium): each glyph's box comes
 from its text page, and the layout is rebuilt here from those boxes:
 
-- glyphs become lines (a new line where the baseline moves or the pen jumps back), and words
-  from the gaps between glyphs, not from the file's space characters (a gap wider than
-  `WORD_GAP` of the line height is a space), so "pr otocol" and "chunksize" both read right;
+- glyphs become lines (a new line where the baseline moves or the pen jumps back); PDFium's
+  spaces are kept and a gap between glyphs wider than `WORD_GAP` of their height that PDFium
+  did not mark adds one ("chunksize" -> "chunk size");
 - lines at the top or bottom of a page that repeat on other pages (numbers masked) are running
   headers and footers and are dropped, as are lone page numbers there;
 - a two-column page is read band by band (a full-width line, such as a title or a wide figure,
@@ -77,10 +77,7 @@ class _Line:
     x1: float
     bottom: float
     top: float
-
-    @property
-    def height(self) -> float:
-        return self.top - self.bottom
+    height: float  # the first letter's (font) height: a symbol or superscript does not count
 
 
 @dataclass
@@ -196,7 +193,7 @@ def _lines_of(textpage, chars: str) -> list[_Line]:  # type: ignore[no-untyped-d
     handle = textpage.raw
     lines: list[_Line] = []
     parts: list[str] = []
-    x0 = x1 = bottom = top = last_left = last_height = 0.0
+    x0 = x1 = bottom = top = size = last_left = last_height = 0.0
     spaced = accent = False
     for index, char in enumerate(chars):
         if char in _SPACING_ACCENTS:
@@ -228,14 +225,17 @@ def _lines_of(textpage, chars: str) -> list[_Line]:  # type: ignore[no-untyped-d
                 bottom = low
             if high > top:
                 top = high
+            if not size and char.isalpha():
+                size = glyph_height
         else:
             if parts:
-                lines.append(_Line("".join(parts), x0, x1, bottom, top))
+                lines.append(_Line("".join(parts), x0, x1, bottom, top, size or top - bottom))
             parts = [char]
             x0, x1, bottom, top = left, right, low, high
+            size = glyph_height if char.isalpha() else 0.0
         last_left, last_height, spaced, accent = left, glyph_height, False, False
     if parts:
-        lines.append(_Line("".join(parts), x0, x1, bottom, top))
+        lines.append(_Line("".join(parts), x0, x1, bottom, top, size or top - bottom))
     return [line for line in lines if line.text.strip()]
 
 
@@ -461,12 +461,18 @@ def _text_blocks(text: str) -> list[_Block]:
 
 
 def _largest_line(lines: list[_Line], body: float) -> str | None:
-    """The tallest line of a first page, when it is larger than the body text: its title."""
-    candidates = [line for line in lines if line.height > HEADING_SIZE * body]
-    if not candidates:
+    """The first page's tallest text when it is larger than the body text (its title, also
+    when set on two lines)."""
+    tallest = max((line.height for line in lines), default=0.0)
+    if tallest <= HEADING_SIZE * body:
         return None
-    best = max(candidates, key=lambda line: line.height)
-    return unicodedata.normalize("NFKC", best.text.strip())[:300] or None
+    first = next(i for i, line in enumerate(lines) if line.height > tallest - 0.5)
+    title = [lines[first].text]
+    for line in lines[first + 1 :]:
+        if abs(line.height - tallest) > 0.5 or lines[first].bottom - line.top > 2 * tallest:
+            break
+        title.append(line.text)
+    return _join_lines(title)[:300] or None
 
 
 # --- blocks to text --------------------------------------------------------------------------
