@@ -41,6 +41,7 @@ MARGIN = 0.12  # of the page height: where running headers and footers live
 HEADING_SIZE = 1.15  # times the body text's line height: a larger line is a heading
 HEADING_WORDS = 14  # a heading has at most this many words
 SET_APART_WORDS = 8  # a line alone in its block this short, before a paragraph, is a heading
+FIGURE_WORDS = 4  # a block whose lines mostly have fewer words, without a sentence end, is labels
 OPEN_WORDS = 8  # a block this long without a sentence end continues in the next column
 COLUMN_SHARE = 0.25  # each column holds at least this share of a two-column page's lines
 
@@ -84,7 +85,7 @@ class _Line:
 class _Block:
     """A paragraph, heading or list item of one page (`lines` in reading order)."""
 
-    kind: str  # "para", "heading" or "item"
+    kind: str  # "para", "heading", "item" or "figure" (a label: never continued)
     lines: list[str] = field(default_factory=list)
     run_start: bool = False  # first block of a column or page: may continue the one before
 
@@ -353,7 +354,20 @@ def _blocks(runs: list[list[_Line]], body: float) -> list[_Block]:
     for block, following in zip(blocks, blocks[1:], strict=False):
         if _set_apart_heading(block, following):
             block.kind = "heading"
-    return blocks
+    return [piece for block in blocks for piece in _split_figure_text(block)]
+
+
+def _split_figure_text(block: _Block) -> list[_Block]:
+    """A block of short lines without a sentence end is a figure's labels ("GFS master",
+    "chunk data", ...): each line its own "figure" block, so no label run reads as prose."""
+    if block.kind != "para" or len(block.lines) < 2:
+        return [block]
+    words = sorted(len(line.split()) for line in block.lines)
+    if words[len(words) // 2] >= FIGURE_WORDS or _SENTENCE_END.search(block.lines[-1].rstrip()):
+        return [block]
+    return [
+        _Block("figure", [line], block.run_start and i == 0) for i, line in enumerate(block.lines)
+    ]
 
 
 def _set_apart_heading(block: _Block, following: _Block) -> bool:
@@ -570,6 +584,8 @@ _CAPTION = re.compile(r"^(Figure|Fig\.|Table|Algorithm|Listing|Chart)\s*\d+", re
 
 def _is_float(block: _Block) -> bool:
     """A figure's caption or its labels: text that may sit between a paragraph's two halves."""
+    if block.kind == "figure":
+        return True
     if block.kind == "heading" and _NUMBERED_HEADING.match(block.lines[0]):
         return False
     if _CAPTION.match(block.lines[0]):

@@ -231,3 +231,15 @@ def test_a_caption_at_the_top_of_the_next_column_waits_for_the_sentence_to_end()
         "each chunk and the mapping from files to chunks, and it answers the clients that ask "
         "for them.\n\nFigure 1: Architecture\n\nEach line"
     ) in text
+
+
+def test_figure_labels_are_lines_of_their_own_not_a_paragraph():
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    out = io.BytesIO()
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
+    labels = ["GFS master", "File namespace", "chunk data", "Linux file system"]
+    _draw_lines(canvas, 72, 700, [*labels, "", "Figure 1: GFS Architecture"])
+    canvas.save()
+    text = pdf_text.extract(out.getvalue()).text
+    assert text == "\n\n".join([*labels, "Figure 1: GFS Architecture"])
