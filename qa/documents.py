@@ -6,7 +6,10 @@ and a `Document` (plain text and title) from `load`. Files that cannot be read b
 
 For `.txt` and `.md` the text is the file's content unchanged (UTF-8, BOM dropped), so offsets
 into it are offsets into the file. HTML, PDF and DOCX are reduced to their visible text, with
-blocks (paragraphs, headings, list items, pages) separated by blank lines.
+blocks (paragraphs, headings, list items, table rows as "cell; cell; cell") separated by blank
+lines. PDFs are laid out by `qa.pdf_text` (columns, running headers, hyphenation; pages without
+a text layer OCRed by `qa.pdf_ocr` when the `ocr` extra is installed). A `Document` also says
+where each PDF page starts (`pages`) and where headings start (`sections`).
 """
 
 from __future__ import annotations
