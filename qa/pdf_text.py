@@ -54,6 +54,7 @@ _DIGITS = re.compile(r"\d+")
 _SPACING_ACCENTS = frozenset("\u00b4\u0060\u00a8\u02c6\u02dc\u00b8\u02da\u02c7\u02d8\u00af\u02d9")
 _FILE_NAME = re.compile(r"\.(dvi|pdf|ps|tex|docx?|rtf|odt|txt|html?|indd|qxd)$", re.I)
 _HYPHENS = "-\u00ad\u2010\u2011\ufffe"
+_MARKS = " *\u2217\u2020\u2021\u00a7\u00b6"  # footnote marks after a title: * ∗ † ‡ § ¶
 
 
 @dataclass(frozen=True)
@@ -486,7 +487,7 @@ def _largest_line(lines: list[_Line], body: float) -> str | None:
         if abs(line.height - tallest) > 0.5 or lines[first].bottom - line.top > 2 * tallest:
             break
         title.append(line.text)
-    return _join_lines(title)[:300] or None
+    return _join_lines(title).rstrip(_MARKS)[:300] or None
 
 
 # --- blocks to text --------------------------------------------------------------------------
@@ -556,7 +557,7 @@ class _Writer:
             self.page_starts.append(self.length)
             self.pending_page = False
         if block.kind == "heading":
-            self.sections.append((self.length, body))
+            self.sections.append((self.length, body.rstrip(_MARKS)))
         self._emit(body)
         self.open = (
             block.kind in ("para", "item")
