@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, pinned: this exact version resolves to the CPU build.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[eval,test]'
+	$(BIN)/pip install --quiet -e '.[eval,test,ocr]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -134,6 +134,12 @@ def split_sentences(text: str) -> list[Span]:
 def _sentences_in_block(text: str, block: Span) -> Iterator[Span]:
     # A line break inside a paragraph is wrapping, not a sentence end; same length keeps offsets.
     body = text[block.start : block.end].replace("\r", " ").replace("\n", " ")
+    for start, end in _mend(body, list(_pieces(body))):
+        yield Span(block.start + start, block.start + end)
+
+
+def _pieces(body: str) -> Iterator[tuple[int, int]]:
+    """pysbd's sentences of one block as (start, end) in `body`, gaps kept as pieces."""
     cursor = 0
     # Only pysbd's rule pass: `Segmenter.segment` then maps each sentence back to the text with
     # one fresh regex per sentence, which cost a third of its time and evicted the `re` cache
@@ -143,18 +149,51 @@ def _sentences_in_block(text: str, block: Span) -> Iterator[Span]:
         found = body.find(piece, cursor) if piece else -1
         if found < 0:
             continue  # not verbatim in the text; the gap is kept below, so no text is lost
-        yield from _gap(body, cursor, found, block.start)
+        yield from _gap(body, cursor, found)
         cursor = found + len(piece)
-        yield Span(block.start + found, block.start + cursor)
-    yield from _gap(body, cursor, len(body), block.start)
+        yield found, cursor
+    yield from _gap(body, cursor, len(body))
 
 
-def _gap(body: str, lo: int, hi: int, offset: int) -> Iterator[Span]:
-    """Text between two found sentences that pysbd did not return verbatim, as one span."""
+_OPENERS = {"(": ")", "[": "]"}
+_MAX_MENDED = 1500  # characters: a stray bracket never swallows a whole section
+
+
+def _mend(body: str, pieces: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Join pieces that pysbd cut in the wrong place: inside a word or number (no space at
+    the cut: "3." + "5 GB"), inside an open parenthesis or bracket ("Encoding Rules (" +
+    "DER) ..."), or before a lower-case continuation of an unfinished sentence."""
+    mended: list[tuple[int, int]] = []
+    for start, end in pieces:
+        if (
+            mended
+            and _continues(body, mended[-1], (start, end))
+            and end - mended[-1][0] <= _MAX_MENDED
+        ):
+            mended[-1] = (mended[-1][0], end)
+        else:
+            mended.append((start, end))
+    return mended
+
+
+def _continues(body: str, previous: tuple[int, int], piece: tuple[int, int]) -> bool:
+    """Whether `piece` belongs to the sentence `previous` (both (start, end) in `body`)."""
+    start, end = piece
+    if start == previous[1]:
+        return True  # cut with no space between: inside a word or a number
+    before, after = body[previous[0] : previous[1]], body[start:end]
+    for opener, closer in _OPENERS.items():
+        if before.count(opener) > before.count(closer) and closer in after:
+            return True
+    return before[-1:] not in ".!?:;\"'”’)]" and body[start : start + 1].islower()
+
+
+def _gap(body: str, lo: int, hi: int) -> Iterator[tuple[int, int]]:
+    """Text between two found sentences that pysbd did not return verbatim, as one piece."""
     stripped = body[lo:hi].strip()
     if stripped:
         start = body.index(stripped, lo)
-        yield Span(offset + start, offset + start + len(stripped))
+        yield start, start + len(stripped)
 
 
 def cap_sentences(

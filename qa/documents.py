@@ -6,7 +6,10 @@ and a `Document` (plain text and title) from `load`. Files that cannot be read b
 
 For `.txt` and `.md` the text is the file's content unchanged (UTF-8, BOM dropped), so offsets
 into it are offsets into the file. HTML, PDF and DOCX are reduced to their visible text, with
-blocks (paragraphs, headings, list items, pages) separated by blank lines.
+blocks (paragraphs, headings, list items, table rows as "cell; cell; cell") separated by blank
+lines. PDFs are laid out by `qa.pdf_text` (columns, running headers, hyphenation; pages without
+a text layer OCRed by `qa.pdf_ocr` when the `ocr` extra is installed). A `Document` also says
+where each PDF page starts (`pages`) and where headings start (`sections`).
 """
 
 from __future__ import annotations
@@ -41,6 +44,23 @@ class Document:
     title: str
     text: str
     sha256: str
+    # PDF only: the start offset in `text` of each page (pages[0] == 0); the 1-based page of
+    # offset o is bisect.bisect_right(pages, o).
+    pages: tuple[int, ...] = ()
+    # (start offset in `text`, heading) of each heading in text order (PDF, DOCX, HTML,
+    # Markdown): a quote's section is the last heading starting at or before it.
+    sections: tuple[tuple[int, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What an extractor returns: the text, a title if the file names one, and (for formats
+    that have them) page starts and headings, as in `Document`."""
+
+    text: str
+    title: str | None
+    pages: tuple[int, ...] = ()
+    sections: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -123,18 +143,20 @@ def load(source: SourceFile) -> Document:
     suffix = source.path.suffix.lower()
     extract = _EXTRACTORS[suffix]
     try:
-        text, title = extract(data)
+        extracted = extract(data)
     except ExtractionError:
         raise
     except Exception as exc:  # noqa: BLE001 - third-party parsers raise anything on bad input
         raise ExtractionError(f"cannot parse {suffix[1:].upper()} file: {exc}") from exc
-    if not text.strip():
+    if not extracted.text.strip():
         raise ExtractionError("no text found in file")
     return Document(
         doc_id=source.doc_id,
-        title=(title or _title_from_name(source.path)).strip()[:300],
-        text=text,
+        title=(extracted.title or _title_from_name(source.path)).strip()[:300],
+        text=extracted.text,
         sha256=source.sha256,
+        pages=extracted.pages,
+        sections=extracted.sections,
     )
 
 
@@ -154,7 +176,7 @@ def check_content(name: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) ->
             "raise it with QA_MAX_FILE_MB)"
         )
     try:
-        text, _ = _EXTRACTORS[suffix](data)
+        text = _EXTRACTORS[suffix](data).text
     except ExtractionError as exc:
         return str(exc)
     except Exception as exc:  # noqa: BLE001 - third-party parsers raise anything on bad input
@@ -191,23 +213,44 @@ def _decode_utf8(data: bytes) -> str:
     return text.removeprefix("\ufeff")
 
 
-def _extract_txt(data: bytes) -> tuple[str, str | None]:
+def _extract_txt(data: bytes) -> Extracted:
     text = _decode_utf8(data)
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
     # A short first line without a sentence end reads as a title; a paragraph does not.
     looks_like_title = 0 < len(first) <= 150 and not first.endswith((".", ",", ";", ":"))
-    return text, first if looks_like_title else None
+    return Extracted(text, first if looks_like_title else None)
 
 
 _MD_ATX = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 _MD_SETEXT = re.compile(r"^(?! {0,3}[-=*#>])(\S.*)\n {0,3}=+[ \t]*$", re.MULTILINE)
 
 
-def _extract_md(data: bytes) -> tuple[str, str | None]:
+def _extract_md(data: bytes) -> Extracted:
     text = _decode_utf8(data)
     headings = [m for m in (_MD_ATX.search(text), _MD_SETEXT.search(text)) if m]
     first = min(headings, key=lambda m: m.start()) if headings else None
-    return text, first.group(1).strip() if first else None
+    found = sorted(
+        (m.start(), m.group(1).strip())
+        for pattern in (_MD_ATX, _MD_SETEXT)
+        for m in pattern.finditer(text)
+    )
+    return Extracted(text, first.group(1).strip() if first else None, sections=tuple(found))
+
+
+def _from_blocks(blocks: list[tuple[str, bool]]) -> tuple[str, tuple[tuple[int, str], ...]]:
+    """Blocks (text, is a heading) joined by blank lines, and the headings' offsets."""
+    parts: list[str] = []
+    sections: list[tuple[int, str]] = []
+    length = 0
+    for text, heading in blocks:
+        if parts:
+            parts.append("\n\n")
+            length += 2
+        if heading:
+            sections.append((length, text))
+        parts.append(text)
+        length += len(text)
+    return "".join(parts), tuple(sections)
 
 
 # --- HTML ----------------------------------------------------------------------------------
@@ -220,9 +263,10 @@ _HTML_BLOCKS = frozenset((
     "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr",
     "li", "main", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul",
 ))  # fmt: skip
+_HTML_HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
 
 
-def _extract_html(data: bytes) -> tuple[str, str | None]:
+def _extract_html(data: bytes) -> Extracted:
     from bs4 import BeautifulSoup
 
     if b"\x00" in data[:8192]:
@@ -233,89 +277,154 @@ def _extract_html(data: bytes) -> tuple[str, str | None]:
     if not title:
         heading = soup.find(["h1", "h2"])
         title = heading.get_text(" ", strip=True) if heading else None
-    return _normalize_blocks("".join(_visible_text(soup))), title or None
+    text, sections = _from_blocks(_html_blocks(soup))
+    return Extracted(text, title or None, sections=sections)
 
 
-def _visible_text(root) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """Yield the visible strings under `root`, with blank lines around block elements.
+def _html_blocks(root) -> list[tuple[str, bool]]:  # type: ignore[no-untyped-def]
+    """The visible text under `root` as blocks (text, is a heading): block elements start and
+    end blocks; a heading is one block; a table row is one block, its cells joined by "; ".
 
     An explicit stack instead of recursion: deeply nested HTML neither overflows Python's
-    recursion limit nor goes quadratic (bs4's insert_before on every block does)."""
+    recursion limit nor goes quadratic."""
     from bs4 import NavigableString
     from bs4.element import Comment, Declaration, Doctype, ProcessingInstruction
 
     hidden_strings = (Comment, Declaration, Doctype, ProcessingInstruction)
+    blocks: list[tuple[str, bool]] = []
+    pending: list[str] = []
+
+    def flush() -> None:
+        blocks.extend((paragraph, False) for paragraph in _paragraphs("".join(pending)))
+        pending.clear()
+
     stack = [(root, False)]
     while stack:
         node, closing = stack.pop()
         if closing:
-            yield "\n\n"
+            flush()
         elif isinstance(node, NavigableString):
             if not isinstance(node, hidden_strings):
-                yield str(node)
+                pending.append(str(node))
         elif node.name == "br":
-            yield "\n"
-        elif node.name not in _HTML_DROP:
+            pending.append("\n")
+        elif node.name in _HTML_DROP:
+            continue
+        elif node.name in _HTML_HEADINGS or node.name == "tr":
+            flush()
+            line = _html_line(node)
+            if line:
+                blocks.append((line, node.name != "tr"))
+        else:
             if node.name in _HTML_BLOCKS:
-                yield "\n\n"
+                flush()
                 stack.append((node, True))
             stack.extend((child, False) for child in reversed(node.contents))
+    flush()
+    return blocks
 
 
-def _normalize_blocks(raw: str) -> str:
-    """Collapse white space inside lines and join paragraphs with one blank line."""
+def _html_line(node) -> str:  # type: ignore[no-untyped-def]
+    """A heading's text on one line, or a table row's cells as "cell; cell; cell"."""
+    if node.name != "tr":
+        return _one_line(_html_visible(node))
+    cells = [
+        _one_line(_html_visible(cell)) for cell in node.find_all(["td", "th"], recursive=False)
+    ]
+    return "; ".join(cell for cell in cells if cell)
+
+
+def _html_visible(node) -> str:  # type: ignore[no-untyped-def]
+    """The text of an element, without the strings of dropped elements (scripts, styles);
+    an explicit stack, so deep nesting costs linear time."""
+    from bs4 import NavigableString
+    from bs4.element import Comment, Declaration, Doctype, ProcessingInstruction
+
+    hidden_strings = (Comment, Declaration, Doctype, ProcessingInstruction)
+    pieces: list[str] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, NavigableString):
+            if not isinstance(current, hidden_strings):
+                pieces.append(str(current))
+        elif current.name not in _HTML_DROP:
+            stack.extend(reversed(current.contents))
+    return " ".join(pieces)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _paragraphs(raw: str) -> list[str]:
+    """Paragraphs of `raw` (split at blank lines), white space collapsed inside lines."""
     paragraphs = []
     for block in re.split(r"\n[ \t\r\f\v\u00a0]*\n", raw):
         lines = [" ".join(line.split()) for line in block.splitlines()]
         lines = [line for line in lines if line]
         if lines:
             paragraphs.append("\n".join(lines))
-    return "\n\n".join(paragraphs)
+    return paragraphs
 
 
 # --- PDF and DOCX --------------------------------------------------------------------------
 
+SCANNED_PDF = "scanned PDF: no text layer (install the ocr extra)"
 
-def _extract_pdf(data: bytes) -> tuple[str, str | None]:
-    from pypdf import PdfReader
 
-    reader = PdfReader(io.BytesIO(data))
-    if reader.is_encrypted:
-        try:
-            reader.decrypt("")
-        except Exception as exc:  # noqa: BLE001
-            raise ExtractionError("PDF is encrypted") from exc
-    pages = [_normalize_blocks(page.extract_text() or "") for page in reader.pages]
-    title = None
+def _extract_pdf(data: bytes) -> Extracted:
+    from pypdfium2 import PdfiumError
+
+    from qa import pdf_ocr, pdf_text
+
     try:
-        metadata = reader.metadata
-        title = metadata.get("/Title") if metadata else None
-    except Exception:  # noqa: BLE001 - broken metadata is not a reason to skip the text
-        title = None
-    return "\n\n".join(p for p in pages if p), str(title) if title else None
+        result = pdf_text.extract(data, pdf_ocr.ocr_page if pdf_ocr.available() else None)
+    except PdfiumError as exc:
+        if "password" in str(exc).lower():
+            raise ExtractionError("PDF is encrypted") from exc
+        raise
+    if not result.text.strip() and result.scanned_pages:
+        raise ExtractionError(SCANNED_PDF)
+    return Extracted(result.text, result.title, result.pages, result.sections)
 
 
-def _extract_docx(data: bytes) -> tuple[str, str | None]:
+def _extract_docx(data: bytes) -> Extracted:
+    """Paragraphs, list items and table rows ("cell; cell; cell") in document order, each its
+    own block; headings (Heading n and Title styles) also go to the sections."""
     import docx
+    from docx.table import Table
 
     document = docx.Document(io.BytesIO(data))
-    paragraphs: list[str] = []
-    title = None
-    for paragraph in document.paragraphs:
-        text = " ".join(paragraph.text.split())
-        if not text:
+    blocks: list[tuple[str, bool]] = []
+    for item in document.iter_inner_content():
+        if isinstance(item, Table):
+            blocks.extend((row, False) for row in _docx_rows(item))
             continue
-        style = (paragraph.style.name if paragraph.style is not None else "") or ""
-        if title is None and (style.startswith("Heading") or style == "Title"):
-            title = text
-        paragraphs.append(text)
-    for table in document.tables:
-        for row in table.rows:
-            cells = [" ".join(cell.text.split()) for cell in row.cells]
-            line = " | ".join(c for c in cells if c)
-            if line:
-                paragraphs.append(line)
-    return "\n\n".join(paragraphs), title or document.core_properties.title or None
+        text = _one_line(item.text)
+        if text:
+            style = (item.style.name if item.style is not None else "") or ""
+            blocks.append((text, style.startswith("Heading") or style == "Title"))
+    text, sections = _from_blocks(blocks)
+    title = sections[0][1] if sections else None
+    return Extracted(text, title or document.core_properties.title or None, sections=sections)
+
+
+def _docx_rows(table) -> list[str]:  # type: ignore[no-untyped-def]
+    """A table's rows as "cell; cell; cell" (a merged cell once)."""
+    rows = []
+    for row in table.rows:
+        cells, seen = [], set()
+        for cell in row.cells:
+            if id(cell._tc) in seen:
+                continue
+            seen.add(id(cell._tc))
+            text = _one_line(cell.text)
+            if text:
+                cells.append(text)
+        if cells:
+            rows.append("; ".join(cells))
+    return rows
 
 
 def _title_from_name(path: Path) -> str:

@@ -12,8 +12,9 @@ cached per text:
   without final punctuation that is in Title Case (at most 24 words: news headlines run long),
   or that is short (at most 12 words) and has no verb and no number (a terse line with a
   number, "Office hours 9am to 5pm", states a fact);
-- fragment: a list item or a "Label: value" line without a verb, a table row, a line without
-  letters, three words or fewer without a verb;
+- fragment: a list item or a "Label: value" line without a verb (a list item that ends like
+  a sentence and has more than four words is not), a table row, a line without letters,
+  three words or fewer without a verb;
 - reference: a strong bibliography marker (a leading "^" footnote mark, ISBN, ISSN, doi,
   "Retrieved <date>", "Archived from the original", PMID, arXiv), or two weak ones (a URL,
   "et al.", "pp. 12", "(2004).", "Surname, I.", "Vol. 2", "University Press"), or one
@@ -153,7 +154,7 @@ def words_of(text: str) -> list[str]:
 
 def is_verb(word: str) -> bool:
     """Whether `word` (any case) looks like a finite verb or an auxiliary (cheap rules)."""
-    lower = word.lower()
+    lower = word.lower().replace("’", "'")
     if lower in _AUXILIARIES or lower in _VERBS:
         return True
     return len(lower) >= 4 and lower.endswith("ed") and lower not in _NOT_VERBS
@@ -180,8 +181,7 @@ def kind(text: str) -> SentenceKind:
         return "boilerplate"
     if _is_reference(rest, verb):
         return "reference"
-    listed = item or _LABEL.match(rest)
-    if listed and not verb and (len(words) <= SHORT_LINE or not _FINAL.search(rest)):
+    if not verb and (item or _LABEL.match(rest)) and _listed_fragment(rest, words, bool(item)):
         return "fragment"
     if _is_heading(rest, words, verb):
         return "heading"
@@ -193,6 +193,15 @@ def quotable(text: str) -> bool:
     """Whether the sentence may be quoted on its own: only prose may. Cached itself: it is
     asked for every candidate of every question."""
     return kind(text) == "prose"
+
+
+def _listed_fragment(text: str, words: list[str], item: bool) -> bool:
+    """A verbless list item or label line is a fragment, unless it is a list item that reads as
+    a sentence: final punctuation and more than `TINY` + 1 words ("• The system stores a modest
+    number of large files." - a verb the rules miss)."""
+    if not _FINAL.search(text):
+        return True
+    return len(words) <= (TINY + 1 if item else SHORT_LINE)
 
 
 def _is_boilerplate(text: str, words: list[str], verb: bool) -> bool:

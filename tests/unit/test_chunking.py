@@ -30,6 +30,27 @@ def test_abbreviations_initials_times_and_decimals_stay_inside_sentences():
     ]
 
 
+def test_no_sentence_starts_or_ends_inside_a_parenthesis_a_number_or_a_word():
+    # pysbd alone cuts both (after "(†).", and before "(a)" and "(b)")
+    text = (
+        "Theorem 3.2 (Subject to Assumption (\u2020).) x is the principal eigenvector. "
+        "Table 10(a) shows the melted data, and Table 10(b) shows the split column."
+    )
+    assert texts(text, split_sentences(text)) == [
+        "Theorem 3.2 (Subject to Assumption (\u2020).) x is the principal eigenvector.",
+        "Table 10(a) shows the melted data, and Table 10(b) shows the split column.",
+    ]
+
+
+def test_an_unclosed_parenthesis_does_not_swallow_the_next_sentences():
+    text = "Smile :( and go. Next sentence here. And a third one."
+    assert texts(text, split_sentences(text)) == [
+        "Smile :( and go.",
+        "Next sentence here.",
+        "And a third one.",
+    ]
+
+
 def test_markdown_headings_and_list_items_are_not_glued_to_the_next_sentence():
     text = "# Methods\nSteep it.\n\n## Notes\n- first item\n- second item\n1. numbered\nPlain end."
     assert texts(text, split_sentences(text)) == [

@@ -61,6 +61,58 @@ def test_pdf_and_docx_text_and_titles(tmp_path: Path):
     assert docs["memo.docx"].text == "Memo Heading\n\nFirst paragraph here.\n\nSecond one."
 
 
+def test_html_headings_list_items_and_table_rows_are_blocks_and_headings_sections(tmp_path):
+    (tmp_path / "page.html").write_text(
+        "<html><body><h2>Licence <small>terms</small></h2>The intro text"
+        "<ul><li>It is free software.</li><li>Anybody can redistribute it.</li></ul>"
+        "<h3>Prices</h3><table><tr><th>Plan</th><th>Price</th></tr>"
+        "<tr><td>Basic</td><td>5 <script>x()</script>euros</td></tr></table>After the table."
+        "</body></html>"
+    )
+    (document,), _ = read_all(tmp_path)
+    assert document.text == (
+        "Licence terms\n\nThe intro text\n\nIt is free software.\n\n"
+        "Anybody can redistribute it.\n\nPrices\n\nPlan; Price\n\nBasic; 5 euros\n\n"
+        "After the table."
+    )
+    assert document.sections == ((0, "Licence terms"), (document.text.index("Prices"), "Prices"))
+
+
+def test_docx_headings_list_items_and_tables_in_document_order(tmp_path: Path):
+    import docx
+
+    word = docx.Document()
+    word.add_heading("Installation", level=1)
+    word.add_paragraph("Read this first.")
+    word.add_paragraph("Copy the files", style="List Bullet")
+    word.add_paragraph("Run the setup", style="List Number")
+    table = word.add_table(rows=2, cols=3)
+    for row, cells in zip(
+        table.rows, [("Name", "Size", "Kind"), ("a.txt", "3 KB", "text")], strict=True
+    ):
+        for cell, value in zip(row.cells, cells, strict=True):
+            cell.text = value
+    word.add_heading("Usage", level=2)
+    word.add_paragraph("Start it.")
+    word.save(str(tmp_path / "guide.docx"))
+    (document,), _ = read_all(tmp_path)
+    assert document.text == (
+        "Installation\n\nRead this first.\n\nCopy the files\n\nRun the setup\n\n"
+        "Name; Size; Kind\n\na.txt; 3 KB; text\n\nUsage\n\nStart it."
+    )
+    assert document.sections == ((0, "Installation"), (document.text.index("Usage"), "Usage"))
+    assert document.title == "Installation"
+
+
+def test_markdown_sections_point_at_their_headings(tmp_path: Path):
+    text = "Intro.\n\n# First\n\nBody.\n\nSecond\n======\n\nMore.\n"
+    (tmp_path / "notes.md").write_text(text, encoding="utf-8")
+    (document,), _ = read_all(tmp_path)
+    assert document.text == text
+    assert document.sections == ((8, "First"), (text.index("Second"), "Second"))
+    assert document.pages == ()
+
+
 def test_nested_folders_give_relative_doc_ids_and_hidden_files_are_ignored(tmp_path: Path):
     (tmp_path / "sub" / "deeper").mkdir(parents=True)
     (tmp_path / "sub" / "deeper" / "x.md").write_text("# X\n\nText.")

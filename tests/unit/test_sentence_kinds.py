@@ -32,6 +32,7 @@ CASES = {
         "---",
         "p. 12.",
         "Corpus Christi procession.",
+        "\u2013 Fast recovery from failure.",  # a short verbless list item
     ],
     "reference": [
         "^ Smith, John (2004). Bridges of Europe.",
@@ -73,6 +74,9 @@ CASES = {
         "[3]:309 While working on the game (1996), Blackburn concluded that he was done.",
         "Note: the bridge is closed on Sundays.",
         "Office hours 9am to 5pm Monday to Friday",
+        # list items from PDFs: a curly apostrophe, a verb the rules miss (a sentence anyway)
+        "\u2022 It\u2019s Free Software.",
+        "\u2022 The system stores a modest number of large files.",
         # long and unpunctuated but not Title Case: a sentence that lost its full stop
         "Japan and New Zealand agreed to enhance classified information sharing amid growing "
         "regional tensions",

@@ -1,0 +1,635 @@
+"""Read a PDF's text the way a person reads it: columns in order, paragraphs whole.
+
+In: a PDF's bytes. Out: a `PdfText` (the plain text, the start offset of each page in it, the
+headings with their offsets, and a title). Built on pypdfium2 (PDFium): each glyph's box comes
+from its text page, and the layout is rebuilt here from those boxes:
+
+- glyphs become lines (a new line where the baseline moves or the pen jumps back); PDFium's
+  spaces are kept and a gap between glyphs wider than `WORD_GAP` of their height that PDFium
+  did not mark adds one ("chunksize" -> "chunk size");
+- lines at the top or bottom of a page that repeat on other pages (numbers masked) are running
+  headers and footers and are dropped, as are lone page numbers there;
+- a two-column page is read band by band (a full-width line, such as a title or a wide figure,
+  separates bands): the left column's lines, then the right column's;
+- lines become blocks: a paragraph ends where the step to the next line is wider than the
+  column's leading, a line is indented, or a short line ends a sentence; a heading (a numbered
+  section, a larger font, a short capitalized line set apart before a paragraph) and a list
+  item (a bullet or a number) are blocks of their own, and headings are the `sections`;
+- inside a block lines are joined with a space; a hyphen at a line end is dropped when the
+  joined word is an English word (`wordfreq`), kept otherwise ("data-intensive");
+- a block that does not end a sentence continues across a column or page break;
+- the text is NFKC-normalized (ligatures "ﬁ" -> "fi").
+
+Blocks are separated by a blank line, which is where `qa.chunking` cuts blocks. A page
+without any text layer is handed to `ocr` (Tesseract, `qa.pdf_ocr`) when one is given.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import statistics
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+WORD_GAP = 0.2  # of the glyph height: a wider gap between glyphs is a space
+PARA_GAP = 0.5  # of the line height: a step this much wider than the leading ends a paragraph
+MARGIN = 0.12  # of the page height: where running headers and footers live
+HEADING_SIZE = 1.15  # times the body text's line height: a larger line is a heading
+HEADING_WORDS = 14  # a heading has at most this many words
+SET_APART_WORDS = 8  # a line alone in its block this short, before a paragraph, is a heading
+FIGURE_WORDS = 4  # a block whose lines mostly have fewer words, without a sentence end, is labels
+OPEN_WORDS = 8  # a block this long without a sentence end continues in the next column
+COLUMN_SHARE = 0.25  # each column holds at least this share of a two-column page's lines
+
+# "3.6 Backup Tasks", "2. Consensus Protocols", "IV. RESULTS", "A.1 Proofs"
+_NUMBERED_HEADING = re.compile(r"^(\d{1,2}(\.\d{1,2})*\.?|[IVX]{1,5}\.|[A-Z]\.(\d{1,2}\.?)?)\s+\S")
+_BULLET = re.compile(r"^([•◦▪▫‣⁃∙·●○■□►▸➢✓✔\-–—*]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s")
+_SENTENCE_END = re.compile(r"[.!?:][\"'”’)\]]*$")
+_PAGE_NUMBER = re.compile(r"^(page\s+)?(\d{1,4}|[ivxlc]{1,6})(\s*(of|/)\s*\d{1,4})?$", re.I)
+_DIGITS = re.compile(r"\d+")
+_SPACING_ACCENTS = frozenset("\u00b4\u0060\u00a8\u02c6\u02dc\u00b8\u02da\u02c7\u02d8\u00af\u02d9")
+_FILE_NAME = re.compile(r"\.(dvi|pdf|ps|tex|docx?|rtf|odt|txt|html?|indd|qxd)$", re.I)
+_HYPHENS = "-\u00ad\u2010\u2011\ufffe"
+_MARKS = " *\u2217\u2020\u2021\u00a7\u00b6"  # footnote marks after a title: * ∗ † ‡ § ¶
+
+
+@dataclass(frozen=True)
+class PdfText:
+    """A PDF's text and where its pages and headings start in it."""
+
+    text: str
+    pages: tuple[int, ...]
+    sections: tuple[tuple[int, str], ...]
+    title: str | None
+    text_pages: int  # pages read from their text layer
+    ocr_pages: int  # pages read by OCR
+    scanned_pages: int  # pages of images without a text layer that were not OCRed
+
+
+@dataclass
+class _Line:
+    """One line of glyphs on a page, in PDF points (y grows upwards)."""
+
+    text: str
+    x0: float
+    x1: float
+    bottom: float
+    top: float
+    height: float  # the first letter's (font) height: a symbol or superscript does not count
+
+
+@dataclass
+class _Block:
+    """A paragraph, heading or list item of one page (`lines` in reading order)."""
+
+    kind: str  # "para", "heading", "item" or "figure" (a label: never continued)
+    lines: list[str] = field(default_factory=list)
+    run_start: bool = False  # first block of a column or page: may continue the one before
+
+
+Ocr = Callable[[object], str]  # a pypdfium2 page -> its text (paragraphs split by blank lines)
+
+
+def extract(data: bytes, ocr: Ocr | None = None) -> PdfText:
+    """The text of the PDF `data`; pages without a text layer go to `ocr` when given."""
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(data)
+    try:
+        pages: list[list[_Line] | str | None] = []
+        sizes: list[tuple[float, float]] = []
+        scans = 0
+        for page in document:
+            try:
+                sizes.append((page.get_width(), page.get_height()))
+                lines = _page_lines(page)
+                if lines:
+                    pages.append(lines)
+                elif not _has_images(page):
+                    pages.append(None)
+                elif ocr is not None:
+                    pages.append(ocr(page))
+                else:
+                    pages.append(None)
+                    scans += 1
+            finally:
+                page.close()
+        title = _metadata_title(document)
+    finally:
+        document.close()
+    return _assemble(pages, sizes, title, scans)
+
+
+def _assemble(
+    pages: list[list[_Line] | str | None],
+    sizes: list[tuple[float, float]],
+    title: str | None,
+    scans: int,
+) -> PdfText:
+    """Lay out every page's lines (or OCR text) and join the pages into one text."""
+    layered = [p for p in pages if isinstance(p, list)]
+    furniture = _running_lines(
+        layered, [s for p, s in zip(pages, sizes, strict=True) if isinstance(p, list)]
+    )
+    body = _body_height(layered)
+    writer = _Writer()
+    for page, (width, height) in zip(pages, sizes, strict=True):
+        writer.start_page()
+        if isinstance(page, list):
+            kept = [line for line in page if not _is_furniture(line, height, furniture)]
+            writer.add(_blocks(_reading_order(kept, width), body))
+        elif isinstance(page, str):
+            writer.add(_text_blocks(page))
+    if title is None:
+        title = _largest_line(layered[0], body) if layered else None
+    return PdfText(
+        text=writer.text(),
+        pages=tuple(writer.page_starts),
+        sections=tuple(writer.sections),
+        title=title,
+        text_pages=len(layered),
+        ocr_pages=sum(isinstance(p, str) for p in pages),
+        scanned_pages=scans,
+    )
+
+
+# --- glyphs to lines -------------------------------------------------------------------------
+
+
+def _page_lines(page) -> list[_Line]:  # type: ignore[no-untyped-def]
+    """The page's lines in the file's order, words spaced by the glyph gaps."""
+    import pypdfium2.raw as raw
+
+    textpage = page.get_textpage()
+    try:
+        count = textpage.count_chars()
+        if count <= 0:
+            return []
+        chars = textpage.get_text_range(0, count)
+        if len(chars) != count:  # rare: PDFium left out or added characters; read one by one
+            chars = "".join(chr(raw.FPDFText_GetUnicode(textpage, i) or 32) for i in range(count))
+        if not chars.strip():
+            return []
+        return _lines_of(textpage, chars)
+    finally:
+        textpage.close()
+
+
+def _lines_of(textpage, chars: str) -> list[_Line]:  # type: ignore[no-untyped-def]
+    """Group the page's glyphs into lines and words by their boxes (PDFium's loose boxes: the
+    font's height, the glyph's advance).
+
+    A new line starts where the glyph's middle leaves the line's height or the pen jumps back
+    or far ahead. A ligature's second letter shares the first one's box; it stays in the
+    word. PDFium's spaces (the file's, and those it adds where glyphs stand apart) are kept; a
+    gap it missed ("chunksize") adds one. One loop, no helper calls: it runs for every glyph."""
+    import pypdfium2.raw as raw
+
+    rect = raw.FS_RECTF()
+    pointer = ctypes.byref(rect)
+    get_box = raw.FPDFText_GetLooseCharBox
+    handle = textpage.raw
+    lines: list[_Line] = []
+    parts: list[str] = []
+    x0 = x1 = bottom = top = size = last_left = last_height = 0.0
+    spaced = accent = False
+    for index, char in enumerate(chars):
+        if char in _SPACING_ACCENTS:
+            # TeX's accents sit over their letter, out of order, with PDFium's spaces around
+            # them ("Leit ˜ ao"): dropped, and the glyph gaps decide the spacing there.
+            spaced, accent = False, True
+            continue
+        if char.isspace() or not get_box(handle, index, pointer):
+            spaced = spaced or (char == " " and not accent)
+            continue
+        left, right, low, high = rect.left, rect.right, rect.bottom, rect.top
+        glyph_height = high - low
+        if glyph_height <= 0:
+            continue
+        height = glyph_height if not parts or glyph_height < last_height else last_height
+        middle = (low + high) / 2
+        if (
+            parts
+            and bottom - 0.2 * height < middle < top + 0.2 * height
+            and (left > x1 - 0.5 * height or left >= last_left - 0.1 * height)
+            and left - x1 < 3 * height
+        ):
+            if spaced or left - x1 > WORD_GAP * height:
+                parts.append(" ")
+            parts.append(char)
+            if right > x1:
+                x1 = right
+            if low < bottom:
+                bottom = low
+            if high > top:
+                top = high
+            if not size and char.isalpha():
+                size = glyph_height
+        else:
+            if parts:
+                lines.append(_Line("".join(parts), x0, x1, bottom, top, size or top - bottom))
+            parts = [char]
+            x0, x1, bottom, top = left, right, low, high
+            size = glyph_height if char.isalpha() else 0.0
+        last_left, last_height, spaced, accent = left, glyph_height, False, False
+    if parts:
+        lines.append(_Line("".join(parts), x0, x1, bottom, top, size or top - bottom))
+    return [line for line in lines if line.text.strip()]
+
+
+def _has_images(page) -> bool:  # type: ignore[no-untyped-def]
+    import pypdfium2.raw as raw
+
+    return any(obj.type == raw.FPDF_PAGEOBJ_IMAGE for obj in page.get_objects(max_depth=2))
+
+
+def _metadata_title(document) -> str | None:  # type: ignore[no-untyped-def]
+    try:
+        title = document.get_metadata_value("Title")
+    except Exception:  # noqa: BLE001 - broken metadata is not a reason to skip the text
+        return None
+    title = " ".join(unicodedata.normalize("NFKC", title or "").split())
+    if _FILE_NAME.search(title) or title.lower().startswith(("microsoft word", "untitled")):
+        return None  # a file name the producing program put there ("paper.dvi")
+    return title or None
+
+
+# --- running headers and footers -------------------------------------------------------------
+
+
+def _furniture_key(text: str) -> str:
+    return _DIGITS.sub("#", " ".join(text.lower().split()))
+
+
+def _in_margin(line: _Line, height: float) -> bool:
+    return line.bottom > height * (1 - MARGIN) or line.top < height * MARGIN
+
+
+def _running_lines(pages: list[list[_Line]], sizes: list[tuple[float, float]]) -> set[str]:
+    """Keys of margin lines that repeat on at least a third of the pages (and on two)."""
+    seen: Counter[str] = Counter()
+    for lines, (_, height) in zip(pages, sizes, strict=True):
+        seen.update({_furniture_key(line.text) for line in lines if _in_margin(line, height)})
+    needed = max(2, len(pages) // 3)
+    return {key for key, count in seen.items() if count >= needed}
+
+
+def _is_furniture(line: _Line, height: float, running: set[str]) -> bool:
+    if not _in_margin(line, height):
+        return False
+    text = line.text.strip()
+    return _furniture_key(text) in running or bool(_PAGE_NUMBER.match(text))
+
+
+# --- reading order ---------------------------------------------------------------------------
+
+
+def _reading_order(lines: list[_Line], width: float) -> list[list[_Line]]:
+    """The page's lines as runs read top to bottom: one run per column of each band."""
+    middle = width / 2
+    left = [line for line in lines if line.x1 < middle + 0.02 * width]
+    right = [line for line in lines if line.x0 > middle - 0.02 * width]
+    two_columns = min(len(left), len(right)) >= COLUMN_SHARE * len(lines) and len(lines) >= 8
+    if not two_columns:
+        return [lines] if lines else []
+    runs: list[list[_Line]] = []
+    band: list[_Line] = []
+    spanning_run = False
+    for line in sorted(lines, key=lambda ln: -ln.top):
+        if line.x0 < middle - 0.02 * width and line.x1 > middle + 0.02 * width:
+            if not spanning_run:
+                runs.extend(_columns(band, middle))
+                band = []
+                runs.append([])
+                spanning_run = True
+            runs[-1].append(line)
+        else:
+            band.append(line)
+            spanning_run = False
+    runs.extend(_columns(band, middle))
+    return [run for run in runs if run]
+
+
+def _columns(band: list[_Line], middle: float) -> list[list[_Line]]:
+    """A band's left column, then its right one (each top to bottom)."""
+    left = [line for line in band if (line.x0 + line.x1) / 2 < middle]
+    right = [line for line in band if (line.x0 + line.x1) / 2 >= middle]
+    return [left, right]
+
+
+# --- lines to blocks -------------------------------------------------------------------------
+
+
+def _body_height(pages: list[list[_Line]]) -> float:
+    """The line height (rounded to half points) of most of the text: the body text's."""
+    heights: Counter[float] = Counter()
+    for lines in pages:
+        for line in lines:
+            heights[round(line.height * 2) / 2] += len(line.text)
+    return heights.most_common(1)[0][0] if heights else 12.0
+
+
+def _blocks(runs: list[list[_Line]], body: float) -> list[_Block]:
+    """Paragraphs, headings and list items of a page's runs, in order."""
+    blocks: list[_Block] = []
+    for run in runs:
+        if not run:
+            continue
+        left = statistics.median_low(line.x0 for line in run)
+        pitch = _line_pitch(run)
+        previous: _Line | None = None
+        for index, line in enumerate(run):
+            kind = _line_kind(line, body)
+            # the right edge near the line: an indented abstract has its own
+            right = max(other.x1 for other in run[max(0, index - 3) : index + 2])
+            if previous is None or _new_block(
+                kind, blocks[-1].kind, line, previous, left, right, pitch
+            ):
+                blocks.append(_Block(kind, run_start=previous is None))
+            blocks[-1].lines.append(line.text)
+            previous = line
+    for block, following in zip(blocks, blocks[1:], strict=False):
+        if _set_apart_heading(block, following):
+            block.kind = "heading"
+    return [piece for block in blocks for piece in _split_figure_text(block)]
+
+
+def _split_figure_text(block: _Block) -> list[_Block]:
+    """A block of short lines without a sentence end is a figure's labels ("GFS master",
+    "chunk data", ...): each line its own "figure" block, so no label run reads as prose."""
+    if block.kind != "para" or len(block.lines) < 2:
+        return [block]
+    words = sorted(len(line.split()) for line in block.lines)
+    if words[len(words) // 2] >= FIGURE_WORDS or _SENTENCE_END.search(block.lines[-1].rstrip()):
+        return [block]
+    return [
+        _Block("figure", [line], block.run_start and i == 0) for i, line in enumerate(block.lines)
+    ]
+
+
+def _set_apart_heading(block: _Block, following: _Block) -> bool:
+    """A short capitalized line without final punctuation, alone in its block and followed by
+    a paragraph of the same column ("Related Work", "ABSTRACT"): a heading in the body font."""
+    if block.kind != "para" or len(block.lines) != 1 or following.run_start:
+        return False
+    text = block.lines[0].strip()
+    words = text.split()
+    return (
+        0 < len(words) <= SET_APART_WORDS
+        and text[:1].isupper()
+        and not text.endswith((".", ",", ";", ":", "!", "?", "-"))
+        and not _CAPTION.match(text)
+        and following.kind == "para"
+        and len(" ".join(following.lines).split()) >= 2 * OPEN_WORDS
+    )
+
+
+def _line_pitch(run: list[_Line]) -> float:
+    """The usual distance from one line's top to the next one's in a run (its leading): the
+    most common step (to half a point), the smallest of equally common ones."""
+    steps: Counter[float] = Counter(
+        round((a.top - b.top) * 2) / 2
+        for a, b in zip(run, run[1:], strict=False)
+        if 0.5 * a.height < a.top - b.top < 4 * a.height
+    )
+    if not steps:
+        return 1.2 * max(line.height for line in run)
+    return min(steps, key=lambda step: (-steps[step], step))
+
+
+def _new_block(
+    kind: str, current: str, line: _Line, previous: _Line, left: float, right: float, pitch: float
+) -> bool:
+    """Whether `line` (of `kind`) starts a block after `previous`, in a block of `current`."""
+    if kind == "item":
+        return True
+    if kind == "heading":  # a heading set on two lines of one size stays one heading
+        return (
+            current != "heading"
+            or abs(line.height - previous.height) > 0.5
+            or (previous.bottom - line.top > PARA_GAP * line.height)
+        )
+    return current == "heading" or _starts_paragraph(line, previous, left, right, pitch)
+
+
+def _line_kind(line: _Line, body: float) -> str:
+    text = line.text.strip()
+    words = len(text.split())
+    bullet = _BULLET.match(text)
+    if bullet and not bullet.group(1)[:1].isdigit():
+        return "item"
+    if words <= HEADING_WORDS and not text.endswith((".", ",", ";", ":", "-")):
+        if line.height > HEADING_SIZE * body and _capitalized(text):
+            return "heading"
+        if _NUMBERED_HEADING.match(text) and _names_section(text):
+            return "heading"
+    return "item" if bullet else "para"
+
+
+def _capitalized(text: str) -> bool:
+    """Whether the first letter of `text` is a capital (a formula's "n are ..." is not)."""
+    letter = next((c for c in text if c.isalpha()), "")
+    return letter.isupper()
+
+
+def _names_section(text: str) -> bool:
+    """After its number, a heading is short or in Title Case ("2.6.1 In-Memory Data
+    Structures"); a numbered list item is a sentence ("1. The client asks the master ...")."""
+    words = text.split()[1:]
+    if not words or not words[0][:1].isupper() or words[0].endswith(","):
+        return False  # "3. BRACHA, G. An asynchronous ..." is a reference
+    if sum(c.isalpha() for c in words[0]) < 3:
+        return False  # "18.2 MB", "0 R": figure labels
+    capitalized = sum(1 for word in words if word[:1].isupper() or not word[:1].isalpha())
+    return len(words) <= 4 or capitalized >= 0.6 * len(words)
+
+
+def _starts_paragraph(
+    line: _Line, previous: _Line, left: float, right: float, pitch: float
+) -> bool:
+    """Whether `line` starts a new paragraph after `previous` (same column): the step down is
+    wider than the run's usual `pitch` by `PARA_GAP` of a line, or goes up."""
+    height = max(previous.height, 1.0)
+    step = previous.top - line.top
+    if step > pitch + PARA_GAP * height or step < 0.5 * height:
+        return True
+    ended = bool(_SENTENCE_END.search(previous.text.rstrip().rstrip(":")))
+    if ended and line.x0 > left + 0.8 * height:
+        return True  # first-line indent
+    return ended and previous.x1 < right - 2.5 * height  # a short last line
+
+
+def _text_blocks(text: str) -> list[_Block]:
+    """Blocks of plain text (OCR output): paragraphs at blank lines, lines kept in order."""
+    blocks: list[_Block] = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        lines = [" ".join(line.split()) for line in paragraph.splitlines()]
+        lines = [line for line in lines if line]
+        if lines:
+            kind = "item" if _BULLET.match(lines[0]) else "para"
+            blocks.append(_Block(kind, lines, run_start=not blocks))
+    return blocks
+
+
+def _largest_line(lines: list[_Line], body: float) -> str | None:
+    """The first page's tallest text when it is larger than the body text (its title, also
+    when set on two lines)."""
+    tallest = max((line.height for line in lines), default=0.0)
+    if tallest <= HEADING_SIZE * body:
+        return None
+    first = next(i for i, line in enumerate(lines) if line.height > tallest - 0.5)
+    title = [lines[first].text]
+    for line in lines[first + 1 :]:
+        if abs(line.height - tallest) > 0.5 or lines[first].bottom - line.top > 2 * tallest:
+            break
+        title.append(line.text)
+    return _join_lines(title).rstrip(_MARKS)[:300] or None
+
+
+# --- blocks to text --------------------------------------------------------------------------
+
+
+class _Writer:
+    """Appends blocks to the text, joining a paragraph across column and page breaks when it
+    has not ended a sentence, and records page starts and headings."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.length = 0
+        self.page_starts: list[int] = []
+        self.sections: list[tuple[int, str]] = []
+        self.open = False  # the last paragraph written has not ended its sentence
+        self.pending_page = False
+
+    def start_page(self) -> None:
+        """Begin a page: it starts at its first block (a page without any, where it is)."""
+        self.finish()
+        self.pending_page = True
+
+    def finish(self) -> None:
+        if self.pending_page:
+            self.page_starts.append(self.length)
+            self.pending_page = False
+
+    def add(self, blocks: Iterable[_Block]) -> None:
+        """Write a page's blocks. While a paragraph is open, figure text and captions at the
+        top of the next column wait until the paragraph's continuation is written."""
+        waiting: list[_Block] = []
+        for block in blocks:
+            if self.open and (block.run_start or waiting) and _is_float(block):
+                waiting.append(block)
+                continue
+            if waiting:
+                block.run_start = True
+            self._write(block)
+            self._write_floats(waiting)
+        self._write_floats(waiting)
+
+    def _write_floats(self, waiting: list[_Block]) -> None:
+        """Write the figure text that waited; it ends any open paragraph."""
+        if waiting:
+            self.open = False
+            for figure in waiting:
+                self._write(figure)
+            self.open = False
+            waiting.clear()
+
+    def text(self) -> str:
+        self.finish()
+        return "".join(self.parts)
+
+    def _write(self, block: _Block) -> None:
+        body = _join_lines(block.lines)
+        if not body:
+            return
+        if self.open and block.kind == "para" and block.run_start:
+            separator = "" if self._hyphen_joins(body) else " "
+            if separator == "":
+                self._drop_hyphen()
+        else:
+            separator = "\n\n" if self.length else ""
+        self._emit(separator)
+        if self.pending_page:
+            self.page_starts.append(self.length)
+            self.pending_page = False
+        if block.kind == "heading":
+            self.sections.append((self.length, body.rstrip(_MARKS)))
+        self._emit(body)
+        self.open = (
+            block.kind in ("para", "item")
+            and len(body.split()) >= OPEN_WORDS
+            and not _SENTENCE_END.search(body)
+        )
+
+    def _hyphen_joins(self, following: str) -> bool:
+        last = self.parts[-1] if self.parts else ""
+        return _joins_word(last, following)
+
+    def _drop_hyphen(self) -> None:
+        last = self.parts[-1]
+        self.parts[-1] = last[:-1]
+        self.length -= 1
+
+    def _emit(self, piece: str) -> None:
+        if piece:
+            self.parts.append(piece)
+            self.length += len(piece)
+
+
+_CAPTION = re.compile(r"^(Figure|Fig\.|Table|Algorithm|Listing|Chart)\s*\d+", re.I)
+
+
+def _is_float(block: _Block) -> bool:
+    """A figure's caption or its labels: text that may sit between a paragraph's two halves."""
+    if block.kind == "figure":
+        return True
+    if block.kind == "heading" and _NUMBERED_HEADING.match(block.lines[0]):
+        return False
+    if _CAPTION.match(block.lines[0]):
+        return True
+    short = all(len(line.split()) < OPEN_WORDS for line in block.lines)
+    return short and not block.lines[-1].rstrip().endswith((".", "!", "?"))
+
+
+def _join_lines(lines: list[str]) -> str:
+    """One block's lines as one line: hyphenated words joined, NFKC-normalized."""
+    text = ""
+    for raw_line in lines:
+        line = unicodedata.normalize("NFKC", raw_line.replace("\ufffe", "-")).strip()
+        line = " ".join(line.split())
+        if not line:
+            continue
+        if not text:
+            text = line
+        elif _joins_word(text, line):
+            text = text[:-1] + line
+        elif text[-1] in _HYPHENS and text[-2:-1].isalpha() and line[:1].isalpha():
+            text = text[:-1] + "-" + line  # "data-" + "intensive": a compound keeps its hyphen
+        else:
+            text = text + " " + line
+    return text
+
+
+_WORD_END = re.compile(r"([A-Za-z]+)-$")
+_WORD_START = re.compile(r"^([a-z]+)")
+
+
+def _joins_word(before: str, after: str) -> bool:
+    """Whether `before` ends in a hyphenated word part that `after` completes ("man-" +
+    "agement"): the joined word is English and the hyphenated form is not one."""
+    head = _WORD_END.search(before)
+    tail = _WORD_START.match(after)
+    if not head or not tail:
+        return False
+    return _is_word((head.group(1) + tail.group(1)).lower())
+
+
+@lru_cache(maxsize=65536)
+def _is_word(word: str) -> bool:
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word, "en") > 1.0

@@ -1,0 +1,245 @@
+"""Layout repairs of `qa.pdf_text` on small PDFs the tests draw with reportlab."""
+
+from __future__ import annotations
+
+import bisect
+import io
+from pathlib import Path
+
+import pytest
+
+from qa import documents, pdf_ocr, pdf_text
+from tests.support.helpers import require_system_tool
+
+PAGE_W, PAGE_H = 612, 792
+LEFT, RIGHT = (72, 300), (320, 548)  # the columns' x ranges
+FONT = 10
+LEADING = 12
+
+LEFT_TEXT = [
+    "3.6 Backup Tasks",
+    "One of the common causes that lengthens the total",
+    "time is a straggler: a machine that takes an un-",
+    "usually long time to complete one of the last few",
+    "map or reduce tasks in the computation and",
+]
+RIGHT_TEXT = [
+    "delays the whole operation by many minutes.",
+    "The master schedules backup executions of the",
+    "remaining in-progress tasks when the operation",
+    "is close to completion.",
+    "",
+    "\u2022 It is free software for everyone.",
+    "\u2022 Anybody can redistribute the library under",
+    "the terms of the license.",
+]
+
+
+def _draw_lines(canvas, x: float, y: float, lines: list[str], font: str = "Helvetica") -> None:  # type: ignore[no-untyped-def]
+    for line in lines:
+        if line:
+            canvas.setFont(font, FONT)
+            canvas.drawString(x, y, line)
+        y -= LEADING
+
+
+def two_column_pdf(pages: int = 3) -> bytes:
+    """`pages` pages: a running header and footer with the page number, and the same two
+    columns on each (a numbered heading, a hyphenated line end, a sentence that runs from the
+    left column into the right one, and a bullet list)."""
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    out = io.BytesIO()
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
+    for number in range(1, pages + 1):
+        canvas.setFont("Helvetica", 8)
+        canvas.drawString(LEFT[0], PAGE_H - 40, "Journal of Repeated Headers, Volume 7")
+        canvas.drawString(PAGE_W / 2, 40, f"{number}")
+        canvas.drawString(LEFT[0], 40, "To appear in OSDI 2006")
+        _draw_lines(canvas, LEFT[0], PAGE_H - 100, LEFT_TEXT)
+        _draw_lines(canvas, RIGHT[0], PAGE_H - 100, RIGHT_TEXT)
+        canvas.showPage()
+    canvas.save()
+    return out.getvalue()
+
+
+def test_two_columns_read_left_then_right_and_the_sentence_runs_across():
+    text = pdf_text.extract(two_column_pdf()).text
+    assert (
+        "One of the common causes that lengthens the total time is a straggler: a machine that "
+        "takes an unusually long time to complete one of the last few map or reduce tasks in "
+        "the computation and delays the whole operation by many minutes."
+    ) in text
+
+
+def test_running_header_footer_and_page_numbers_are_dropped():
+    text = pdf_text.extract(two_column_pdf()).text
+    assert "Journal of Repeated" not in text
+    assert "OSDI" not in text
+    assert "\n\n2\n\n" not in text and not text.rstrip().endswith("3")
+
+
+def test_hyphenated_line_end_is_joined_when_the_word_is_a_word():
+    text = pdf_text.extract(two_column_pdf(1)).text
+    assert "unusually" in text and "un-" not in text
+    assert "in-progress" in text  # a compound inside a line keeps its hyphen
+
+
+def test_numbered_heading_is_its_own_block_and_a_section():
+    result = pdf_text.extract(two_column_pdf(2))
+    assert result.text.startswith("3.6 Backup Tasks\n\nOne of the common causes")
+    assert [name for _, name in result.sections] == ["3.6 Backup Tasks"] * 2
+    for start, name in result.sections:
+        assert result.text[start : start + len(name)] == name
+
+
+def test_bullet_items_are_blocks_and_wrapped_items_are_joined():
+    text = pdf_text.extract(two_column_pdf(1)).text
+    assert "\n\n\u2022 It is free software for everyone.\n\n" in text
+    assert "\u2022 Anybody can redistribute the library under the terms of the license." in text
+
+
+def test_pages_are_page_start_offsets():
+    result = pdf_text.extract(two_column_pdf(3))
+    assert len(result.pages) == 3 and result.pages[0] == 0
+    second = result.text.index("3.6 Backup Tasks", 1)
+    assert bisect.bisect_right(result.pages, second) == 2
+    assert bisect.bisect_right(result.pages, second - 1) == 1
+
+
+def _font_with_ligatures() -> str:
+    path = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+    if not path.exists():
+        pytest.skip("DejaVu Sans (Debian fonts-dejavu-core) is needed to draw a ligature")
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    pdfmetrics.registerFont(TTFont("DejaVu", str(path)))
+    return "DejaVu"
+
+
+def test_ligatures_are_normalized():
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    font = _font_with_ligatures()
+    out = io.BytesIO()
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
+    canvas.setFont(font, 12)
+    canvas.drawString(72, 700, "The \ufb01le system is speci\ufb01ed \ufb01ve times.")
+    canvas.save()
+    assert pdf_text.extract(out.getvalue()).text == "The file system is specified five times."
+
+
+def test_missing_space_is_restored_from_the_glyph_gap():
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    out = io.BytesIO()
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
+    canvas.setFont("Helvetica", 12)
+    canvas.drawString(72, 700, "chunk")  # no space character: the pen moves on by 3 points
+    canvas.drawString(72 + canvas.stringWidth("chunk", "Helvetica", 12) + 3, 700, "size matters.")
+    canvas.save()
+    assert pdf_text.extract(out.getvalue()).text == "chunk size matters."
+
+
+def scanned_pdf() -> bytes:
+    """A one-page PDF holding only an image of a text page (drawn, rendered, wrapped)."""
+    import pypdfium2 as pdfium
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    out = io.BytesIO()
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
+    canvas.setFont("Helvetica", 16)
+    canvas.drawString(72, 700, "The reactor output was forty megawatts.")
+    canvas.save()
+    page = pdfium.PdfDocument(out.getvalue())[0]
+    image = page.render(scale=200 / 72, grayscale=True).to_pil()
+    scan = io.BytesIO()
+    image.save(scan, format="PDF", resolution=200)
+    return scan.getvalue()
+
+
+def test_a_scan_without_ocr_is_skipped_with_the_reason(monkeypatch, tmp_path: Path):
+    monkeypatch.setattr(pdf_ocr, "available", lambda: False)
+    (tmp_path / "scan.pdf").write_bytes(scanned_pdf())
+    docs, skipped = documents.read_all(tmp_path)
+    assert docs == []
+    assert [(s.path, s.reason) for s in skipped] == [
+        ("scan.pdf", "scanned PDF: no text layer (install the ocr extra)")
+    ]
+
+
+def test_a_scanned_page_is_read_by_ocr_and_text_pages_are_kept(tmp_path: Path):
+    require_system_tool(pdf_ocr.available(), "OCR needs `pip install .[ocr]` and tesseract-ocr")
+    import pypdfium2 as pdfium
+
+    mixed = pdfium.PdfDocument(two_column_pdf(1))
+    mixed.import_pages(pdfium.PdfDocument(scanned_pdf()))
+    out = io.BytesIO()
+    mixed.save(out)
+    (tmp_path / "mixed.pdf").write_bytes(out.getvalue())
+    (document,), _ = documents.read_all(tmp_path)
+    assert "3.6 Backup Tasks" in document.text
+    assert "The reactor output was forty megawatts." in document.text
+    assert len(document.pages) == 2
+    assert document.text.index("reactor") >= document.pages[1]
+
+
+def test_larger_font_and_set_apart_lines_are_headings():
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    out = io.BytesIO()
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
+    canvas.setFont("Helvetica-Bold", 18)
+    canvas.drawString(72, 720, "A Study of Lock Services")
+    body = [
+        "Related Work",
+        "",
+        "Earlier systems kept their locks in memory and lost them",
+        "whenever the server restarted, which made recovery slow.",
+    ]
+    _draw_lines(canvas, 72, 680, body)
+    canvas.save()
+    result = pdf_text.extract(out.getvalue())
+    assert result.text.startswith("A Study of Lock Services\n\nRelated Work\n\nEarlier systems")
+    assert [name for _, name in result.sections] == ["A Study of Lock Services", "Related Work"]
+    assert result.title == "A Study of Lock Services"
+
+
+def test_a_caption_at_the_top_of_the_next_column_waits_for_the_sentence_to_end():
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    out = io.BytesIO()
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
+    left = [
+        "The master keeps all file system metadata, which",
+        "includes the namespace and the",
+    ] * 4
+    left[-1] = "current locations of each chunk and the"
+    right = [
+        "Figure 1: Architecture",
+        "",
+        "mapping from files to chunks, and it answers the",
+        "clients that ask for them.",
+    ]
+    right += ["Each line here is filler text for the column."] * 6
+    _draw_lines(canvas, LEFT[0], PAGE_H - 100, left)
+    _draw_lines(canvas, RIGHT[0], PAGE_H - 100, right)
+    canvas.save()
+    text = pdf_text.extract(out.getvalue()).text
+    assert (
+        "each chunk and the mapping from files to chunks, and it answers the clients that ask "
+        "for them.\n\nFigure 1: Architecture\n\nEach line"
+    ) in text
+
+
+def test_figure_labels_are_lines_of_their_own_not_a_paragraph():
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    out = io.BytesIO()
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
+    labels = ["GFS master", "File namespace", "chunk data", "Linux file system"]
+    _draw_lines(canvas, 72, 700, [*labels, "", "Figure 1: GFS Architecture"])
+    canvas.save()
+    text = pdf_text.extract(out.getvalue()).text
+    assert text == "\n\n".join([*labels, "Figure 1: GFS Architecture"])
