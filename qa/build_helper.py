@@ -45,6 +45,7 @@ class _Request:
     options: ChunkingOptions
     tokenizer_file: Path
     tag: bool
+    pieces: Pieces | None = None  # already chunked: the helper only tags
 
 
 class BuildHelper:
@@ -75,11 +76,17 @@ class BuildHelper:
                 stream.close()
 
     def send(
-        self, texts: list[str], options: ChunkingOptions, tokenizer_file: Path, tag: bool
+        self,
+        texts: list[str],
+        options: ChunkingOptions,
+        tokenizer_file: Path,
+        tag: bool,
+        pieces: Pieces | None = None,
     ) -> None:
-        """Ask for the chunks of `texts` (and, with `tag`, the entities). Written by a thread,
-        so a large request never waits for the helper to start reading."""
-        payload = pickle.dumps(_Request(texts, options, tokenizer_file, tag))
+        """Ask for the chunks of `texts` (and, with `tag`, the entities); given their `pieces`,
+        only for the entities (then call `entities()` only). Written by a thread, so a large
+        request never waits for the helper to start reading."""
+        payload = pickle.dumps(_Request(texts, options, tokenizer_file, tag, pieces))
 
         def write() -> None:
             try:
@@ -126,10 +133,12 @@ def to_tag(texts: list[str], pieces: Pieces) -> list[tuple[int, int, str]]:
 def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     """The helper: read the request, reply with the chunks, then with the entities."""
     request: _Request = pickle.load(stdin)
-    count = token_counter(request.tokenizer_file)
-    pieces = [chunk_document(text, count, request.options) for text in request.texts]
-    pickle.dump(pieces, stdout)
-    stdout.flush()
+    pieces = request.pieces
+    if pieces is None:
+        count = token_counter(request.tokenizer_file)
+        pieces = [chunk_document(text, count, request.options) for text in request.texts]
+        pickle.dump(pieces, stdout)
+        stdout.flush()
     wanted = to_tag(request.texts, pieces) if request.tag else []
     pickle.dump(extract_entities([text for *_, text in wanted]) if wanted else None, stdout)
     stdout.flush()

@@ -158,16 +158,32 @@ def _gap(body: str, lo: int, hi: int, offset: int) -> Iterator[Span]:
 
 
 def cap_sentences(
-    text: str, sentences: list[Span], count_tokens: TokenCounter, max_tokens: int
+    text: str,
+    sentences: list[Span],
+    count_tokens: TokenCounter,
+    max_tokens: int,
+    cut_counter: TokenCounter | None = None,
 ) -> list[Span]:
-    """Cut any sentence longer than `max_tokens` into word-boundary pieces that fit."""
+    """Cut any sentence longer than `max_tokens` into word-boundary pieces that fit.
+
+    Linear in the text's length: a sentence with more words than `max_tokens` is long without
+    being tokenized whole (every word is at least one token), and a piece is searched for
+    among the next `max_tokens` words only. `cut_counter` (default `count_tokens`) counts the
+    trial pieces of that search; pass an uncached one so they are not all kept in a cache."""
     capped: list[Span] = []
     for sentence in sentences:
-        if count_tokens(text[sentence.start : sentence.end]) <= max_tokens:
+        piece = text[sentence.start : sentence.end]
+        if _at_most_words(piece, max_tokens) and count_tokens(piece) <= max_tokens:
             capped.append(sentence)
         else:
-            capped.extend(_cut_long(text, sentence, count_tokens, max_tokens))
+            capped.extend(_cut_long(text, sentence, cut_counter or count_tokens, max_tokens))
     return capped
+
+
+def _at_most_words(text: str, limit: int) -> bool:
+    """Whether `text` has at most `limit` white-space separated words (reads only as far as
+    needed to tell)."""
+    return len(text.split(None, limit)) <= limit
 
 
 def _cut_long(
@@ -179,8 +195,10 @@ def _cut_long(
     ]
     piece_start = 0
     while piece_start < len(words):
-        # Grow the piece word by word; binary search keeps this O(n log n) tokenizer calls.
-        lo, hi = piece_start + 1, len(words)
+        # Grow the piece word by word, by binary search over the next `max_tokens` words at
+        # most (a word is at least one token): O(log max_tokens) tokenizer calls per piece,
+        # each on one piece's text, so the whole cut is linear in the sentence's length.
+        lo, hi = piece_start + 1, min(len(words), piece_start + max_tokens)
         while lo < hi:
             mid = (lo + hi + 1) // 2
             span_text = text[words[piece_start].start : words[mid - 1].end]
@@ -224,6 +242,6 @@ def chunk_document(
     text: str, count_tokens: TokenCounter, options: ChunkingOptions = ChunkingOptions()
 ) -> tuple[list[Span], list[ChunkSpan]]:
     """Sentences (capped to the budget) and chunks of `text`; the one call the indexer needs."""
-    count_tokens = lru_cache(maxsize=None)(count_tokens)  # capping and packing both count each
-    sentences = cap_sentences(text, split_sentences(text), count_tokens, options.max_tokens)
-    return sentences, chunk_sentences(text, sentences, count_tokens, options)
+    cached = lru_cache(maxsize=None)(count_tokens)  # capping and packing both count each
+    sentences = cap_sentences(text, split_sentences(text), cached, options.max_tokens, count_tokens)
+    return sentences, chunk_sentences(text, sentences, cached, options)

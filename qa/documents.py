@@ -19,6 +19,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa import safe_archive
+from qa.file_budget import FileBudget
+
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 
@@ -97,13 +100,16 @@ def _check_file(root: Path, path: Path, max_bytes: int) -> str | None:
         return f"unsupported file type {path.suffix or '(none)'!r}; supported: " + ", ".join(
             SUPPORTED_SUFFIXES
         )
-    if path.is_symlink():
-        target = path.resolve()
-        if not target.is_relative_to(root):
-            return "symlink points outside the docs folder; not followed"
-    if not path.is_file():
-        return "not a regular file"
-    size = path.stat().st_size
+    try:
+        if path.is_symlink():
+            target = path.resolve(strict=True)
+            if not target.is_relative_to(root):
+                return "symlink points outside the docs folder; not followed"
+        if not path.is_file():
+            return "not a regular file"
+        size = path.stat().st_size
+    except (OSError, RuntimeError) as exc:  # a symlink loop, a dangling link, a vanished file
+        return f"cannot follow or read file: {getattr(exc, 'strerror', None) or exc}"
     if size == 0:
         return "empty file"
     if size > max_bytes:
@@ -114,15 +120,20 @@ def _check_file(root: Path, path: Path, max_bytes: int) -> str | None:
     return None
 
 
-def load(source: SourceFile) -> Document:
-    """Extract `source`'s text and title. Raises ExtractionError with a readable reason."""
+def load(source: SourceFile, budget: FileBudget | None = None) -> Document:
+    """Extract `source`'s text and title. Raises ExtractionError with a readable reason: also
+    when the file changed since `scan` read it (its text would not match its sha256), and
+    when it is a zip or entity bomb by `budget`'s limits (default: `FileBudget.from_env()`)."""
     try:
         data = source.path.read_bytes()
     except OSError as exc:
         raise ExtractionError(f"cannot read file: {exc.strerror or exc}") from exc
+    if hashlib.sha256(data).hexdigest() != source.sha256:
+        raise ExtractionError("file changed while the index was built; the next build reads it")
     suffix = source.path.suffix.lower()
     extract = _EXTRACTORS[suffix]
     try:
+        check_safe(suffix, data, budget)
         text, title = extract(data)
     except ExtractionError:
         raise
@@ -138,9 +149,23 @@ def load(source: SourceFile) -> Document:
     )
 
 
-def check_content(name: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> str | None:
+def check_safe(suffix: str, data: bytes, budget: FileBudget | None = None) -> None:
+    """Raise ExtractionError when `data` (a file with `suffix`) is a zip bomb or declares XML
+    entities, by `budget`'s limits (default: `FileBudget.from_env()`); see `qa.safe_archive`."""
+    budget = budget or FileBudget.from_env()
+    try:
+        safe_archive.check(suffix, data, budget.unzipped_bytes, budget.zip_ratio)
+    except safe_archive.UnsafeFile as exc:
+        raise ExtractionError(str(exc)) from exc
+
+
+def check_content(
+    name: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES, budget: FileBudget | None = None
+) -> str | None:
     """Why a file called `name` holding `data` could not be indexed (the reason `scan` or
-    `load` would give), or None when it can: for uploads, checked before anything is written."""
+    `load` would give), or None when it can: for uploads, checked before anything is written.
+    A zip or entity bomb (by `budget`, default `FileBudget.from_env()`) is refused before it
+    is parsed."""
     suffix = Path(name).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         return f"unsupported file type {suffix or '(none)'!r}; supported: " + ", ".join(
@@ -154,6 +179,7 @@ def check_content(name: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) ->
             "raise it with QA_MAX_FILE_MB)"
         )
     try:
+        check_safe(suffix, data, budget)
         text, _ = _EXTRACTORS[suffix](data)
     except ExtractionError as exc:
         return str(exc)

@@ -129,3 +129,29 @@ def test_every_visible_character_is_in_exactly_one_sentence(text):
         assert covered[i] <= 1, f"character {i} in two sentences"
         if not char.isspace():
             assert covered[i] == 1, f"character {i} ({char!r}) lost"
+
+
+def _counted(text: str) -> int:
+    """Characters the token counter reads while `text` is chunked (capping and packing)."""
+    read = [0]
+
+    def count(piece: str) -> int:
+        read[0] += len(piece)
+        return words(piece)
+
+    sentences, chunks = chunk_document(text, count, ChunkingOptions(max_tokens=64))
+    assert texts(text, sentences) and "".join(texts(text, sentences)).replace(" ", "") == (
+        text.replace(" ", "")
+    )
+    assert all(words(text[c.start : c.end]) <= 64 for c in chunks)
+    return read[0]
+
+
+def test_a_long_sentence_is_cut_in_linear_work():
+    """One sentence with no end (a one-line file): the work the cut does grows with the text,
+    not its square. Counted in characters tokenized, so timing noise cannot flake it; the
+    quadratic cut read 8x the text 64 times over at 8x the size."""
+    one = " ".join(f"word{i % 97}" for i in range(4000))
+    eight = " ".join(f"word{i % 97}" for i in range(32000))
+    assert _counted(eight) < 10 * _counted(one)
+    assert _counted(eight) < 40 * len(eight)
