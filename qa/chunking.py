@@ -167,16 +167,17 @@ def cap_sentences(
     """Cut any sentence longer than `max_tokens` into word-boundary pieces that fit.
 
     Linear in the text's length: a sentence with more words than `max_tokens` is long without
-    being tokenized whole (every word is at least one token), and a piece is searched for
-    among the next `max_tokens` words only. `cut_counter` (default `count_tokens`) counts the
-    trial pieces of that search; pass an uncached one so they are not all kept in a cache."""
+    being tokenized whole (every word is at least one token), and a long one is cut by adding
+    up its words' counts (`_cut_long`). `cut_counter` (default `count_tokens`) counts single
+    words and trial pieces; pass an uncached one so they are not all kept in a cache."""
     capped: list[Span] = []
     for sentence in sentences:
         piece = text[sentence.start : sentence.end]
         if _at_most_words(piece, max_tokens) and count_tokens(piece) <= max_tokens:
             capped.append(sentence)
         else:
-            capped.extend(_cut_long(text, sentence, cut_counter or count_tokens, max_tokens))
+            cutter = _Cutter(text, count_tokens, cut_counter or count_tokens, max_tokens)
+            capped.extend(cutter.cut(sentence))
     return capped
 
 
@@ -186,28 +187,67 @@ def _at_most_words(text: str, limit: int) -> bool:
     return len(text.split(None, limit)) <= limit
 
 
-def _cut_long(
-    text: str, sentence: Span, count_tokens: TokenCounter, max_tokens: int
-) -> Iterator[Span]:
-    words = [
-        Span(sentence.start + m.start(), sentence.start + m.end())
-        for m in re.finditer(r"\S+", text[sentence.start : sentence.end])
-    ]
-    piece_start = 0
-    while piece_start < len(words):
-        # Grow the piece word by word, by binary search over the next `max_tokens` words at
-        # most (a word is at least one token): O(log max_tokens) tokenizer calls per piece,
-        # each on one piece's text, so the whole cut is linear in the sentence's length.
-        lo, hi = piece_start + 1, min(len(words), piece_start + max_tokens)
+# Distinct words whose counts a cut remembers; past it, it forgets them all and starts over.
+WORD_CACHE_SIZE = 50_000
+
+
+class _Cutter:
+    """Cuts a long sentence into pieces of at most `max_tokens` tokens at word boundaries.
+
+    A piece grows word by word while the words' own token counts add up to the budget (a
+    word's count is looked up once per distinct word), and is then counted whole, once: for a
+    word-piece tokenizer the sum is exact. Where it is not (the whole counts more), the piece
+    is found by binary search among its words. So each character is tokenized about twice,
+    however long the sentence: linear, where searching from the sentence's end for every piece
+    was quadratic."""
+
+    def __init__(
+        self, text: str, count: TokenCounter, count_part: TokenCounter, max_tokens: int
+    ) -> None:
+        self.text, self.count, self.count_part, self.max = text, count, count_part, max_tokens
+        self._words: dict[str, int] = {}
+
+    def cut(self, sentence: Span) -> Iterator[Span]:
+        words = [
+            Span(sentence.start + m.start(), sentence.start + m.end())
+            for m in re.finditer(r"\S+", self.text[sentence.start : sentence.end])
+        ]
+        first = 0
+        while first < len(words):
+            last, total = first, 0
+            while last < len(words):
+                size = self._word(words[last])
+                if last > first and total + size > self.max:
+                    break
+                total += size
+                last += 1
+            if last - first > 1 and self.count(self._text(words, first, last)) > self.max:
+                last = self._search(words, first, last - 1)
+            yield Span(words[first].start, words[last - 1].end)
+            first = last
+
+    def _word(self, word: Span) -> int:
+        key = self.text[word.start : word.end]
+        size = self._words.get(key)
+        if size is None:
+            if len(self._words) >= WORD_CACHE_SIZE:
+                self._words.clear()
+            size = self._words[key] = self.count_part(key)
+        return size
+
+    def _text(self, words: list[Span], first: int, last: int) -> str:
+        return self.text[words[first].start : words[last - 1].end]
+
+    def _search(self, words: list[Span], first: int, hi: int) -> int:
+        """The largest `last` in (first, hi] whose piece fits (`first + 1` at least)."""
+        lo = first + 1
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            span_text = text[words[piece_start].start : words[mid - 1].end]
-            if count_tokens(span_text) <= max_tokens:
+            if self.count_part(self._text(words, first, mid)) <= self.max:
                 lo = mid
             else:
                 hi = mid - 1
-        yield Span(words[piece_start].start, words[lo - 1].end)
-        piece_start = lo
+        return lo
 
 
 def chunk_sentences(
