@@ -32,7 +32,7 @@ from typing import IO, Any
 
 from qa.chunking import ChunkingOptions, ChunkSpan, Span, chunk_document
 from qa.embedding import token_counter
-from qa.short_answer import Entity, extract_entities, stored_at_build
+from qa.short_answer import Entity, _ner, extract_entities, stored_at_build
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,10 @@ def to_tag(texts: list[str], pieces: Pieces) -> list[tuple[int, int, str]]:
 
 
 def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
-    """The helper: read the request, reply with the chunks, then with the entities."""
+    """The helper: load the tagger while the build reads its files, read the request, reply
+    with the chunks (unless given), then with the entities."""
+    warm = threading.Thread(target=_ner, name="qa-load-tagger", daemon=True)
+    warm.start()
     request: _Request = pickle.load(stdin)
     pieces = request.pieces
     if pieces is None:
@@ -140,6 +143,7 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
         pickle.dump(pieces, stdout)
         stdout.flush()
     wanted = to_tag(request.texts, pieces) if request.tag else []
+    warm.join()
     pickle.dump(extract_entities([text for *_, text in wanted]) if wanted else None, stdout)
     stdout.flush()
 

@@ -108,8 +108,10 @@ def _check_file(root: Path, path: Path, max_bytes: int) -> str | None:
         if not path.is_file():
             return "not a regular file"
         size = path.stat().st_size
-    except (OSError, RuntimeError) as exc:  # a symlink loop, a dangling link, a vanished file
-        return f"cannot follow or read file: {getattr(exc, 'strerror', None) or exc}"
+    except RuntimeError:  # Python 3.11's Path.resolve on a loop
+        return "cannot follow symlink: it loops"
+    except OSError as exc:  # a loop, a dangling link, a vanished file
+        return f"cannot follow or read file: {exc.strerror or exc}"
     if size == 0:
         return "empty file"
     if size > max_bytes:

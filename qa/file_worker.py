@@ -227,12 +227,9 @@ def _token_counter(tokenizer_file: Path) -> Callable[[str], int]:
 
 
 def _import_parsers() -> None:
-    """Import what reading a file may need now, so its time and memory are not a file's."""
-    import bs4  # noqa: F401
-    import docx  # noqa: F401
-    import lxml.etree  # noqa: F401
-    import pypdf  # noqa: F401
-
+    """Import what reading any file needs now (the sentence splitter), so its time and memory
+    are not the first file's. The format parsers (bs4, pypdf, python-docx: a second in all)
+    are imported by the first file that needs them: most builds read text files only."""
     from qa.chunking import _segmenter
 
     _segmenter()

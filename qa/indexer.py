@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +36,7 @@ from qa.documents import (
 from qa.embedding import Embedder
 from qa.file_budget import FileBudget
 from qa.file_worker import Counter, FileWorker
-from qa.short_answer import Entity, extract_entities, ner_model_id
+from qa.short_answer import Entity, extract_entities, ner_model_id, tagger_loaded
 from qa.stores.base import ChunkStore, DocumentUpdate, IndexCorrupt, IndexState
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,11 @@ def check_removals(
     if too_many and not allow:
         raise TooManyRemovals(folder, removing, len(indexed))
 
+
+# A build whose process has not loaded the entity tagger loads it (seconds) only when it
+# reads at least this much: a smaller one stores no entities, and questions tag their quotes
+# themselves (a server loads the tagger for that anyway).
+TAG_APART_MIN_BYTES = 256 * 1024
 
 # How many texts the embedder encodes between two `Progress` reports.
 EMBED_STEP = 256
@@ -243,13 +248,17 @@ def _apply(
     """Embed what `state` cannot supply, write it with the deletes; return both."""
     reusable = state.hashes if state else {}
     todo = [s for s in sources if reusable.get(s.doc_id) != s.sha256]
-    fresh = not getattr(embedder, "loaded", True)
-    # The model's imports (seconds) run beside the file worker, which reads and chunks.
-    loading = _ModelLoad(embedder) if todo and fresh else None
-    documents, pieces, failed = _extract(todo, skipped, embedder, options, run)
-    if loading is not None:
-        loading.wait(raise_error=bool(documents))
-    updates = _embed(documents, pieces, embedder, options, run, fresh) if documents else []
+    # The model's imports (seconds) run beside the file worker, which reads and chunks, and
+    # the entity tagger loads in a helper process meanwhile (see `_embed`).
+    loading = _ModelLoad(embedder) if todo and not getattr(embedder, "loaded", True) else None
+    tag_here = run.tag_entities and tagger_loaded()
+    tag_apart = run.tag_entities and not tag_here and _worth_a_tagger(todo)
+    run = replace(run, tag_entities=tag_here or tag_apart)
+    with BuildHelper() if tag_apart else nullcontext() as helper:
+        documents, pieces, failed = _extract(todo, skipped, embedder, options, run)
+        if loading is not None:
+            loading.wait(raise_error=bool(documents))
+        updates = _embed(documents, pieces, embedder, run, helper) if documents else []
     deletes = sorted((set(known) - {s.doc_id for s in sources}) | (failed & set(known)))
     if updates or deletes or state is None:
         run.on_progress(Progress("writing"))
@@ -272,6 +281,11 @@ def _usable_state(
         why = f"rebuilt: index was built with model {stored.model!r}, not {embedder.name!r}"
         return stored, None, why
     return stored, stored, ""
+
+
+def _worth_a_tagger(todo: list[SourceFile]) -> bool:
+    """Whether a build reading `todo` should load the entity tagger (`TAG_APART_MIN_BYTES`)."""
+    return sum(source.size for source in todo) >= TAG_APART_MIN_BYTES
 
 
 class _ModelLoad:
@@ -344,29 +358,24 @@ def _embed(
     documents: list[Document],
     pieces: Pieces,
     embedder: Embedder,
-    options: ChunkingOptions,
     run: _Run,
-    fresh: bool,
+    helper: BuildHelper | None,
 ) -> list[DocumentUpdate]:
     """Encode all sentences and chunks of the chunked `documents` in one batched call, and tag
     the named entities of the sentences `stored_at_build` picks (`tag_entities`).
 
-    When the build loaded the model (`fresh`: a `qa index`, a server's build), tagging runs in
-    a helper process (`qa.build_helper`) beside the encode; otherwise, or for an embedder
-    without a `tokenizer.json` to share, here after the encode (spaCy is then usually loaded
-    already, for questions)."""
+    With a `helper` (`qa.build_helper`: a build whose process has not loaded the tagger, such
+    as `qa index` or a server's build process), tagging runs there, beside the encode, with
+    the tagger it loaded while the files were read; otherwise here, after the encode."""
     texts = [d.text for d in documents]
     wanted = to_tag(texts, pieces) if run.tag_entities else []
-    tokenizer_file = getattr(embedder, "tokenizer_file", None)
-    use_helper = bool(wanted) and fresh and tokenizer_file is not None
-    with BuildHelper() if use_helper else nullcontext() as helper:
-        if helper is not None and tokenizer_file is not None:
-            helper.send(texts, options, tokenizer_file, True, pieces)
-        vectors = _encode(embedder, _texts(texts, pieces), run)
-        if helper is not None:
-            tagged = helper.entities()
-        else:
-            tagged = _tag_here([text for *_, text in wanted]) if wanted else None
+    if helper is not None and wanted:
+        helper.send(texts, ChunkingOptions(), Path(), True, pieces)
+    vectors = _encode(embedder, _texts(texts, pieces), run)
+    if helper is not None and wanted:
+        tagged = helper.entities()
+    else:
+        tagged = _tag_here([text for *_, text in wanted]) if wanted else None
     entities, model = _by_document(len(documents), wanted, tagged)
     updates, row = [], 0
     for n, (document, (sentences, chunks)) in enumerate(zip(documents, pieces, strict=True)):

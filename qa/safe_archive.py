@@ -48,7 +48,7 @@ def _check_zip(data: bytes, max_unzipped_bytes: int, max_ratio: float) -> None:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise UnsafeFile(f"not a valid DOCX (zip) file: {exc}") from exc
+        raise UnsafeFile(f"cannot parse DOCX file: {exc}") from exc
     with archive:
         members = archive.infolist()
         total = sum(member.file_size for member in members)

@@ -76,3 +76,15 @@ def test_a_killed_build_keeps_the_index_is_reported_and_the_next_build_runs(
     assert report.added == 1 and report.documents == 2
     assert service.status()["error"] is None and service.health()["error"] is None
     assert assistant.snapshot().version != version
+
+
+def test_a_large_build_stores_entities_tagged_in_its_helper(tmp_path: Path) -> None:
+    """A build process has no tagger loaded: for 256 KB or more it tags in a helper process
+    (loaded while the files are read); the entities are stored with the generation."""
+    assistant = child_assistant(tmp_path, FakeEmbedder())
+    text = "".join(f"The bridge number {n} opened in May {1900 + n % 99}.\n\n" for n in range(6000))
+    (assistant.settings.docs_dir / "bridges.txt").write_text(text)
+    assistant.refresh()
+    stored = (assistant.settings.index_dir).glob("gen-*/entities.jsonl")
+    lines = [line for path in stored for line in path.read_text().splitlines()]
+    assert any('"DATE"' in line for line in lines), lines[:2]
