@@ -59,6 +59,10 @@ _STRUCTURAL_LINE = re.compile(
 )
 
 
+# The characters pysbd's English rules end a sentence at; a block without any is one sentence.
+_SENTENCE_END = re.compile(r"[.!?。．！？]")
+
+
 @lru_cache(maxsize=1)
 def _segmenter():  # type: ignore[no-untyped-def]
     import pysbd
@@ -134,6 +138,11 @@ def split_sentences(text: str) -> list[Span]:
 def _sentences_in_block(text: str, block: Span) -> Iterator[Span]:
     # A line break inside a paragraph is wrapping, not a sentence end; same length keeps offsets.
     body = text[block.start : block.end].replace("\r", " ").replace("\n", " ")
+    if not _SENTENCE_END.search(body):
+        # No sentence end anywhere (a one-line dump, a long list of words): pysbd could only
+        # return the block whole, after seconds per MB of rules.
+        yield from _gap(body, 0, len(body), block.start)
+        return
     cursor = 0
     # Only pysbd's rule pass: `Segmenter.segment` then maps each sentence back to the text with
     # one fresh regex per sentence, which cost a third of its time and evicted the `re` cache
@@ -208,42 +217,38 @@ class _Cutter:
         self._words: dict[str, int] = {}
 
     def cut(self, sentence: Span) -> Iterator[Span]:
-        words = [
-            Span(sentence.start + m.start(), sentence.start + m.end())
-            for m in re.finditer(r"\S+", self.text[sentence.start : sentence.end])
-        ]
-        first = 0
+        base, body = sentence.start, self.text[sentence.start : sentence.end]
+        words = [m.span() for m in re.finditer(r"\S+", body)]  # tuples: millions of them
+        known, first = self._words, 0
         while first < len(words):
             last, total = first, 0
             while last < len(words):
-                size = self._word(words[last])
+                lo, hi = words[last]
+                word = body[lo:hi]
+                size = known.get(word)
+                if size is None:
+                    if len(known) >= WORD_CACHE_SIZE:
+                        known.clear()
+                    size = known[word] = self.count_part(word)
                 if last > first and total + size > self.max:
                     break
                 total += size
                 last += 1
-            if last - first > 1 and self.count(self._text(words, first, last)) > self.max:
-                last = self._search(words, first, last - 1)
-            yield Span(words[first].start, words[last - 1].end)
+            if last - first > 1 and self.count(self._text(body, words, first, last)) > self.max:
+                last = self._search(body, words, first, last - 1)
+            yield Span(base + words[first][0], base + words[last - 1][1])
             first = last
 
-    def _word(self, word: Span) -> int:
-        key = self.text[word.start : word.end]
-        size = self._words.get(key)
-        if size is None:
-            if len(self._words) >= WORD_CACHE_SIZE:
-                self._words.clear()
-            size = self._words[key] = self.count_part(key)
-        return size
+    @staticmethod
+    def _text(body: str, words: list[tuple[int, int]], first: int, last: int) -> str:
+        return body[words[first][0] : words[last - 1][1]]
 
-    def _text(self, words: list[Span], first: int, last: int) -> str:
-        return self.text[words[first].start : words[last - 1].end]
-
-    def _search(self, words: list[Span], first: int, hi: int) -> int:
+    def _search(self, body: str, words: list[tuple[int, int]], first: int, hi: int) -> int:
         """The largest `last` in (first, hi] whose piece fits (`first + 1` at least)."""
         lo = first + 1
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            if self.count_part(self._text(words, first, mid)) <= self.max:
+            if self.count_part(self._text(body, words, first, mid)) <= self.max:
                 lo = mid
             else:
                 hi = mid - 1

@@ -167,7 +167,8 @@ def check_content(
     """Why a file called `name` holding `data` could not be indexed (the reason `scan` or
     `load` would give), or None when it can: for uploads, checked before anything is written.
     A zip or entity bomb (by `budget`, default `FileBudget.from_env()`) is refused before it
-    is parsed."""
+    is parsed; HTML, PDF and DOCX are parsed in a worker process within the budget
+    (`qa.file_worker.check_apart`), never in the caller's (the server's)."""
     suffix = Path(name).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         return f"unsupported file type {suffix or '(none)'!r}; supported: " + ", ".join(
@@ -180,8 +181,24 @@ def check_content(
             f"file too large ({len(data) / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB limit; "
             "raise it with QA_MAX_FILE_MB)"
         )
+    budget = budget or FileBudget.from_env()
     try:
         check_safe(suffix, data, budget)
+    except ExtractionError as exc:
+        return str(exc)
+    if suffix in PLAIN_SUFFIXES:
+        return parse_check(suffix, data)
+    from qa.file_worker import check_apart  # here: qa.file_worker imports this module
+
+    return check_apart(suffix, data, budget)
+
+
+PLAIN_SUFFIXES = (".txt", ".md", ".markdown")  # decoded, not parsed: checked in process
+
+
+def parse_check(suffix: str, data: bytes) -> str | None:
+    """Why `data` (a file with `suffix`) has no text to index once parsed, or None."""
+    try:
         text, _ = _EXTRACTORS[suffix](data)
     except ExtractionError as exc:
         return str(exc)

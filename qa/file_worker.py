@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from qa.chunking import ChunkingOptions, ChunkSpan, Span, chunk_document
-from qa.documents import Document, ExtractionError, SourceFile, load
+from qa.documents import Document, ExtractionError, SourceFile, load, parse_check
 from qa.file_budget import FileBudget
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,14 @@ class _Setup:
     budget: FileBudget
     options: ChunkingOptions
     counter: Counter
+
+
+@dataclass(frozen=True)
+class _Check:
+    """Parse an upload's bytes, as `documents.parse_check` (nothing is written)."""
+
+    suffix: str
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -87,9 +95,18 @@ class FileWorker:
 
     def read(self, source: SourceFile) -> Extracted | str:
         """`source` extracted (and chunked) within the budget, or why it was skipped."""
+        return self._ask(source)  # type: ignore[no-any-return]
+
+    def check(self, suffix: str, data: bytes) -> str | None:
+        """Why `data` (an upload with `suffix`) cannot be indexed, parsed within the budget;
+        None when it can."""
+        reply = self._ask(_Check(suffix, data))
+        return reply if isinstance(reply, str) else None
+
+    def _ask(self, request: SourceFile | _Check) -> Any:
         process = self._start()
         try:
-            send_message(process.stdin, source)  # type: ignore[arg-type]
+            send_message(process.stdin, request)  # type: ignore[arg-type]
             reply = receive_message(process.stdout, time.monotonic() + self.budget.seconds)  # type: ignore[arg-type]
         except TimeoutError:
             self._stop()
@@ -100,7 +117,7 @@ class FileWorker:
             if reply.fatal:
                 self._stop()
             return reply.reason
-        return reply  # type: ignore[no-any-return]
+        return reply
 
     def _start(self) -> subprocess.Popen[bytes]:
         if self._process is not None and self._process.poll() is None:
@@ -194,10 +211,13 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     send_message(stdout, "ready")
     while True:
         try:
-            source: SourceFile = receive_message(stdin, float("inf"))
+            request: SourceFile | _Check = receive_message(stdin, float("inf"))
         except EOFError:
             return
-        reply = _read_one(source, setup, count)
+        if isinstance(request, _Check):
+            reply: Extracted | _Failed | None = _check_one(request, setup.budget)
+        else:
+            reply = _read_one(request, setup, count)
         send_message(stdout, reply)
         if isinstance(reply, _Failed) and reply.fatal:
             return
@@ -218,6 +238,23 @@ def _read_one(
         return _Failed("extraction failed: the file is nested too deeply")
     except Exception as exc:  # noqa: BLE001 - any parser or chunker failure skips the file
         return _Failed(f"cannot extract or chunk the file: {type(exc).__name__}: {exc}")
+
+
+def _check_one(request: _Check, budget: FileBudget) -> _Failed | None:
+    try:
+        reason = parse_check(request.suffix, request.data)
+    except MemoryError:
+        return _Failed(budget.over_memory(), fatal=True)
+    except RecursionError:
+        reason = "cannot parse the file: it is nested too deeply"
+    return _Failed(reason) if reason else None
+
+
+def check_apart(suffix: str, data: bytes, budget: FileBudget) -> str | None:
+    """`documents.parse_check(suffix, data)` in a worker process within `budget`: why the
+    upload cannot be indexed (also "took longer than" / "needed more than"), or None."""
+    with FileWorker(budget, ChunkingOptions(), None) as worker:
+        return worker.check(suffix, data)
 
 
 def _token_counter(tokenizer_file: Path) -> Callable[[str], int]:

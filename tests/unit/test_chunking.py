@@ -155,3 +155,17 @@ def test_a_long_sentence_is_cut_in_linear_work():
     eight = " ".join(f"word{i % 97}" for i in range(32000))
     assert _counted(eight) < 10 * _counted(one)
     assert _counted(eight) < 40 * len(eight)
+
+
+def test_a_long_sentence_fits_even_when_word_counts_do_not_add_up():
+    """A counter whose whole-piece count exceeds the sum of its words' (spaces count too):
+    the cut falls back to a search, and every piece still fits."""
+
+    def count(text: str) -> int:
+        return len(text) // 3 + 1
+
+    text = " ".join(f"w{i % 50}" for i in range(3000))
+    sentences = cap_sentences(text, split_sentences(text), count, 20)
+    assert len(sentences) > 100
+    assert all(count(text[s.start : s.end]) <= 20 for s in sentences)
+    assert " ".join(texts(text, sentences)) == text

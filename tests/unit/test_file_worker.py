@@ -60,3 +60,15 @@ def test_a_file_that_changed_or_vanished_since_the_scan_is_skipped(tmp_path):
     with FileWorker(FileBudget(), ChunkingOptions(), None) as worker:
         assert "changed while" in str(worker.read(changed))
         assert "cannot read file" in str(worker.read(gone))
+
+
+def test_an_upload_is_parsed_apart_within_its_budget(tmp_path):
+    from qa.documents import check_content
+    from tests.support.helpers import write_docx
+
+    write_docx(tmp_path / "memo.docx", "Memo", ["A paragraph."])
+    assert check_content("memo.docx", (tmp_path / "memo.docx").read_bytes()) is None
+    assert "cannot parse PDF" in str(check_content("bad.pdf", b"%PDF-1.7 garbage"))
+    deep = ("<div>" * 200_000 + "Deep." + "</div>" * 200_000).encode()
+    slow = check_content("deep.html", deep, budget=FileBudget(seconds=0.01))
+    assert slow == "extraction took longer than 0.01 s (QA_FILE_SECONDS)"
