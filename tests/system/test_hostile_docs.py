@@ -152,6 +152,7 @@ def test_a_server_survives_a_hostile_build_and_answers_throughout(tmp_path: Path
         report = response.json()
         skipped = {s["path"]: s["reason"] for s in report["skipped"]}
         print_table(report, skipped, took)
+        print(f"/ask during the build: {answered[0]} answered, {len(errors)} errors")
         assert "unpacks to" in skipped["zip-bomb.docx"]
         assert "entities" in skipped["laughs.docx"] and "entities" in skipped["laughs.html"]
         assert skipped["blank-pages.pdf"] == "no text found in file"
