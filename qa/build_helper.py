@@ -32,7 +32,7 @@ from typing import IO, Any
 
 from qa.chunking import ChunkingOptions, ChunkSpan, Span, chunk_document
 from qa.embedding import token_counter
-from qa.short_answer import Entity, extract_entities, stored_at_build
+from qa.short_answer import Entity, _ner, extract_entities, stored_at_build
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ class _Request:
     options: ChunkingOptions
     tokenizer_file: Path
     tag: bool
+    pieces: Pieces | None = None  # already chunked: the helper only tags
 
 
 class BuildHelper:
@@ -75,11 +76,17 @@ class BuildHelper:
                 stream.close()
 
     def send(
-        self, texts: list[str], options: ChunkingOptions, tokenizer_file: Path, tag: bool
+        self,
+        texts: list[str],
+        options: ChunkingOptions,
+        tokenizer_file: Path,
+        tag: bool,
+        pieces: Pieces | None = None,
     ) -> None:
-        """Ask for the chunks of `texts` (and, with `tag`, the entities). Written by a thread,
-        so a large request never waits for the helper to start reading."""
-        payload = pickle.dumps(_Request(texts, options, tokenizer_file, tag))
+        """Ask for the chunks of `texts` (and, with `tag`, the entities); given their `pieces`,
+        only for the entities (then call `entities()` only). Written by a thread, so a large
+        request never waits for the helper to start reading."""
+        payload = pickle.dumps(_Request(texts, options, tokenizer_file, tag, pieces))
 
         def write() -> None:
             try:
@@ -124,13 +131,19 @@ def to_tag(texts: list[str], pieces: Pieces) -> list[tuple[int, int, str]]:
 
 
 def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
-    """The helper: read the request, reply with the chunks, then with the entities."""
+    """The helper: load the tagger while the build reads its files, read the request, reply
+    with the chunks (unless given), then with the entities."""
+    warm = threading.Thread(target=_ner, name="qa-load-tagger", daemon=True)
+    warm.start()
     request: _Request = pickle.load(stdin)
-    count = token_counter(request.tokenizer_file)
-    pieces = [chunk_document(text, count, request.options) for text in request.texts]
-    pickle.dump(pieces, stdout)
-    stdout.flush()
+    pieces = request.pieces
+    if pieces is None:
+        count = token_counter(request.tokenizer_file)
+        pieces = [chunk_document(text, count, request.options) for text in request.texts]
+        pickle.dump(pieces, stdout)
+        stdout.flush()
     wanted = to_tag(request.texts, pieces) if request.tag else []
+    warm.join()
     pickle.dump(extract_entities([text for *_, text in wanted]) if wanted else None, stdout)
     stdout.flush()
 

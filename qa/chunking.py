@@ -59,6 +59,10 @@ _STRUCTURAL_LINE = re.compile(
 )
 
 
+# The characters pysbd's English rules end a sentence at; a block without any is one sentence.
+_SENTENCE_END = re.compile(r"[.!?。．！？]")
+
+
 @lru_cache(maxsize=1)
 def _segmenter():  # type: ignore[no-untyped-def]
     import pysbd
@@ -140,6 +144,11 @@ def _sentences_in_block(text: str, block: Span) -> Iterator[Span]:
 
 def _pieces(body: str) -> Iterator[tuple[int, int]]:
     """pysbd's sentences of one block as (start, end) in `body`, gaps kept as pieces."""
+    if not _SENTENCE_END.search(body):
+        # No sentence end anywhere (a one-line dump, a long list of words): pysbd could only
+        # return the block whole, after seconds per MB of rules.
+        yield from _gap(body, 0, len(body))
+        return
     cursor = 0
     # Only pysbd's rule pass: `Segmenter.segment` then maps each sentence back to the text with
     # one fresh regex per sentence, which cost a third of its time and evicted the `re` cache
@@ -197,38 +206,92 @@ def _gap(body: str, lo: int, hi: int) -> Iterator[tuple[int, int]]:
 
 
 def cap_sentences(
-    text: str, sentences: list[Span], count_tokens: TokenCounter, max_tokens: int
+    text: str,
+    sentences: list[Span],
+    count_tokens: TokenCounter,
+    max_tokens: int,
+    cut_counter: TokenCounter | None = None,
 ) -> list[Span]:
-    """Cut any sentence longer than `max_tokens` into word-boundary pieces that fit."""
+    """Cut any sentence longer than `max_tokens` into word-boundary pieces that fit.
+
+    Linear in the text's length: a sentence with more words than `max_tokens` is long without
+    being tokenized whole (every word is at least one token), and a long one is cut by adding
+    up its words' counts (`_cut_long`). `cut_counter` (default `count_tokens`) counts single
+    words and trial pieces; pass an uncached one so they are not all kept in a cache."""
     capped: list[Span] = []
     for sentence in sentences:
-        if count_tokens(text[sentence.start : sentence.end]) <= max_tokens:
+        piece = text[sentence.start : sentence.end]
+        if _at_most_words(piece, max_tokens) and count_tokens(piece) <= max_tokens:
             capped.append(sentence)
         else:
-            capped.extend(_cut_long(text, sentence, count_tokens, max_tokens))
+            cutter = _Cutter(text, count_tokens, cut_counter or count_tokens, max_tokens)
+            capped.extend(cutter.cut(sentence))
     return capped
 
 
-def _cut_long(
-    text: str, sentence: Span, count_tokens: TokenCounter, max_tokens: int
-) -> Iterator[Span]:
-    words = [
-        Span(sentence.start + m.start(), sentence.start + m.end())
-        for m in re.finditer(r"\S+", text[sentence.start : sentence.end])
-    ]
-    piece_start = 0
-    while piece_start < len(words):
-        # Grow the piece word by word; binary search keeps this O(n log n) tokenizer calls.
-        lo, hi = piece_start + 1, len(words)
+def _at_most_words(text: str, limit: int) -> bool:
+    """Whether `text` has at most `limit` white-space separated words (reads only as far as
+    needed to tell)."""
+    return len(text.split(None, limit)) <= limit
+
+
+# Distinct words whose counts a cut remembers; past it, it forgets them all and starts over.
+WORD_CACHE_SIZE = 50_000
+
+
+class _Cutter:
+    """Cuts a long sentence into pieces of at most `max_tokens` tokens at word boundaries.
+
+    A piece grows word by word while the words' own token counts add up to the budget (a
+    word's count is looked up once per distinct word), and is then counted whole, once: for a
+    word-piece tokenizer the sum is exact. Where it is not (the whole counts more), the piece
+    is found by binary search among its words. So each character is tokenized about twice,
+    however long the sentence: linear, where searching from the sentence's end for every piece
+    was quadratic."""
+
+    def __init__(
+        self, text: str, count: TokenCounter, count_part: TokenCounter, max_tokens: int
+    ) -> None:
+        self.text, self.count, self.count_part, self.max = text, count, count_part, max_tokens
+        self._words: dict[str, int] = {}
+
+    def cut(self, sentence: Span) -> Iterator[Span]:
+        base, body = sentence.start, self.text[sentence.start : sentence.end]
+        words = [m.span() for m in re.finditer(r"\S+", body)]  # tuples: millions of them
+        known, first = self._words, 0
+        while first < len(words):
+            last, total = first, 0
+            while last < len(words):
+                lo, hi = words[last]
+                word = body[lo:hi]
+                size = known.get(word)
+                if size is None:
+                    if len(known) >= WORD_CACHE_SIZE:
+                        known.clear()
+                    size = known[word] = self.count_part(word)
+                if last > first and total + size > self.max:
+                    break
+                total += size
+                last += 1
+            if last - first > 1 and self.count(self._text(body, words, first, last)) > self.max:
+                last = self._search(body, words, first, last - 1)
+            yield Span(base + words[first][0], base + words[last - 1][1])
+            first = last
+
+    @staticmethod
+    def _text(body: str, words: list[tuple[int, int]], first: int, last: int) -> str:
+        return body[words[first][0] : words[last - 1][1]]
+
+    def _search(self, body: str, words: list[tuple[int, int]], first: int, hi: int) -> int:
+        """The largest `last` in (first, hi] whose piece fits (`first + 1` at least)."""
+        lo = first + 1
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            span_text = text[words[piece_start].start : words[mid - 1].end]
-            if count_tokens(span_text) <= max_tokens:
+            if self.count_part(self._text(body, words, first, mid)) <= self.max:
                 lo = mid
             else:
                 hi = mid - 1
-        yield Span(words[piece_start].start, words[lo - 1].end)
-        piece_start = lo
+        return lo
 
 
 def chunk_sentences(
@@ -263,6 +326,6 @@ def chunk_document(
     text: str, count_tokens: TokenCounter, options: ChunkingOptions = ChunkingOptions()
 ) -> tuple[list[Span], list[ChunkSpan]]:
     """Sentences (capped to the budget) and chunks of `text`; the one call the indexer needs."""
-    count_tokens = lru_cache(maxsize=None)(count_tokens)  # capping and packing both count each
-    sentences = cap_sentences(text, split_sentences(text), count_tokens, options.max_tokens)
-    return sentences, chunk_sentences(text, sentences, count_tokens, options)
+    cached = lru_cache(maxsize=None)(count_tokens)  # capping and packing both count each
+    sentences = cap_sentences(text, split_sentences(text), cached, options.max_tokens, count_tokens)
+    return sentences, chunk_sentences(text, sentences, cached, options)

@@ -2,7 +2,8 @@
 
 In: environment variables (`QA_DOCS_DIR`, `QA_INDEX_DIR`, `QA_STORE`, `QA_MODEL`,
 `QA_QUERY_ENCODER`, `QA_MAX_FILE_MB`, `QA_THRESHOLD`, `QA_ENTITIES_AT_BUILD`, `QA_READER`,
-`QA_ADMIN_TOKEN`, `QA_ADMIN_SESSION_HOURS`)
+`QA_ADMIN_TOKEN`, `QA_ADMIN_SESSION_HOURS`, and the per-file budget's `QA_FILE_SECONDS`,
+`QA_FILE_MEMORY_MB`, `QA_MAX_UNZIPPED_MB`, `QA_MAX_ZIP_RATIO`: `qa.file_budget`)
 and keyword overrides.
 Out: a frozen `Settings`; bad values raise ValueError with the variable's name in the message.
 """
@@ -16,6 +17,7 @@ from typing import Any, overload
 from urllib.parse import urlsplit
 
 from qa.embedding import DEFAULT_MODEL, DEFAULT_QUERY_ENCODER, QUERY_ENCODERS
+from qa.file_budget import FileBudget
 
 MAX_QUESTION_CHARS = 1000
 MAX_TOP_K = 20
@@ -49,6 +51,8 @@ class Settings:
     # How long the library page stays unlocked after the admin token was typed into it
     # (the server forgets the session after this, whatever the browser keeps).
     admin_session_hours: float = 12.0
+    # What one file may cost a build (time, memory, inflation); over it, the file is skipped.
+    file_budget: FileBudget = FileBudget()
 
     def __post_init__(self) -> None:
         if not 1 <= self.top_k <= MAX_TOP_K:
@@ -113,6 +117,7 @@ class Settings:
             entities_at_build=_flag(env, "QA_ENTITIES_AT_BUILD", True),
             reader=env.get("QA_READER"),
             admin_session_hours=_number(env, "QA_ADMIN_SESSION_HOURS", 12.0),
+            file_budget=FileBudget.from_env(env),
         )
         given = overrides.get("docs_dir") is not None or bool(env.get("QA_DOCS_DIR"))
         settings = replace(settings, docs_given=given)

@@ -22,8 +22,27 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa import safe_archive
+from qa.file_budget import FileBudget
+
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+
+MB = 1024 * 1024  # one unit everywhere: QA_MAX_FILE_MB, messages and the library page
+
+
+def megabytes(size: int, decimals: int = 0) -> str:
+    """`size` bytes in MB (1024 x 1024 bytes), without a trailing `.0`: 20, 20.5."""
+    text = f"{size / MB:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def too_large(size: int, max_bytes: int) -> str:
+    """Why a file of `size` bytes is refused (1 MB = 1024 x 1024 bytes)."""
+    found, limit = f"{megabytes(size, 1)} MB", f"{megabytes(max_bytes, 1)} MB"
+    if found == limit:  # just over: the rounded figures would read alike
+        found, limit = f"{size:,} bytes", f"{limit} ({max_bytes:,} bytes)"
+    return f"file too large: {found}, the limit is {limit} a file (QA_MAX_FILE_MB)"
 
 
 @dataclass(frozen=True)
@@ -117,32 +136,39 @@ def _check_file(root: Path, path: Path, max_bytes: int) -> str | None:
         return f"unsupported file type {path.suffix or '(none)'!r}; supported: " + ", ".join(
             SUPPORTED_SUFFIXES
         )
-    if path.is_symlink():
-        target = path.resolve()
-        if not target.is_relative_to(root):
-            return "symlink points outside the docs folder; not followed"
-    if not path.is_file():
-        return "not a regular file"
-    size = path.stat().st_size
+    try:
+        if path.is_symlink():
+            target = path.resolve(strict=True)
+            if not target.is_relative_to(root):
+                return "symlink points outside the docs folder; not followed"
+        if not path.is_file():
+            return "not a regular file"
+        size = path.stat().st_size
+    except RuntimeError:  # Python 3.11's Path.resolve on a loop
+        return "cannot follow symlink: it loops"
+    except OSError as exc:  # a loop, a dangling link, a vanished file
+        return f"cannot follow or read file: {exc.strerror or exc}"
     if size == 0:
         return "empty file"
     if size > max_bytes:
-        return (
-            f"file too large ({size / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB limit; "
-            "raise it with QA_MAX_FILE_MB)"
-        )
+        return too_large(size, max_bytes)
     return None
 
 
-def load(source: SourceFile) -> Document:
-    """Extract `source`'s text and title. Raises ExtractionError with a readable reason."""
+def load(source: SourceFile, budget: FileBudget | None = None) -> Document:
+    """Extract `source`'s text and title. Raises ExtractionError with a readable reason: also
+    when the file changed since `scan` read it (its text would not match its sha256), and
+    when it is a zip or entity bomb by `budget`'s limits (default: `FileBudget.from_env()`)."""
     try:
         data = source.path.read_bytes()
     except OSError as exc:
         raise ExtractionError(f"cannot read file: {exc.strerror or exc}") from exc
+    if hashlib.sha256(data).hexdigest() != source.sha256:
+        raise ExtractionError("file changed while the index was built; the next build reads it")
     suffix = source.path.suffix.lower()
     extract = _EXTRACTORS[suffix]
     try:
+        check_safe(suffix, data, budget)
         extracted = extract(data)
     except ExtractionError:
         raise
@@ -160,9 +186,24 @@ def load(source: SourceFile) -> Document:
     )
 
 
-def check_content(name: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> str | None:
+def check_safe(suffix: str, data: bytes, budget: FileBudget | None = None) -> None:
+    """Raise ExtractionError when `data` (a file with `suffix`) is a zip bomb or declares XML
+    entities, by `budget`'s limits (default: `FileBudget.from_env()`); see `qa.safe_archive`."""
+    budget = budget or FileBudget.from_env()
+    try:
+        safe_archive.check(suffix, data, budget.unzipped_bytes, budget.zip_ratio)
+    except safe_archive.UnsafeFile as exc:
+        raise ExtractionError(str(exc)) from exc
+
+
+def check_content(
+    name: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES, budget: FileBudget | None = None
+) -> str | None:
     """Why a file called `name` holding `data` could not be indexed (the reason `scan` or
-    `load` would give), or None when it can: for uploads, checked before anything is written."""
+    `load` would give), or None when it can: for uploads, checked before anything is written.
+    A zip or entity bomb (by `budget`, default `FileBudget.from_env()`) is refused before it
+    is parsed; HTML, PDF and DOCX are parsed in a worker process within the budget
+    (`qa.file_worker.check_apart`), never in the caller's (the server's)."""
     suffix = Path(name).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         return f"unsupported file type {suffix or '(none)'!r}; supported: " + ", ".join(
@@ -171,10 +212,24 @@ def check_content(name: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) ->
     if not data:
         return "empty file"
     if len(data) > max_bytes:
-        return (
-            f"file too large ({len(data) / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB limit; "
-            "raise it with QA_MAX_FILE_MB)"
-        )
+        return too_large(len(data), max_bytes)
+    budget = budget or FileBudget.from_env()
+    try:
+        check_safe(suffix, data, budget)
+    except ExtractionError as exc:
+        return str(exc)
+    if suffix in PLAIN_SUFFIXES:
+        return parse_check(suffix, data)
+    from qa.file_worker import check_apart  # here: qa.file_worker imports this module
+
+    return check_apart(suffix, data, budget)
+
+
+PLAIN_SUFFIXES = (".txt", ".md", ".markdown")  # decoded, not parsed: checked in process
+
+
+def parse_check(suffix: str, data: bytes) -> str | None:
+    """Why `data` (a file with `suffix`) has no text to index once parsed, or None."""
     try:
         text = _EXTRACTORS[suffix](data).text
     except ExtractionError as exc:

@@ -116,6 +116,11 @@ class SentenceTransformerEmbedder:
         self._onnx_lock = threading.Lock()
         self._onnx: Any = None  # the OnnxEncoder once loaded; False when unavailable
 
+    def __reduce__(self) -> tuple[type, tuple[str, int, str]]:
+        """Pickled as its settings: a build in a child process (`qa.build_process`) loads its
+        own model; nothing loaded here travels."""
+        return (SentenceTransformerEmbedder, (self.name, self.batch_size, self.query_encoder))
+
     @cached_property
     def model(self):  # type: ignore[no-untyped-def]
         os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -15,27 +15,29 @@ writing; `qa index` prints them on a terminal, the server shows them on its page
 from __future__ import annotations
 
 import logging
+import pickle
+import threading
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from qa.build_helper import BuildHelper, Pieces, to_tag
-from qa.chunking import ChunkingOptions, chunk_document
+from qa.chunking import ChunkingOptions, ChunkSpan, Span, chunk_document
 from qa.documents import (
     DEFAULT_MAX_BYTES,
     Document,
-    ExtractionError,
     Skipped,
     SourceFile,
-    load,
     scan,
 )
 from qa.embedding import Embedder
-from qa.short_answer import Entity, extract_entities, ner_model_id
+from qa.file_budget import FileBudget
+from qa.file_worker import Counter, FileWorker
+from qa.short_answer import Entity, extract_entities, ner_model_id, tagger_loaded
 from qa.stores.base import ChunkStore, DocumentUpdate, IndexCorrupt, IndexState
 from qa.version import incompatible
 
@@ -68,6 +70,10 @@ class TooManyRemovals(Exception):
             "with --allow-removals (HTTP: POST /index/rebuild?allow_removals=true)"
         )
 
+    def __reduce__(self) -> tuple[type, tuple[Path, int, int]]:
+        """Pickled by its numbers (a build in a child process raises it to the server)."""
+        return (TooManyRemovals, (self.folder, self.removing, self.indexed))
+
     def counts(self) -> dict[str, object]:
         """The numbers, for a JSON error reply."""
         return {"folder": str(self.folder), "removing": self.removing, "indexed": self.indexed}
@@ -88,6 +94,11 @@ def check_removals(
     if too_many and not allow:
         raise TooManyRemovals(folder, removing, len(indexed))
 
+
+# A build whose process has not loaded the entity tagger loads it (seconds) only when it
+# reads at least this much: a smaller one stores no entities, and questions tag their quotes
+# themselves (a server loads the tagger for that anyway).
+TAG_APART_MIN_BYTES = 256 * 1024
 
 # How many texts the embedder encodes between two `Progress` reports.
 EMBED_STEP = 256
@@ -145,17 +156,27 @@ def refresh(
     allow_removals: bool = False,
     on_progress: ProgressCallback | None = None,
     expected_removals: frozenset[str] = frozenset(),
+    budget: FileBudget | None = None,
 ) -> IndexReport:
     """Make `store` reflect `docs_dir` now. Holds the store's lock for the whole refresh.
     With `tag_entities`, the named entities of the sentences `stored_at_build` picks are
     tagged and stored too (see `_embed`). Raises `TooManyRemovals`, having changed nothing,
     when the folder lacks more than half of the indexed documents (not counting
-    `expected_removals`), unless `allow_removals`. `on_progress` hears of each stage."""
+    `expected_removals`), unless `allow_removals`. `on_progress` hears of each stage. Each
+    file is extracted and chunked within `budget` (default `FileBudget.from_env()`; see
+    `qa.file_worker`): one over it is skipped with its reason."""
     started = time.perf_counter()
     docs_dir = Path(docs_dir)
     if not docs_dir.is_dir():
         raise DocsFolderError(f"docs folder {docs_dir} does not exist or is not a folder")
-    run = _Run(on_progress or _quiet, progress, tag_entities, allow_removals, expected_removals)
+    run = _Run(
+        on_progress or _quiet,
+        progress,
+        tag_entities,
+        allow_removals,
+        expected_removals,
+        budget or FileBudget.from_env(),
+    )
     with store.lock():
         report = _refresh_locked(docs_dir, store, embedder, options, max_bytes, run)
     report.seconds = round(time.perf_counter() - started, 3)
@@ -172,6 +193,7 @@ class _Run:
     tag_entities: bool = False
     allow_removals: bool = False
     expected_removals: frozenset[str] = frozenset()
+    budget: FileBudget = FileBudget()
 
 
 def _refresh_locked(
@@ -228,8 +250,17 @@ def _apply(
     """Embed what `state` cannot supply, write it with the deletes; return both."""
     reusable = state.hashes if state else {}
     todo = [s for s in sources if reusable.get(s.doc_id) != s.sha256]
-    documents, failed = _extract(todo, skipped, run.on_progress)
-    updates = _embed(documents, embedder, options, run) if documents else []
+    # The model's imports (seconds) run beside the file worker, which reads and chunks, and
+    # the entity tagger loads in a helper process meanwhile (see `_embed`).
+    loading = _ModelLoad(embedder) if todo and not getattr(embedder, "loaded", True) else None
+    tag_here = run.tag_entities and tagger_loaded()
+    tag_apart = run.tag_entities and not tag_here and _worth_a_tagger(todo)
+    run = replace(run, tag_entities=tag_here or tag_apart)
+    with BuildHelper() if tag_apart else nullcontext() as helper:
+        documents, pieces, failed = _extract(todo, skipped, embedder, options, run)
+        if loading is not None:
+            loading.wait(raise_error=bool(documents))
+        updates = _embed(documents, pieces, embedder, run, helper) if documents else []
     deletes = sorted((set(known) - {s.doc_id for s in sources}) | (failed & set(known)))
     if updates or deletes or state is None:
         run.on_progress(Progress("writing"))
@@ -257,53 +288,99 @@ def _usable_state(
     return stored, stored, ""
 
 
-def _extract(
-    todo: list[SourceFile], skipped: list[Skipped], on_progress: ProgressCallback
-) -> tuple[list[Document], set[str]]:
-    documents, failed = [], set()
-    for done, source in enumerate(todo):
-        on_progress(Progress("reading", done, len(todo)))
+def _worth_a_tagger(todo: list[SourceFile]) -> bool:
+    """Whether a build reading `todo` should load the entity tagger (`TAG_APART_MIN_BYTES`)."""
+    return sum(source.size for source in todo) >= TAG_APART_MIN_BYTES
+
+
+class _ModelLoad:
+    """`embedder.load()` in a thread; `wait()` joins it (and re-raises its error if asked)."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._load, args=(embedder,), name="qa-model-load", daemon=True
+        )
+        self._thread.start()
+
+    def _load(self, embedder: Embedder) -> None:
         try:
-            documents.append(load(source))
-        except ExtractionError as exc:
-            skipped.append(Skipped(source.doc_id, str(exc)))
-            failed.add(source.doc_id)
+            getattr(embedder, "load", lambda: None)()
+        except BaseException as exc:  # noqa: BLE001 - re-raised by `wait` in the build's thread
+            self._error = exc
+
+    def wait(self, raise_error: bool) -> None:
+        self._thread.join()
+        if raise_error and self._error is not None:
+            raise self._error
+
+
+def _extract(
+    todo: list[SourceFile],
+    skipped: list[Skipped],
+    embedder: Embedder,
+    options: ChunkingOptions,
+    run: _Run,
+) -> tuple[list[Document], Pieces, set[str]]:
+    """Read and chunk each file of `todo` in a `FileWorker`, within `run.budget`: (the
+    documents, their sentences and chunks, the doc_ids skipped); skips go to `skipped`."""
+    documents: list[Document] = []
+    found: list[tuple[list[Span], list[ChunkSpan]] | None] = []
+    failed: set[str] = set()
+    with FileWorker(run.budget, options, _counter(embedder)) as worker:
+        for done, source in enumerate(todo):
+            run.on_progress(Progress("reading", done, len(todo)))
+            result = worker.read(source)
+            if isinstance(result, str):
+                skipped.append(Skipped(source.doc_id, result))
+                failed.add(source.doc_id)
+            else:
+                documents.append(result.document)
+                found.append(result.pieces)
     skipped.sort(key=lambda s: s.path)
-    return documents, failed
+    run.on_progress(Progress("chunking", 0, len(documents)))
+    pieces = [
+        given if given is not None else chunk_document(d.text, embedder.count_tokens, options)
+        for d, given in zip(documents, found, strict=True)
+    ]
+    return documents, pieces, failed
+
+
+def _counter(embedder: Embedder) -> Counter:
+    """How the file worker counts tokens like `embedder`: its `tokenizer.json`, else its
+    `count_tokens` when that can be pickled, else None (chunked here, outside the budget)."""
+    tokenizer_file = getattr(embedder, "tokenizer_file", None)
+    if tokenizer_file is not None:
+        return Path(tokenizer_file)
+    try:
+        pickle.dumps(embedder.count_tokens)
+    except Exception:  # noqa: BLE001 - any pickling failure means "count here"
+        return None
+    return embedder.count_tokens
 
 
 def _embed(
     documents: list[Document],
+    pieces: Pieces,
     embedder: Embedder,
-    options: ChunkingOptions,
     run: _Run,
+    helper: BuildHelper | None,
 ) -> list[DocumentUpdate]:
-    """Chunk every document, encode all sentences and chunks in one batched call, and tag the
-    named entities of the sentences `stored_at_build` picks (`tag_entities`).
+    """Encode all sentences and chunks of the chunked `documents` in one batched call, and tag
+    the named entities of the sentences `stored_at_build` picks (`tag_entities`).
 
-    When the model is still to be loaded (a fresh `qa index`, a server's first build),
-    chunking and tagging run in a helper process (`qa.build_helper`) meanwhile, on the idle
-    core; otherwise, or for an embedder without a `tokenizer.json` to share, here (tagging
-    after the encode: spaCy is then usually loaded already, for questions)."""
+    With a `helper` (`qa.build_helper`: a build whose process has not loaded the tagger, such
+    as `qa index` or a server's build process), tagging runs there, beside the encode, with
+    the tagger it loaded while the files were read; otherwise here, after the encode."""
     texts = [d.text for d in documents]
-    tag_entities = run.tag_entities
-    run.on_progress(Progress("chunking", 0, len(documents)))
-    tokenizer_file = getattr(embedder, "tokenizer_file", None)
-    use_helper = tokenizer_file is not None and not getattr(embedder, "loaded", True)
-    with BuildHelper() if use_helper else nullcontext() as helper:
-        if helper is not None and tokenizer_file is not None:
-            helper.send(texts, options, tokenizer_file, tag_entities)
-        getattr(embedder, "load", lambda: None)()  # meanwhile, the model's imports
-        pieces = helper.pieces() if helper is not None else None
-        if pieces is None:  # no helper, or it failed (said in the log)
-            helper = None
-            pieces = [chunk_document(text, embedder.count_tokens, options) for text in texts]
-        wanted = to_tag(texts, pieces) if tag_entities else []
-        vectors = _encode(embedder, _texts(texts, pieces), run)
-        if helper is not None:
-            tagged = helper.entities() if wanted else None
-        else:
-            tagged = _tag_here([text for *_, text in wanted]) if wanted else None
+    wanted = to_tag(texts, pieces) if run.tag_entities else []
+    if helper is not None and wanted:
+        helper.send(texts, ChunkingOptions(), Path(), True, pieces)
+    vectors = _encode(embedder, _texts(texts, pieces), run)
+    if helper is not None and wanted:
+        tagged = helper.entities()
+    else:
+        tagged = _tag_here([text for *_, text in wanted]) if wanted else None
     entities, model = _by_document(len(documents), wanted, tagged)
     updates, row = [], 0
     for n, (document, (sentences, chunks)) in enumerate(zip(documents, pieces, strict=True)):

@@ -20,10 +20,11 @@ from pathlib import Path
 
 from qa import ledger
 from qa.answer import WARM_SENTENCES, Answer, ScoringModel, answer, prepare_sentences
+from qa.build_process import BuildRequest, ChildBuild
 from qa.chunking import ChunkingOptions
 from qa.config import Settings, validate_question
 from qa.embedding import Embedder, SentenceTransformerEmbedder
-from qa.indexer import IndexReport, ProgressCallback, refresh
+from qa.indexer import IndexReport, Progress, ProgressCallback, refresh
 from qa.reader import load_reader
 from qa.resources import REPAIR, PackageDataError, scoring_file, template_dir
 from qa.retrieval import RetrievalOptions, retrieve
@@ -80,6 +81,7 @@ class Assistant:
         chunking: ChunkingOptions = ChunkingOptions(),
         retrieval: RetrievalOptions = RetrievalOptions(),
         preload: bool = False,
+        build_in_child: bool = False,
     ) -> None:
         self.settings = settings
         self.embedder = embedder or SentenceTransformerEmbedder(
@@ -97,6 +99,8 @@ class Assistant:
         self._checked_at = 0.0
         self._load_lock = threading.Lock()
         self._build_lock = threading.Lock()
+        # Servers: each build runs in a child process (`qa.build_process`), never in this one.
+        self._child = ChildBuild() if build_in_child else None
 
     def refresh(
         self,
@@ -115,24 +119,31 @@ class Assistant:
         if allow_removals is None:
             allow_removals = self.settings.allow_removals
         with self._build_lock:
-            report = refresh(
-                self.settings.docs_dir,
-                self.store,
-                self.embedder,
-                self.chunking,
-                self.settings.max_bytes,
-                progress,
-                self.settings.entities_at_build,
-                allow_removals,
-                on_progress,
-                expected_removals,
-            )
-            state = self.store.state()
-            ledger.record(self.settings.index_dir, state.hashes if state else {})
+            if self._child is not None:
+                request = BuildRequest(
+                    self.settings, self.embedder, self.chunking, allow_removals, expected_removals
+                )
+                report = self._child.run(request, on_progress or _ignore)
+            else:
+                report = build_index(
+                    self.settings,
+                    self.embedder,
+                    self.store,
+                    self.chunking,
+                    progress,
+                    allow_removals,
+                    on_progress,
+                    expected_removals,
+                )
         if switch:
             self._checked_at = 0.0
             self.snapshot()
         return report
+
+    def stop_build(self) -> None:
+        """Stop a build running in a child process now (the index in use stays)."""
+        if self._child is not None:
+            self._child.kill()
 
     def snapshot(self) -> Snapshot:
         """The current snapshot, reloaded when the store committed a newer one.
@@ -245,6 +256,40 @@ class Assistant:
         snapshot = self.snapshot()
         found = (snapshot.document(doc_id) for doc_id in sorted(snapshot.doc_ids()))
         return [info for info in found if info is not None]
+
+
+def build_index(
+    settings: Settings,
+    embedder: Embedder,
+    store: ChunkStore,
+    chunking: ChunkingOptions = ChunkingOptions(),
+    progress: bool = False,
+    allow_removals: bool = False,
+    on_progress: ProgressCallback | None = None,
+    expected_removals: frozenset[str] = frozenset(),
+) -> IndexReport:
+    """Bring `store` up to date with `settings.docs_dir` (`qa.indexer.refresh`, within
+    `settings.file_budget`) and record when each document version entered it (`qa.ledger`)."""
+    report = refresh(
+        settings.docs_dir,
+        store,
+        embedder,
+        chunking,
+        settings.max_bytes,
+        progress,
+        settings.entities_at_build,
+        allow_removals,
+        on_progress,
+        expected_removals,
+        settings.file_budget,
+    )
+    state = store.state()
+    ledger.record(settings.index_dir, state.hashes if state else {})
+    return report
+
+
+def _ignore(progress: Progress) -> None:
+    """No one listens to this build's progress."""
 
 
 def _preload(snapshot: Snapshot) -> None:

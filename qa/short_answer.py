@@ -212,6 +212,11 @@ def _ner():  # type: ignore[no-untyped-def]
         return _load_ner()
 
 
+def tagger_loaded() -> bool:
+    """Whether this process has loaded the entity model already (tagging here is then cheap)."""
+    return _load_ner.cache_info().currsize > 0
+
+
 @dataclass(frozen=True)
 class Entity:
     """A named entity with offsets relative to its sentence: `text == sentence[start:end]`."""

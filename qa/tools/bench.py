@@ -53,6 +53,7 @@ from qa.tools.bench_reader import (
     reader_lines,
     reader_targets,
 )
+from qa.tools.bench_safety import bench_chunking, bench_rebuilds, safety_lines, safety_targets
 
 SQUAD_DEFAULT = Path("../shared/eval/squad-v1.1-dev/dev-v1.1.json.gz")
 
@@ -535,6 +536,8 @@ def run_bench(config: BenchConfig) -> dict:
         ("http", lambda: _http_part(config, index, result, embedder)),
         ("scaling", lambda: result.update(scaling=bench_scaling(config))),
         ("milvus", lambda: _milvus_part(config, embedder, result)),
+        ("chunking", lambda: result.update(chunking=bench_chunking())),
+        ("rebuilds", lambda: result.update(rebuilds=bench_rebuilds(config.docs, config.work))),
     ]  # fmt: skip
     for name, step in steps:
         if name not in config.parts:
@@ -663,6 +666,7 @@ def targets(r: dict) -> list[dict]:
         from qa.tools.bench_milvus import milvus_targets
 
         out += [Target(*row) for row in milvus_targets(r["milvus"])]
+    out += [Target(*row) for row in safety_targets(r)]
     return [t.to_dict() for t in out]
 
 
@@ -716,6 +720,7 @@ def table(result: dict) -> str:
         from qa.tools.bench_milvus import milvus_lines
 
         lines += milvus_lines(result["milvus"])
+    lines += safety_lines(result)
     for part, error in result.get("errors", {}).items():
         lines.append(f"{part}: FAILED: {error}")
     lines += ["", f"{'target':<52} {'value':>10} {'limit':>10} {'ratio':>6}  ok"]
@@ -759,7 +764,8 @@ def _stderr_log(enabled: bool) -> Iterator[Callable[[str], None]]:
 @click.option(
     "--only",
     default=None,
-    help="Comma-separated parts: build,refresh,incremental,answer,http,scaling,milvus.",
+    help="Comma-separated parts: build,refresh,incremental,answer,http,scaling,milvus,"
+    "chunking,rebuilds.",
 )
 @click.option(
     "--store",

@@ -62,7 +62,7 @@ class BenchConfig:
     seconds: float = 10.0
     queries: int = 200
     parts: frozenset[str] = frozenset(
-        {"build", "refresh", "incremental", "answer", "http", "scaling"}
+        {"build", "refresh", "incremental", "answer", "http", "scaling", "chunking", "rebuilds"}
     )
     embedder: object | None = None
     run_index: IndexRunner | None = None

@@ -98,7 +98,8 @@ def run(settings: Settings, host: str = "127.0.0.1", port: int = 8000, watch: bo
     import uvicorn
 
     _configure_logging()
-    app = create_app(Assistant(settings, preload=True), watch=watch)
+    # Builds run in a child process: this one never loads torch or parses a file.
+    app = create_app(Assistant(settings, preload=True, build_in_child=True), watch=watch)
     if not is_loopback(host) and not os.environ.get("QA_ADMIN_TOKEN"):
         log.warning(
             "listening on %s: other machines can ask questions; POST /index/rebuild stays "

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from qa.documents import MB, megabytes
 from qa.web.service import Service
 
 
@@ -119,7 +120,6 @@ def when(seconds: float | None) -> str:
 
 
 KB = 1024
-MB = 1024 * 1024
 
 
 def size_text(size: int) -> str:
@@ -129,9 +129,3 @@ def size_text(size: int) -> str:
     if size < MB:
         return f"{size / KB:.1f} KB"
     return f"{megabytes(size, 1)} MB"
-
-
-def megabytes(size: int, decimals: int = 0) -> str:
-    """`size` bytes in MB (1024 x 1024 bytes), without a trailing `.0`: 20, 20.5."""
-    text = f"{size / MB:.{decimals}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text

@@ -20,9 +20,9 @@ from fastapi import HTTPException, Request
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from qa import documents
 from qa.documents import SUPPORTED_SUFFIXES, check_content
 from qa.uploads import AlreadyExists, NameRefused, safe_name, write_file
-from qa.web.catalog import megabytes
 from qa.web.service import Service
 
 MAX_FILES = 10  # files per upload request
@@ -100,10 +100,9 @@ def unsupported(name: str, suffix: str) -> str:
 
 def too_large(size: int, max_bytes: int) -> str:
     """Why a file of `size` bytes is refused, in the page's unit (1 MB = 1024 x 1024 bytes)."""
-    found, limit = f"{megabytes(size, 1)} MB", f"{megabytes(max_bytes, 1)} MB"
-    if found == limit:  # just over: the rounded figures would read alike
-        found, limit = f"{size:,} bytes", f"{limit} ({max_bytes:,} bytes)"
-    return f"file too large: {found}, the limit is {limit} a file (QA_MAX_FILE_MB on the server)"
+    return documents.too_large(size, max_bytes).replace(
+        "(QA_MAX_FILE_MB)", "(QA_MAX_FILE_MB on the server)"
+    )
 
 
 def _write(folder: Path, outcome: Outcome, data: bytes, replace: bool) -> Outcome:

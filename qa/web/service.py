@@ -208,6 +208,11 @@ class Service:
                     expected_removals=expected,
                 )
                 self._expected_removals -= expected
+                self.rebuild_error = None
+            except BaseException as exc:
+                # Said on /index/status, /health and the page until a build succeeds.
+                self.rebuild_error = str(exc) or type(exc).__name__
+                raise
             finally:
                 self._rebuilding = False
                 self.progress = None
@@ -279,7 +284,8 @@ class Service:
             "index_version": version,
             "rebuilding": self.rebuilding,
             "last_rebuild": self.last_report.to_dict() if self.last_report else None,
-            "error": self.error,  # also when ok: e.g. a refresh failed, the old index serves
+            # also when ok: e.g. a refresh failed (or its process died), the old index serves
+            "error": self.error or self.rebuild_error,
             "mode": self.role.mode,
             "docs": self.role.docs,
             "store": self.role.store,
@@ -317,6 +323,7 @@ class Service:
             thread.join(max(0.0, deadline - time.monotonic()))
         if self._rebuilding:
             log.warning("stopping during an index build; the previous index stays in use")
+            self.assistant.stop_build()
 
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)

@@ -65,3 +65,47 @@ def write_docx(path: Path, heading: str, paragraphs: list[str]) -> None:
     for paragraph in paragraphs:
         document.add_paragraph(paragraph)
     document.save(str(path))
+
+
+LAUGHS = (
+    '<?xml version="1.0"?>\n<!DOCTYPE lolz [\n <!ENTITY lol "lol">\n'
+    + "".join(
+        f' <!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">\n'
+        for i in range(1, 10)
+    )
+    + "]>\n"
+)
+
+
+def _rewrite_docx_part(path: Path, part: str, data: bytes) -> None:
+    """Replace `part` of the DOCX at `path` with `data` (deflated)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as source:
+        parts = {info.filename: source.read(info) for info in source.infolist()}
+    parts[part] = data
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for name, content in parts.items():
+            out.writestr(name, content)
+
+
+def write_zip_bomb_docx(path: Path, megabytes: int) -> None:
+    """A valid DOCX whose document part inflates to `megabytes` MB of empty paragraphs."""
+    write_docx(path, "Bomb", ["It looks small."])
+    body = b"<w:p/>" * (megabytes * 1024 * 1024 // 6)
+    namespace = b'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    xml = b"<w:document " + namespace + b"><w:body>" + body + b"</w:body></w:document>"
+    _rewrite_docx_part(path, "word/document.xml", xml)
+
+
+def write_entity_bomb_docx(path: Path) -> None:
+    """A DOCX whose document part is a "billion laughs" entity bomb."""
+    write_docx(path, "Laughs", ["It looks small."])
+    namespace = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    xml = LAUGHS + f"<w:document {namespace}><w:body><w:p><w:r><w:t>&lol9;</w:t></w:r></w:p>"
+    _rewrite_docx_part(path, "word/document.xml", (xml + "</w:body></w:document>").encode())
+
+
+def entity_bomb_html() -> str:
+    """An HTML file with a "billion laughs" internal subset."""
+    return LAUGHS.replace("lolz", "html") + "<html><body><p>&lol9;</p></body></html>"

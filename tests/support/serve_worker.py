@@ -11,35 +11,12 @@ index file flushed to disk (writing a generation).
 
 import os
 import sys
-import time
 
+import qa.build_process
 import qa.pipeline
 import qa.stores.faiss_store
 from qa.cli import main
-from tests.support.fakes import FakeEmbedder
-
-
-class SlowFakeEmbedder(FakeEmbedder):
-    """The fake embedder, taking `build` seconds per batch and `query` per single text."""
-
-    def __init__(self, build: float, query: float) -> None:
-        super().__init__()
-        self.build, self.query = build, query
-
-    def encode(self, texts, progress=False):  # type: ignore[no-untyped-def]
-        time.sleep(self.query if len(texts) == 1 else self.build)
-        return super().encode(texts, progress)
-
-
-def _slow_fsync(delay: float):  # type: ignore[no-untyped-def]
-    fsync = qa.stores.faiss_store._fsync_file
-
-    def slow(path):  # type: ignore[no-untyped-def]
-        time.sleep(delay)
-        fsync(path)
-
-    return slow
-
+from tests.support.fakes import SlowFakeEmbedder, slow_fsync
 
 if __name__ == "__main__":
     build = float(os.environ.get("QA_FAKE_BUILD_DELAY", "0"))
@@ -47,6 +24,8 @@ if __name__ == "__main__":
     write = float(os.environ.get("QA_FAKE_WRITE_DELAY", "0"))
     qa.pipeline.SentenceTransformerEmbedder = lambda name, **_: SlowFakeEmbedder(build, query)  # type: ignore[assignment]
     if write:
-        qa.stores.faiss_store._fsync_file = _slow_fsync(write)  # type: ignore[assignment]
+        qa.stores.faiss_store._fsync_file = slow_fsync(write)  # type: ignore[assignment]
+    # The server's builds run in a child process: the same slow-downs there.
+    qa.build_process.ChildBuild.command = (sys.executable, "-m", "tests.support.build_child")
     docs, index, port, *rest = sys.argv[1:]
     main(["serve", "--docs", docs, "--index", index, "--port", port, *rest])

@@ -4,8 +4,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.fakes import ROOT, SEED_DOC
@@ -142,3 +144,41 @@ def test_the_installed_qa_command_indexes_and_answers(docs, tmp_path):
     first, second = (json.loads(line) for line in asked.stdout.splitlines())
     assert first["answered"] and "November 2023" in first["citations"][0]["quote"]
     assert not second["answered"]
+
+
+def test_a_real_server_builds_in_a_child_and_never_loads_torch(docs, tmp_path):
+    """`qa serve` with the real model: its builds (the first one, and a rebuild after a new
+    file) run in a child process; the server never maps torch and stays under 600 MB."""
+    from tests.support.live_server import free_port
+
+    port = free_port()
+    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed in finally
+    command = [sys.executable, "-m", "qa.cli", "serve", "--docs", str(docs), "--index",
+               str(tmp_path / "index"), "--port", str(port)]  # fmt: skip
+    server = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            assert server.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                if httpx.get(url + "/health", timeout=5).json()["status"] == "ok":
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the server never became ready"
+            time.sleep(0.5)
+        (docs / "kettle.txt").write_text("The kettle was bought in 1999 in Leeds.")
+        report = httpx.post(url + "/index/rebuild", timeout=300).json()
+        assert report["added"] == 1
+        answer = httpx.post(url + "/ask", json={"question": "Where was the kettle bought?"},
+                            timeout=60).json()  # fmt: skip
+        assert "Leeds" in answer["citations"][0]["quote"]
+        maps = Path(f"/proc/{server.pid}/maps").read_text()
+        assert "libtorch" not in maps, "the server process loaded torch"
+        status = Path(f"/proc/{server.pid}/status").read_text()
+        assert int(status.split("VmRSS:")[1].split()[0]) / 1024 < 600
+    finally:
+        server.terminate()
+        server.wait(30)
+        log.close()

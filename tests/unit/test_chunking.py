@@ -150,3 +150,43 @@ def test_every_visible_character_is_in_exactly_one_sentence(text):
         assert covered[i] <= 1, f"character {i} in two sentences"
         if not char.isspace():
             assert covered[i] == 1, f"character {i} ({char!r}) lost"
+
+
+def _counted(text: str) -> int:
+    """Characters the token counter reads while `text` is chunked (capping and packing)."""
+    read = [0]
+
+    def count(piece: str) -> int:
+        read[0] += len(piece)
+        return words(piece)
+
+    sentences, chunks = chunk_document(text, count, ChunkingOptions(max_tokens=64))
+    assert texts(text, sentences) and "".join(texts(text, sentences)).replace(" ", "") == (
+        text.replace(" ", "")
+    )
+    assert all(words(text[c.start : c.end]) <= 64 for c in chunks)
+    return read[0]
+
+
+def test_a_long_sentence_is_cut_in_linear_work():
+    """One sentence with no end (a one-line file): the work the cut does grows with the text,
+    not its square. Counted in characters tokenized, so timing noise cannot flake it; the
+    quadratic cut read 8x the text 64 times over at 8x the size."""
+    one = " ".join(f"word{i % 97}" for i in range(4000))
+    eight = " ".join(f"word{i % 97}" for i in range(32000))
+    assert _counted(eight) < 10 * _counted(one)
+    assert _counted(eight) < 40 * len(eight)
+
+
+def test_a_long_sentence_fits_even_when_word_counts_do_not_add_up():
+    """A counter whose whole-piece count exceeds the sum of its words' (spaces count too):
+    the cut falls back to a search, and every piece still fits."""
+
+    def count(text: str) -> int:
+        return len(text) // 3 + 1
+
+    text = " ".join(f"w{i % 50}" for i in range(3000))
+    sentences = cap_sentences(text, split_sentences(text), count, 20)
+    assert len(sentences) > 100
+    assert all(count(text[s.start : s.end]) <= 20 for s in sentences)
+    assert " ".join(texts(text, sentences)) == text
