@@ -41,6 +41,12 @@ class Document:
     title: str
     text: str
     sha256: str
+    # Start offset in `text` of each page, in order (PDF only; pages[0] == 0): the 1-based
+    # page of an offset o is `bisect.bisect_right(pages, o)` (see `qa.layout`).
+    pages: tuple[int, ...] = ()
+    # (start offset of a heading in `text`, its text), in text order: a quote's section is the
+    # last heading starting at or before it.
+    sections: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,21 +127,37 @@ def load(source: SourceFile) -> Document:
     except OSError as exc:
         raise ExtractionError(f"cannot read file: {exc.strerror or exc}") from exc
     suffix = source.path.suffix.lower()
-    extract = _EXTRACTORS[suffix]
     try:
-        text, title = extract(data)
+        extracted = _extract(suffix, data)
     except ExtractionError:
         raise
     except Exception as exc:  # noqa: BLE001 - third-party parsers raise anything on bad input
         raise ExtractionError(f"cannot parse {suffix[1:].upper()} file: {exc}") from exc
-    if not text.strip():
+    if not extracted.text.strip():
         raise ExtractionError("no text found in file")
     return Document(
         doc_id=source.doc_id,
-        title=(title or _title_from_name(source.path)).strip()[:300],
-        text=text,
+        title=(extracted.title or _title_from_name(source.path)).strip()[:300],
+        text=extracted.text,
         sha256=source.sha256,
+        pages=extracted.pages,
+        sections=extracted.sections,
     )
+
+
+@dataclass(frozen=True)
+class _Extracted:
+    """What an extractor found: the text, a title if any, page starts and headings."""
+
+    text: str
+    title: str | None
+    pages: tuple[int, ...] = ()
+    sections: tuple[tuple[int, str], ...] = ()
+
+
+def _extract(suffix: str, data: bytes) -> _Extracted:
+    """Run the extractor of `suffix` on a file's bytes."""
+    return _EXTRACTORS[suffix](data)
 
 
 def check_content(name: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> str | None:
@@ -154,7 +176,7 @@ def check_content(name: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) ->
             "raise it with QA_MAX_FILE_MB)"
         )
     try:
-        text, _ = _EXTRACTORS[suffix](data)
+        text = _extract(suffix, data).text
     except ExtractionError as exc:
         return str(exc)
     except Exception as exc:  # noqa: BLE001 - third-party parsers raise anything on bad input
@@ -191,23 +213,26 @@ def _decode_utf8(data: bytes) -> str:
     return text.removeprefix("\ufeff")
 
 
-def _extract_txt(data: bytes) -> tuple[str, str | None]:
+def _extract_txt(data: bytes) -> _Extracted:
     text = _decode_utf8(data)
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
     # A short first line without a sentence end reads as a title; a paragraph does not.
     looks_like_title = 0 < len(first) <= 150 and not first.endswith((".", ",", ";", ":"))
-    return text, first if looks_like_title else None
+    return _Extracted(text, first if looks_like_title else None)
 
 
 _MD_ATX = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 _MD_SETEXT = re.compile(r"^(?! {0,3}[-=*#>])(\S.*)\n {0,3}=+[ \t]*$", re.MULTILINE)
 
 
-def _extract_md(data: bytes) -> tuple[str, str | None]:
+def _extract_md(data: bytes) -> _Extracted:
     text = _decode_utf8(data)
-    headings = [m for m in (_MD_ATX.search(text), _MD_SETEXT.search(text)) if m]
-    first = min(headings, key=lambda m: m.start()) if headings else None
-    return text, first.group(1).strip() if first else None
+    headings = sorted(
+        [*_MD_ATX.finditer(text), *_MD_SETEXT.finditer(text)], key=lambda m: m.start()
+    )
+    title = headings[0].group(1).strip() if headings else None
+    sections = tuple((m.start(), m.group(1).strip()) for m in headings)
+    return _Extracted(text, title, sections=sections)
 
 
 # --- HTML ----------------------------------------------------------------------------------
@@ -222,7 +247,7 @@ _HTML_BLOCKS = frozenset((
 ))  # fmt: skip
 
 
-def _extract_html(data: bytes) -> tuple[str, str | None]:
+def _extract_html(data: bytes) -> _Extracted:
     from bs4 import BeautifulSoup
 
     if b"\x00" in data[:8192]:
@@ -233,7 +258,26 @@ def _extract_html(data: bytes) -> tuple[str, str | None]:
     if not title:
         heading = soup.find(["h1", "h2"])
         title = heading.get_text(" ", strip=True) if heading else None
-    return _normalize_blocks("".join(_visible_text(soup))), title or None
+    text = _normalize_blocks("".join(_visible_text(soup)))
+    headings = [" ".join(h.get_text(" ").split()) for h in soup.find_all(_HTML_HEADINGS)]
+    return _Extracted(text, title or None, sections=_find_in_order(text, headings))
+
+
+_HTML_HEADINGS = ["h1", "h2", "h3", "h4", "h5", "h6"]
+
+
+def _find_in_order(text: str, headings: list[str]) -> tuple[tuple[int, str], ...]:
+    """(offset, heading) of each of `headings` found in `text` at a line start, searching
+    from the end of the previous one; headings not found (hidden, dropped) are left out."""
+    found, at = [], 0
+    for heading in headings:
+        if not heading:
+            continue
+        match = re.compile(r"(?m)^" + re.escape(heading)).search(text, at)
+        if match:
+            found.append((match.start(), heading))
+            at = match.end()
+    return tuple(found)
 
 
 def _visible_text(root) -> Iterator[str]:  # type: ignore[no-untyped-def]
@@ -276,7 +320,7 @@ def _normalize_blocks(raw: str) -> str:
 # --- PDF and DOCX --------------------------------------------------------------------------
 
 
-def _extract_pdf(data: bytes) -> tuple[str, str | None]:
+def _extract_pdf(data: bytes) -> _Extracted:
     from pypdf import PdfReader
 
     reader = PdfReader(io.BytesIO(data))
@@ -285,37 +329,68 @@ def _extract_pdf(data: bytes) -> tuple[str, str | None]:
             reader.decrypt("")
         except Exception as exc:  # noqa: BLE001
             raise ExtractionError("PDF is encrypted") from exc
-    pages = [_normalize_blocks(page.extract_text() or "") for page in reader.pages]
+    texts = [_normalize_blocks(page.extract_text() or "") for page in reader.pages]
+    text, starts = _join_pages(texts)
     title = None
     try:
         metadata = reader.metadata
         title = metadata.get("/Title") if metadata else None
     except Exception:  # noqa: BLE001 - broken metadata is not a reason to skip the text
         title = None
-    return "\n\n".join(p for p in pages if p), str(title) if title else None
+    return _Extracted(text, str(title) if title else None, pages=starts)
 
 
-def _extract_docx(data: bytes) -> tuple[str, str | None]:
+def _join_pages(pages: list[str]) -> tuple[str, tuple[int, ...]]:
+    """The pages' texts joined by blank lines (empty ones left out), and where each page
+    starts in the result (an empty page starts where the next text does)."""
+    parts: list[str] = []
+    starts: list[int | None] = []
+    size = 0
+    for page in pages:
+        starts.append(size + (2 if parts else 0) if page else None)
+        if page:
+            size += (2 if parts else 0) + len(page)
+            parts.append(page)
+    following = size  # an empty page starts where the next page's text does (or at the end)
+    filled: list[int] = []
+    for start in reversed(starts):
+        following = start if start is not None else following
+        filled.append(following)
+    return "\n\n".join(parts), tuple(reversed(filled))
+
+
+def _extract_docx(data: bytes) -> _Extracted:
     import docx
 
     document = docx.Document(io.BytesIO(data))
     paragraphs: list[str] = []
+    sections: list[tuple[int, str]] = []
+    size = 0  # length of "\n\n".join(paragraphs)
     title = None
     for paragraph in document.paragraphs:
         text = " ".join(paragraph.text.split())
         if not text:
             continue
         style = (paragraph.style.name if paragraph.style is not None else "") or ""
-        if title is None and (style.startswith("Heading") or style == "Title"):
+        heading = style.startswith("Heading") or style == "Title"
+        if title is None and heading:
             title = text
+        size += 2 if paragraphs else 0
+        if heading:
+            sections.append((size, text))
         paragraphs.append(text)
+        size += len(text)
     for table in document.tables:
         for row in table.rows:
             cells = [" ".join(cell.text.split()) for cell in row.cells]
             line = " | ".join(c for c in cells if c)
             if line:
                 paragraphs.append(line)
-    return "\n\n".join(paragraphs), title or document.core_properties.title or None
+    return _Extracted(
+        "\n\n".join(paragraphs),
+        title or document.core_properties.title or None,
+        sections=tuple(sections),
+    )
 
 
 def _title_from_name(path: Path) -> str:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -107,6 +107,32 @@ class Progress:
 
 ProgressCallback = Callable[[Progress], None]
 
+# The phases `IndexReport.timings` names: finding files and reading the stored state,
+# extracting text, loading the model (the helper process chunks meanwhile), chunking (what
+# is left of it after the load), encoding, tagging named entities (what is left after the
+# encode), writing the store.
+PHASES = ("scanning", "extracting", "loading", "chunking", "embedding", "tagging", "writing")
+
+
+class PhaseTimer:
+    """Adds up wall seconds per phase: `with timer("embedding"): ...`."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, phase: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            spent = time.perf_counter() - started
+            self.seconds[phase] = self.seconds.get(phase, 0.0) + spent
+
+    def rounded(self) -> dict[str, float]:
+        """The phases that took any time, in `PHASES` order, to the millisecond."""
+        return {p: round(self.seconds[p], 3) for p in PHASES if p in self.seconds}
+
 
 def _quiet(progress: Progress) -> None:
     """The default `on_progress`: reports nothing."""
@@ -127,6 +153,9 @@ class IndexReport:
     seconds: float = 0.0
     rebuilt: bool = False
     reason: str = ""
+    # Wall seconds of each phase of this refresh (`PHASES`), summing to about `seconds`:
+    # where a build's time goes (`qa bench`'s PDF part reports their shares).
+    timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -157,6 +186,7 @@ def refresh(
     with store.lock():
         report = _refresh_locked(docs_dir, store, embedder, options, max_bytes, run)
     report.seconds = round(time.perf_counter() - started, 3)
+    report.timings = run.timer.rounded()
     return report
 
 
@@ -170,6 +200,7 @@ class _Run:
     tag_entities: bool = False
     allow_removals: bool = False
     expected_removals: frozenset[str] = frozenset()
+    timer: PhaseTimer = field(default_factory=PhaseTimer)
 
 
 def _refresh_locked(
@@ -182,12 +213,14 @@ def _refresh_locked(
 ) -> IndexReport:
     report = IndexReport()
     run.on_progress(Progress("reading"))
-    sources, skipped = scan(docs_dir, max_bytes)
-    if not sources and not skipped:
-        raise DocsFolderError(
-            f"docs folder {docs_dir} holds no documents; add .txt, .md, .html, .pdf or .docx files"
-        )
-    stored, state, report.reason = _usable_state(store, embedder)
+    with run.timer("scanning"):
+        sources, skipped = scan(docs_dir, max_bytes)
+        if not sources and not skipped:
+            raise DocsFolderError(
+                f"docs folder {docs_dir} holds no documents; add .txt, .md, .html, .pdf or "
+                ".docx files"
+            )
+        stored, state, report.reason = _usable_state(store, embedder)
     known = stored.hashes if stored else {}  # for the counts, even when nothing is reusable
     current = {s.doc_id for s in sources}
     check_removals(docs_dir, set(known), current, run.allow_removals, run.expected_removals)
@@ -226,13 +259,15 @@ def _apply(
     """Embed what `state` cannot supply, write it with the deletes; return both."""
     reusable = state.hashes if state else {}
     todo = [s for s in sources if reusable.get(s.doc_id) != s.sha256]
-    documents, failed = _extract(todo, skipped, run.on_progress)
+    with run.timer("extracting"):
+        documents, failed = _extract(todo, skipped, run.on_progress)
     updates = _embed(documents, embedder, options, run) if documents else []
     deletes = sorted((set(known) - {s.doc_id for s in sources}) | (failed & set(known)))
     if updates or deletes or state is None:
         run.on_progress(Progress("writing"))
-        dim = state.dim if state else embedder.dim
-        store.apply(embedder.name, dim, updates, deletes, reset=state is None)
+        with run.timer("writing"):
+            dim = state.dim if state else embedder.dim
+            store.apply(embedder.name, dim, updates, deletes, reset=state is None)
     return updates, deletes
 
 
@@ -285,20 +320,26 @@ def _embed(
     run.on_progress(Progress("chunking", 0, len(documents)))
     tokenizer_file = getattr(embedder, "tokenizer_file", None)
     use_helper = tokenizer_file is not None and not getattr(embedder, "loaded", True)
+    timer = run.timer
     with BuildHelper() if use_helper else nullcontext() as helper:
-        if helper is not None and tokenizer_file is not None:
-            helper.send(texts, options, tokenizer_file, tag_entities)
-        getattr(embedder, "load", lambda: None)()  # meanwhile, the model's imports
-        pieces = helper.pieces() if helper is not None else None
-        if pieces is None:  # no helper, or it failed (said in the log)
-            helper = None
-            pieces = [chunk_document(text, embedder.count_tokens, options) for text in texts]
-        wanted = to_tag(texts, pieces) if tag_entities else []
-        vectors = _encode(embedder, _texts(texts, pieces), run)
-        if helper is not None:
-            tagged = helper.entities() if wanted else None
-        else:
-            tagged = _tag_here([text for *_, text in wanted]) if wanted else None
+        with timer("chunking"):
+            if helper is not None and tokenizer_file is not None:
+                helper.send(texts, options, tokenizer_file, tag_entities)
+        with timer("loading"):
+            getattr(embedder, "load", lambda: None)()  # meanwhile, the model's imports
+        with timer("chunking"):
+            pieces = helper.pieces() if helper is not None else None
+            if pieces is None:  # no helper, or it failed (said in the log)
+                helper = None
+                pieces = [chunk_document(text, embedder.count_tokens, options) for text in texts]
+            wanted = to_tag(texts, pieces) if tag_entities else []
+        with timer("embedding"):
+            vectors = _encode(embedder, _texts(texts, pieces), run)
+        with timer("tagging"):
+            if helper is not None:
+                tagged = helper.entities() if wanted else None
+            else:
+                tagged = _tag_here([text for *_, text in wanted]) if wanted else None
     entities, model = _by_document(len(documents), wanted, tagged)
     updates, row = [], 0
     for n, (document, (sentences, chunks)) in enumerate(zip(documents, pieces, strict=True)):
@@ -309,7 +350,7 @@ def _embed(
         updates.append(DocumentUpdate(
             document.doc_id, document.title, document.sha256, document.text,
             sentences, chunks, np.asarray(sentence_vectors), np.asarray(chunk_vectors),
-            entities[n], model,
+            entities[n], model, document.pages, document.sections,
         ))  # fmt: skip
     return updates
 

@@ -17,11 +17,19 @@ from dataclasses import replace
 from pathlib import Path
 
 from qa import ledger
-from qa.answer import WARM_SENTENCES, Answer, ScoringModel, answer, prepare_sentences
+from qa.answer import (
+    WARM_SENTENCES,
+    Answer,
+    ScoringModel,
+    answer,
+    locate,
+    prepare_sentences,
+)
 from qa.chunking import ChunkingOptions
 from qa.config import Settings, validate_question
 from qa.embedding import Embedder, SentenceTransformerEmbedder
 from qa.indexer import IndexReport, ProgressCallback, refresh
+from qa.layout import DocumentLayout
 from qa.reader import load_reader
 from qa.resources import REPAIR, PackageDataError, scoring_file, template_dir
 from qa.retrieval import RetrievalOptions, retrieve
@@ -185,6 +193,7 @@ class Assistant:
         depth = max(top_k, self.retrieval.rerank)
         passages = retrieve(snapshot, question, vector, depth, self.retrieval)
         result = answer(question, vector, passages, self.scoring, top_k=top_k, reader=self.reader)
+        result.citations = locate(result.citations, snapshot.layout)
         result.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return result
 
@@ -195,6 +204,10 @@ class Assistant:
     def document(self, doc_id: str) -> DocumentInfo | None:
         """The stored document `doc_id`, or None when the index has no such document."""
         return self.snapshot().document(doc_id)
+
+    def layout(self, doc_id: str) -> DocumentLayout:
+        """The stored document's page starts and headings (empty when unknown)."""
+        return self.snapshot().layout(doc_id)
 
 
 def _preload(snapshot: Snapshot) -> None:
