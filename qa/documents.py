@@ -259,7 +259,7 @@ def _extract_html(data: bytes) -> _Extracted:
         heading = soup.find(["h1", "h2"])
         title = heading.get_text(" ", strip=True) if heading else None
     text = _normalize_blocks("".join(_visible_text(soup)))
-    headings = [" ".join(h.get_text(" ").split()) for h in soup.find_all(_HTML_HEADINGS)]
+    headings = [" ".join(h.get_text().split()) for h in soup.find_all(_HTML_HEADINGS)]
     return _Extracted(text, title or None, sections=_find_in_order(text, headings))
 
 
