@@ -25,7 +25,7 @@ from qa.config import MAX_TOP_K, validate_question
 from qa.web.api import find_document
 from qa.web.deps import ServiceDep, TemplatesDep
 from qa.web.models import error_responses as errors
-from qa.web.service import PRODUCT_ERRORS
+from qa.web.service import PRODUCT_ERRORS, Service
 
 router = APIRouter()
 
@@ -143,7 +143,7 @@ def document_file(doc_id: str, service: ServiceDep) -> Response:
     )
 
 
-def original_file(service: Any, doc_id: str) -> Path | None:
+def original_file(service: Service, doc_id: str) -> Path | None:
     """`doc_id`'s file in the docs folder, or None when it is not there, not a regular file,
     or resolves (through a symlink) to a place outside the folder."""
     root = Path(service.assistant.settings.docs_dir).resolve()
