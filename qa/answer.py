@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from qa.layout import DocumentLayout
 from qa.lexical import term_weights, token_set, weighted_overlap
 from qa.reader import Cascade, Reader, Span, Window
 from qa.resources import template_dir
@@ -75,6 +77,18 @@ class Citation:
     start: int
     end: int
     score: float
+    page: int | None = None  # 1-based page of the quote's start (PDF), see `locate`
+    section: str | None = None  # the nearest heading before the quote, when there is one
+
+
+def locate(citations: list[Citation], layout_of: Callable[[str], DocumentLayout]) -> list[Citation]:
+    """`citations` with the `page` and `section` of each quote's start, from its document's
+    stored layout (`layout_of(doc_id)`, e.g. `Snapshot.layout`)."""
+    out = []
+    for c in citations:
+        layout = layout_of(c.doc_id)
+        out.append(replace(c, page=layout.page(c.start), section=layout.section(c.start)))
+    return out
 
 
 @dataclass(frozen=True)

@@ -249,7 +249,10 @@ def _format(result) -> str:  # type: ignore[no-untyped-def]
     lines += [f"confidence {result.confidence:.2f} ({confidence_words(result.confidence)})",
               "", "Sources:"]  # fmt: skip
     for c in result.citations:
-        lines.append(f"  [{c.n}] {c.title} ({c.doc_id}, characters {c.start}-{c.end})")
+        where = [f"p. {c.page}"] if getattr(c, "page", None) else []
+        where += [f"section {c.section!r}"] if getattr(c, "section", None) else []
+        where.append(f"characters {c.start}-{c.end}")
+        lines.append(f"  [{c.n}] {c.title} ({c.doc_id}, {', '.join(where)})")
     return "\n".join(lines)
 
 

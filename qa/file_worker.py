@@ -265,7 +265,7 @@ def _token_counter(tokenizer_file: Path) -> Callable[[str], int]:
 
 def _import_parsers() -> None:
     """Import what reading any file needs now (the sentence splitter), so its time and memory
-    are not the first file's. The format parsers (bs4, pypdf, python-docx: a second in all)
+    are not the first file's. The format parsers (bs4, pypdfium2, python-docx: a second in all)
     are imported by the first file that needs them: most builds read text files only."""
     from qa.chunking import _segmenter
 

@@ -18,8 +18,8 @@ import logging
 import pickle
 import threading
 import time
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -120,6 +120,32 @@ class Progress:
 
 ProgressCallback = Callable[[Progress], None]
 
+# The phases `IndexReport.timings` names: finding files and reading the stored state,
+# extracting and chunking the files (the file worker; the model loads meanwhile), waiting for
+# the model load still running after that, chunking left to this process, encoding, tagging
+# named entities (what is left after the encode), writing the store.
+PHASES = ("scanning", "extracting", "loading", "chunking", "embedding", "tagging", "writing")
+
+
+class PhaseTimer:
+    """Adds up wall seconds per phase: `with timer("embedding"): ...`."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, phase: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            spent = time.perf_counter() - started
+            self.seconds[phase] = self.seconds.get(phase, 0.0) + spent
+
+    def rounded(self) -> dict[str, float]:
+        """The phases that took any time, in `PHASES` order, to the millisecond."""
+        return {p: round(self.seconds[p], 3) for p in PHASES if p in self.seconds}
+
 
 def _quiet(progress: Progress) -> None:
     """The default `on_progress`: reports nothing."""
@@ -140,6 +166,9 @@ class IndexReport:
     seconds: float = 0.0
     rebuilt: bool = False
     reason: str = ""
+    # Wall seconds of each phase of this refresh (`PHASES`), summing to about `seconds`:
+    # where a build's time goes (`qa bench`'s PDF part reports their shares).
+    timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -180,6 +209,7 @@ def refresh(
     with store.lock():
         report = _refresh_locked(docs_dir, store, embedder, options, max_bytes, run)
     report.seconds = round(time.perf_counter() - started, 3)
+    report.timings = run.timer.rounded()
     return report
 
 
@@ -194,6 +224,7 @@ class _Run:
     allow_removals: bool = False
     expected_removals: frozenset[str] = frozenset()
     budget: FileBudget = FileBudget()
+    timer: PhaseTimer = field(default_factory=PhaseTimer)
 
 
 def _refresh_locked(
@@ -206,12 +237,14 @@ def _refresh_locked(
 ) -> IndexReport:
     report = IndexReport()
     run.on_progress(Progress("reading"))
-    sources, skipped = scan(docs_dir, max_bytes)
-    if not sources and not skipped:
-        raise DocsFolderError(
-            f"docs folder {docs_dir} holds no documents; add .txt, .md, .html, .pdf or .docx files"
-        )
-    stored, state, report.reason = _usable_state(store, embedder)
+    with run.timer("scanning"):
+        sources, skipped = scan(docs_dir, max_bytes)
+        if not sources and not skipped:
+            raise DocsFolderError(
+                f"docs folder {docs_dir} holds no documents; add .txt, .md, .html, .pdf or "
+                ".docx files"
+            )
+        stored, state, report.reason = _usable_state(store, embedder)
     known = stored.hashes if stored else {}  # for the counts, even when nothing is reusable
     current = {s.doc_id for s in sources}
     check_removals(docs_dir, set(known), current, run.allow_removals, run.expected_removals)
@@ -259,13 +292,15 @@ def _apply(
     with BuildHelper() if tag_apart else nullcontext() as helper:
         documents, pieces, failed = _extract(todo, skipped, embedder, options, run)
         if loading is not None:
-            loading.wait(raise_error=bool(documents))
+            with run.timer("loading"):
+                loading.wait(raise_error=bool(documents))
         updates = _embed(documents, pieces, embedder, run, helper) if documents else []
     deletes = sorted((set(known) - {s.doc_id for s in sources}) | (failed & set(known)))
     if updates or deletes or state is None:
         run.on_progress(Progress("writing"))
-        dim = state.dim if state else embedder.dim
-        store.apply(embedder.name, dim, updates, deletes, reset=state is None)
+        with run.timer("writing"):
+            dim = state.dim if state else embedder.dim
+            store.apply(embedder.name, dim, updates, deletes, reset=state is None)
     return updates, deletes
 
 
@@ -327,7 +362,7 @@ def _extract(
     documents: list[Document] = []
     found: list[tuple[list[Span], list[ChunkSpan]] | None] = []
     failed: set[str] = set()
-    with FileWorker(run.budget, options, _counter(embedder)) as worker:
+    with run.timer("extracting"), FileWorker(run.budget, options, _counter(embedder)) as worker:
         for done, source in enumerate(todo):
             run.on_progress(Progress("reading", done, len(todo)))
             result = worker.read(source)
@@ -339,10 +374,11 @@ def _extract(
                 found.append(result.pieces)
     skipped.sort(key=lambda s: s.path)
     run.on_progress(Progress("chunking", 0, len(documents)))
-    pieces = [
-        given if given is not None else chunk_document(d.text, embedder.count_tokens, options)
-        for d, given in zip(documents, found, strict=True)
-    ]
+    with run.timer("chunking"):
+        pieces = [
+            given if given is not None else chunk_document(d.text, embedder.count_tokens, options)
+            for d, given in zip(documents, found, strict=True)
+        ]
     return documents, pieces, failed
 
 
@@ -376,11 +412,13 @@ def _embed(
     wanted = to_tag(texts, pieces) if run.tag_entities else []
     if helper is not None and wanted:
         helper.send(texts, ChunkingOptions(), Path(), True, pieces)
-    vectors = _encode(embedder, _texts(texts, pieces), run)
-    if helper is not None and wanted:
-        tagged = helper.entities()
-    else:
-        tagged = _tag_here([text for *_, text in wanted]) if wanted else None
+    with run.timer("embedding"):
+        vectors = _encode(embedder, _texts(texts, pieces), run)
+    with run.timer("tagging"):
+        if helper is not None and wanted:
+            tagged = helper.entities()
+        else:
+            tagged = _tag_here([text for *_, text in wanted]) if wanted else None
     entities, model = _by_document(len(documents), wanted, tagged)
     updates, row = [], 0
     for n, (document, (sentences, chunks)) in enumerate(zip(documents, pieces, strict=True)):
@@ -391,7 +429,7 @@ def _embed(
         updates.append(DocumentUpdate(
             document.doc_id, document.title, document.sha256, document.text,
             sentences, chunks, np.asarray(sentence_vectors), np.asarray(chunk_vectors),
-            entities[n], model,
+            entities[n], model, document.pages, document.sections,
         ))  # fmt: skip
     return updates
 

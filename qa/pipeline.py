@@ -19,12 +19,20 @@ from dataclasses import replace
 from pathlib import Path
 
 from qa import ledger
-from qa.answer import WARM_SENTENCES, Answer, ScoringModel, answer, prepare_sentences
+from qa.answer import (
+    WARM_SENTENCES,
+    Answer,
+    ScoringModel,
+    answer,
+    locate,
+    prepare_sentences,
+)
 from qa.build_process import BuildRequest, ChildBuild
 from qa.chunking import ChunkingOptions
 from qa.config import Settings, validate_question
 from qa.embedding import Embedder, SentenceTransformerEmbedder
 from qa.indexer import IndexReport, Progress, ProgressCallback, refresh
+from qa.layout import DocumentLayout
 from qa.reader import load_reader
 from qa.resources import REPAIR, PackageDataError, scoring_file, template_dir
 from qa.retrieval import RetrievalOptions, retrieve
@@ -240,6 +248,7 @@ class Assistant:
         depth = max(top_k, self.retrieval.rerank)
         passages = retrieve(snapshot, question, vector, depth, self.retrieval)
         result = answer(question, vector, passages, self.scoring, top_k=top_k, reader=self.reader)
+        result.citations = locate(result.citations, snapshot.layout)
         result.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return result
 
@@ -256,6 +265,10 @@ class Assistant:
         snapshot = self.snapshot()
         found = (snapshot.document(doc_id) for doc_id in sorted(snapshot.doc_ids()))
         return [info for info in found if info is not None]
+
+    def layout(self, doc_id: str) -> DocumentLayout:
+        """The stored document's page starts and headings (empty when unknown)."""
+        return self.snapshot().layout(doc_id)
 
 
 def build_index(

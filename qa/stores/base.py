@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from qa.chunking import ChunkSpan, Span
+from qa.layout import DocumentLayout
 from qa.short_answer import Entity
 
 
@@ -53,6 +54,9 @@ class DocumentUpdate:
     # time by `entities_model`; a store may keep them or not (they are recomputed on demand).
     entities: dict[int, tuple[Entity, ...]] = field(default_factory=dict)
     entities_model: str | None = None
+    # Where each page starts (PDF) and the headings, as `qa.documents.Document` has them.
+    pages: tuple[int, ...] = ()
+    sections: tuple[tuple[int, str], ...] = ()
 
     def __post_init__(self) -> None:
         if any(not 0 <= i < len(self.sentences) for i in self.entities):
@@ -159,6 +163,11 @@ class Snapshot(Protocol):
     def chunk(self, chunk_id: str) -> StoredChunk: ...
 
     def document(self, doc_id: str) -> DocumentInfo | None: ...
+
+    def layout(self, doc_id: str) -> DocumentLayout:
+        """The document's page starts and headings; empty when unknown (no such document, a
+        type without them, or an index written before they were stored)."""
+        ...
 
     def doc_ids(self) -> list[str]: ...
 

@@ -5,7 +5,8 @@ Layout of `--index DIR`:
     CURRENT          name of the live generation (replaced atomically with os.replace)
     gen-000007/      one complete generation:
         manifest.json        model, dim, the package version that wrote it (qa_version),
-                             documents (id, title, sha256, counts), file sizes
+                             documents (id, title, sha256, counts, and when known `pages`:
+                             page starts, `sections`: [offset, heading] pairs), file sizes
         texts.jsonl          one JSON string per document: its plain text
         sentences.npy        int64 rows (doc, start, end)
         chunks.npy           int64 rows (doc, start, end, first sentence, last sentence)
@@ -38,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.layout import NO_LAYOUT, DocumentLayout, layout_from_json
 from qa.short_answer import Entity, ner_model_id
 from qa.stores.base import (
     DocumentInfo,
@@ -80,6 +82,7 @@ class _DocEntry:
     chunk_hi: int
     sentence_lo: int
     sentence_hi: int
+    layout: DocumentLayout = NO_LAYOUT
 
 
 class FaissStore:
@@ -242,6 +245,7 @@ class _Part:
     sentence_vectors: np.ndarray
     chunk_vectors: np.ndarray
     entities: DocEntities
+    layout: DocumentLayout = NO_LAYOUT
 
     @classmethod
     def from_update(cls, u: DocumentUpdate) -> _Part:
@@ -259,6 +263,7 @@ class _Part:
             u.sentence_vectors,
             u.chunk_vectors,
             (u.entities_model, dict(u.entities)) if u.entities else (None, {}),
+            DocumentLayout(u.pages, u.sections),
         )
 
     @classmethod
@@ -270,6 +275,7 @@ class _Part:
             snap.sentence_rows[d.sentence_lo : d.sentence_hi, 1:].copy(), chunks,
             snap.sentence_vectors[d.sentence_lo : d.sentence_hi],
             snap.chunk_vectors[d.chunk_lo : d.chunk_hi], snap.current_entities(d.doc_id),
+            d.layout,
         )  # fmt: skip
 
 
@@ -280,6 +286,7 @@ def _write_generation(folder: Path, model: str, dim: int, parts: list[_Part]) ->
         documents.append({
             "doc_id": part.doc_id, "title": part.title, "sha256": part.sha256,
             "chunks": len(part.chunks), "sentences": len(part.sentences),
+            **_layout_json(part.layout),
         })  # fmt: skip
         doc_col = np.full((len(part.sentences), 1), index, dtype=np.int64)
         sentence_rows.append(np.hstack([doc_col, part.sentences]))
@@ -322,6 +329,16 @@ def _built_by(manifest: dict) -> str | None:
     """The package version a manifest records (None: written before versions were)."""
     version = manifest.get("qa_version")
     return str(version) if version is not None else None
+
+
+def _layout_json(layout: DocumentLayout) -> dict:
+    """A manifest entry's `pages` and `sections`, each only when there are some."""
+    out: dict[str, list] = {}
+    if layout.pages:
+        out["pages"] = list(layout.pages)
+    if layout.sections:
+        out["sections"] = [[start, heading] for start, heading in layout.sections]
+    return out
 
 
 def _entities_json(entities: DocEntities) -> dict:
@@ -506,6 +523,7 @@ class FaissSnapshot:
             entries.append(_DocEntry(
                 d["doc_id"], d["title"], d["sha256"], chunk_lo, chunk_lo + d["chunks"],
                 sentence_lo, sentence_lo + d["sentences"],
+                layout_from_json(d.get("pages"), d.get("sections")),
             ))  # fmt: skip
             chunk_lo += d["chunks"]
             sentence_lo += d["sentences"]
@@ -572,6 +590,10 @@ class FaissSnapshot:
             self.texts[doc_id],
             entry.chunk_hi - entry.chunk_lo,
         )
+
+    def layout(self, doc_id: str) -> DocumentLayout:
+        entry = self._by_id.get(doc_id)
+        return entry.layout if entry is not None else NO_LAYOUT
 
     @cached_property
     def _dense_index(self):  # type: ignore[no-untyped-def]

@@ -17,7 +17,9 @@ Collections (NAME is the URI's last part; GEN changes only when the index is reb
     NAME_gGEN_sentences one row per sentence, keyed "born/doc_id#n" (read back by key):
                         doc_id, born, n, offsets, dense vector
     NAME_gGEN_documents one row per 16,000-character part of a document's text, with its
-                        title, sha256 and counts (part 0 answers `state()`)
+                        title, sha256 and counts (part 0 answers `state()`); parts -1, -2, ...
+                        hold its layout (page starts, headings) as JSON in `text` (absent in
+                        indexes written before they existed: no pages, no sections)
 
 Visibility: every row carries `born`, the commit epoch that wrote it, and `vkey` =
 "born/doc_id". A snapshot at epoch E sees rows with born <= E, minus the versions that the
@@ -58,6 +60,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import numpy as np
 
+from qa.layout import NO_LAYOUT, DocumentLayout, layout_from_json
 from qa.lexical import tokens
 from qa.stores.base import (
     DocumentInfo,
@@ -523,6 +526,7 @@ class MilvusSnapshot:
         self._dense: tuple[list[str], np.ndarray] | None = None  # the cached vectors, stacked
         self._rows: dict[str, dict] = {}  # chunk rows that searches returned
         self._documents_cache: dict[str, DocumentInfo | None] = {}
+        self._layouts: dict[str, DocumentLayout] = {}
         self._cache_lock = threading.Lock()
 
     @property
@@ -766,7 +770,8 @@ class MilvusSnapshot:
         with _errors(self._target):
             rows = self._client.query(
                 self._documents, output_fields=["part", "title", "sha256", "chunks", "text"],
-                filter=f"doc_id == {_quote(doc_id)} and {self._filter}", limit=MAX_LIMIT,
+                filter=f"doc_id == {_quote(doc_id)} and part >= 0 and {self._filter}",
+                limit=MAX_LIMIT,
             )  # fmt: skip
         info = None
         if rows:
@@ -777,6 +782,30 @@ class MilvusSnapshot:
         with self._cache_lock:
             _bounded_put(self._documents_cache, doc_id, info, CACHE_DOCUMENTS)
         return info
+
+    def layout(self, doc_id: str) -> DocumentLayout:
+        """The document's page starts and headings (its rows of negative part), read once per
+        snapshot and cached; empty when it has none."""
+        with self._cache_lock:
+            if doc_id in self._layouts:
+                return self._layouts[doc_id]
+        with _errors(self._target):
+            rows = self._client.query(
+                self._documents, output_fields=["part", "text"],
+                filter=f"doc_id == {_quote(doc_id)} and part < 0 and {self._filter}",
+                limit=MAX_LIMIT,
+            )  # fmt: skip
+        layout = NO_LAYOUT
+        if rows:
+            rows.sort(key=lambda r: -int(r["part"]))
+            try:
+                stored = json.loads("".join(r["text"] for r in rows))
+                layout = layout_from_json(stored.get("pages"), stored.get("sections"))
+            except (ValueError, AttributeError):
+                layout = NO_LAYOUT
+        with self._cache_lock:
+            _bounded_put(self._layouts, doc_id, layout, CACHE_DOCUMENTS)
+        return layout
 
     def doc_ids(self) -> list[str]:
         with _errors(self._target):
@@ -992,7 +1021,7 @@ def _insert(client: Any, names: tuple[str, str, str], updates: list[DocumentUpda
                                   "start": s.start, "end": s.end,
                                   "vector": _floats(vector)})  # fmt: skip
         pieces = [u.text[i : i + TEXT_PART] for i in range(0, len(u.text), TEXT_PART)] or [""]
-        for part, piece in enumerate(pieces):
+        for part, piece in [*enumerate(pieces), *_layout_parts(u)]:
             document_rows.append({**key, "part": part, "chunks": len(u.chunks),
                                   "sentences": len(u.sentences), "title": title,
                                   "sha256": u.sha256, "text": piece,
@@ -1001,6 +1030,15 @@ def _insert(client: Any, names: tuple[str, str, str], updates: list[DocumentUpda
         for batch in _batches(rows):
             client.insert(name, batch)
     _seal(client, names)
+
+
+def _layout_parts(u: DocumentUpdate) -> list[tuple[int, str]]:
+    """A document's layout as JSON in rows of parts -1, -2, ... (none when it has none)."""
+    if not u.pages and not u.sections:
+        return []
+    data = json.dumps({"pages": list(u.pages), "sections": [list(s) for s in u.sections]},
+                      ensure_ascii=False)  # fmt: skip
+    return [(-1 - n, data[i : i + TEXT_PART]) for n, i in enumerate(range(0, len(data), TEXT_PART))]
 
 
 def _seal(client: Any, names: tuple[str, ...]) -> None:

@@ -16,6 +16,10 @@ memory come from the kernel (`wait4`) and psutil. Every part is a small function
 `--store milvus://HOST:PORT/COLLECTION` adds the `milvus` part (`qa.tools.bench_milvus`): the
 same corpus in FAISS and in Milvus, answers timed on both in one process, and 16 HTTP clients
 over two reader-only `qa serve --store` servers.
+
+`--only pdf` (or `--pdfs DIR` / `--pdf-pages N` alone) runs the `pdf` part
+(`qa.tools.bench_pdf`): pages/s extracted, the whole build time of a PDF folder and the share
+of each phase, optionally on its PDFs repeated to N pages.
 """
 
 from __future__ import annotations
@@ -538,6 +542,7 @@ def run_bench(config: BenchConfig) -> dict:
         ("milvus", lambda: _milvus_part(config, embedder, result)),
         ("chunking", lambda: result.update(chunking=bench_chunking())),
         ("rebuilds", lambda: result.update(rebuilds=bench_rebuilds(config.docs, config.work))),
+        ("pdf", lambda: result.update(pdf=_pdf_part(config))),
     ]  # fmt: skip
     for name, step in steps:
         if name not in config.parts:
@@ -589,6 +594,12 @@ def _milvus_part(config: BenchConfig, embedder, result: dict) -> None:  # type: 
     from qa.tools.bench_milvus import bench_milvus
 
     bench_milvus(config, embedder, result.setdefault("milvus", {}))
+
+
+def _pdf_part(config: BenchConfig) -> dict:
+    from qa.tools.bench_pdf import bench_pdf
+
+    return bench_pdf(config)
 
 
 def _save_partial(work: Path, result: dict) -> None:
@@ -667,6 +678,10 @@ def targets(r: dict) -> list[dict]:
 
         out += [Target(*row) for row in milvus_targets(r["milvus"])]
     out += [Target(*row) for row in safety_targets(r)]
+    if "pdf" in r:
+        from qa.tools.bench_pdf import pdf_targets
+
+        out += [Target(*row) for row in pdf_targets(r["pdf"])]
     return [t.to_dict() for t in out]
 
 
@@ -721,6 +736,10 @@ def table(result: dict) -> str:
 
         lines += milvus_lines(result["milvus"])
     lines += safety_lines(result)
+    if "pdf" in result:
+        from qa.tools.bench_pdf import pdf_lines
+
+        lines += pdf_lines(result["pdf"])
     for part, error in result.get("errors", {}).items():
         lines.append(f"{part}: FAILED: {error}")
     lines += ["", f"{'target':<52} {'value':>10} {'limit':>10} {'ratio':>6}  ok"]
@@ -795,6 +814,20 @@ def _stderr_log(enabled: bool) -> Iterator[Callable[[str], None]]:
     help="Questions timed in process (and synthetic queries per size).",
 )
 @click.option(
+    "--pdfs",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="The pdf part's folder of PDFs [default: ../shared/eval/pdfs]. Alone (no --only) it "
+    "runs just that part.",
+)
+@click.option(
+    "--pdf-pages",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The pdf part builds on the PDFs repeated (under other names) to at least this many "
+    "pages, e.g. 1000 for the '1,000 pages within 10 minutes' target.",
+)
+@click.option(
     "--work",
     type=click.Path(path_type=Path),
     default=CACHE,
@@ -811,18 +844,22 @@ def bench_command(
     queries: int,
     work: Path,
     store: str | None,
+    pdfs: Path | None,
+    pdf_pages: int | None,
 ) -> None:
     """Benchmark the product against bare model encoding measured in the same run."""
     if corpus and docs_dir:
         raise click.UsageError("give --corpus or --docs, not both")
-    if docs_dir is not None:
+    parts = _parts(only, store, pdf=pdfs is not None or pdf_pages is not None)
+    if parts == {"pdf"}:
+        docs, questions = docs_dir or work, []  # the pdf part reads only its own folder
+    elif docs_dir is not None:
         docs, questions = docs_dir, docs_questions(docs_dir)
     else:
         path = corpus[1] if corpus else SQUAD_DEFAULT
         if not path.is_file():
             raise click.UsageError(f"SQuAD file {path} not found; pass --corpus squad PATH")
         docs, questions = squad_corpus(path, work / "squad")
-    parts = _parts(only, store)
     with _stderr_log(True) as log:
         config = BenchConfig(
             docs=docs,
@@ -834,19 +871,24 @@ def bench_command(
             sizes=tuple(int(s) for s in sizes.split(",") if s.strip()),
             store=store,
             log=log,
+            pdfs=pdfs,
+            pdf_pages=pdf_pages,
         )
         result = run_bench(config)
     click.echo(json.dumps(result) if as_json else table(result))
 
 
-def _parts(only: str | None, store: str | None) -> frozenset[str]:
-    """The parts to run: `--only`'s, else all FAISS ones, or just `milvus` with `--store`."""
+def _parts(only: str | None, store: str | None, pdf: bool = False) -> frozenset[str]:
+    """The parts to run: `--only`'s, else all FAISS ones, or just `milvus` with `--store`
+    and just `pdf` with `pdf` (a PDF option given)."""
     if store is not None and not store.startswith("milvus://"):
         raise click.UsageError(f"--store must be milvus://HOST:PORT/COLLECTION, got {store!r}")
     if only:
         parts = frozenset(p.strip() for p in only.split(",") if p.strip())
+    elif store or pdf:
+        parts = frozenset({"milvus"} if store else ()) | frozenset({"pdf"} if pdf else ())
     else:
-        parts = frozenset({"milvus"}) if store else BenchConfig.parts
+        parts = BenchConfig.parts
     if "milvus" in parts and store is None:
         raise click.UsageError("the milvus part needs --store milvus://HOST:PORT/COLLECTION")
     return parts

@@ -72,6 +72,8 @@ class BenchConfig:
     reader_clients: int = 16
     start_reader: ReaderStarter | None = None
     log: Callable[[str], None] = field(default=lambda message: None)
+    pdfs: Path | None = None  # the `pdf` part's folder (None: qa.tools.bench_pdf's default)
+    pdf_pages: int | None = None  # the `pdf` part builds on its PDFs repeated to this many pages
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -447,6 +447,20 @@ def squad2_command(path: Path, as_json: bool, plot: Path | None, v11: Path | Non
     _print_report(report, curves, as_json, plot)
 
 
+@eval_group.command("pdfs")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object of figures.")
+def pdfs_command(folder: Path, questions: Path, as_json: bool) -> None:
+    """Evaluate on a folder of PDFs (indexed as it is) with QUESTIONS (JSON lines: question,
+    doc_id, page, answers; or question and out_of_corpus): the first quote, its document and
+    page, and abstention on out-of-corpus questions."""
+    from qa.tools import pdf_eval
+
+    report = pdf_eval.pdf_report(folder, questions, progress=True)
+    click.echo(json.dumps(report) if as_json else pdf_eval.table(report))
+
+
 def _print_report(report: dict, curves: dict, as_json: bool, plot: Path | None) -> None:
     if plot:
         answer_sets.plot_report(report, curves, plot)

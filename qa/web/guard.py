@@ -96,12 +96,19 @@ class Guard:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"content-security-policy", csp.encode()),
-                    (b"referrer-policy", b"no-referrer"),
-                    (b"x-frame-options", b"DENY"),
+                headers = list(message.get("headers", []))
+                own = {bytes(name).lower() for name, _ in headers}
+                # A route that sets one of these itself (a document's original file sets its
+                # own, stricter policy) keeps its own.
+                message["headers"] = headers + [
+                    (name, value)
+                    for name, value in (
+                        (b"x-content-type-options", b"nosniff"),
+                        (b"content-security-policy", csp.encode()),
+                        (b"referrer-policy", b"no-referrer"),
+                        (b"x-frame-options", b"DENY"),
+                    )
+                    if name not in own
                 ]
             await send(message)
 

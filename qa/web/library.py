@@ -63,11 +63,12 @@ from qa.web.write_access import (
 
 
 class DocIdConvertor(PathConvertor):
-    """A doc_id in a path, like `{doc_id:path}`, but never one ending in `/view`: no document
-    has that name (its extension would be missing), and `/documents/{doc_id}/view` is the
-    view page, so `DELETE` on a view path is a 405, not a removal."""
+    """A doc_id in a path, like `{doc_id:path}`, but never one ending in `/view` or `/file`:
+    no document has that name (its extension would be missing), and
+    `/documents/{doc_id}/view` and `/file` are the view page and the original file, so
+    `DELETE` on them is a 405, not a removal."""
 
-    regex = r".*(?<!/view)"
+    regex = r".*(?<!/view)(?<!/file)"
 
 
 register_url_convertor("doc_id", DocIdConvertor())

@@ -57,6 +57,12 @@ class CitationOut(_Open):
     start: int
     end: int
     score: float
+    page: int | None = Field(
+        None, description="1-based page of the quote in a PDF; null for other types."
+    )
+    section: str | None = Field(
+        None, description="The nearest heading before the quote, when the document has one."
+    )
 
 
 class PassageOut(_Open):

@@ -1,28 +1,31 @@
 """The HTML side as an `APIRouter`: the question page and the document view.
 
 In: requests; the service and templates through `Depends`. Out: `router` with `GET /` (the
-question box; with `?q=`, the cited answer and the passages) and
-`GET /documents/{doc_id}/view?start=&end=` (the document, the span highlighted), plus
-`answer_view(result)`, what the page shows of an answer.
+question box; with `?q=`, the cited answer and the passages),
+`GET /documents/{doc_id}/view?start=&end=` (the document, the span highlighted, with its page
+and a link to the original file there) and `GET /documents/{doc_id}/file` (the original file:
+PDFs inline in a sandbox, every other type as a download), plus `answer_view(result)`, what
+the page shows of an answer.
 
-The view route is included before the API's `GET /documents/{doc_id}`, whose path pattern
-would otherwise match view paths too (see `qa.web.app`).
+These routes are included before the API's `GET /documents/{doc_id}`, whose path pattern
+would otherwise match their paths too (see `qa.web.app`).
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from qa.answer import confidence_words
 from qa.config import MAX_TOP_K, validate_question
 from qa.web.api import find_document
 from qa.web.deps import ServiceDep, TemplatesDep
 from qa.web.models import error_responses as errors
-from qa.web.service import PRODUCT_ERRORS
+from qa.web.service import PRODUCT_ERRORS, Service
 
 router = APIRouter()
 
@@ -93,6 +96,7 @@ def view_document(
             f"(the length of this document's text); got start={start}, end={end}",
         )
     lo, hi = (start, end) if start is not None and end is not None else (size, size)
+    layout = service.assistant.layout(document.doc_id)
     context = {
         "document": document,
         "before": document.text[:lo],
@@ -100,8 +104,56 @@ def view_document(
         "after": document.text[hi:],
         "start": start,
         "end": end,
+        "page": layout.page(lo) if start is not None else None,
+        "section": layout.section(lo) if start is not None else None,
+        "original": original_file(service, document.doc_id) is not None,
     }
     return templates.TemplateResponse(request, "view.html", context)
+
+
+# A PDF is shown by the browser's own viewer, in a sandbox (no scripts, an opaque origin);
+# every other type is only ever downloaded, so an uploaded HTML file never runs here.
+INLINE_TYPES = {".pdf": "application/pdf"}
+FILE_HEADERS = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
+
+
+@router.get(
+    "/documents/{doc_id:path}/file",
+    response_class=FileResponse,
+    tags=["documents"],
+    responses=errors(400, 404, 413, 422, 503),
+    summary="A document's original file",
+)
+def document_file(doc_id: str, service: ServiceDep) -> Response:
+    """The indexed document's original file from the docs folder: a PDF inline (link to
+    `.../file#page=N` to open it at a page), any other type as a download. 404 when the
+    index or the docs folder lacks it."""
+    service.check_ready()
+    document = find_document(service, doc_id)
+    path = original_file(service, document.doc_id)
+    if path is None:
+        raise HTTPException(404, f"the original file of {doc_id!r} is not in the docs folder")
+    media_type = INLINE_TYPES.get(path.suffix.lower())
+    return FileResponse(
+        path,
+        media_type=media_type or "application/octet-stream",
+        filename=path.name,
+        content_disposition_type="inline" if media_type else "attachment",
+        headers=FILE_HEADERS,
+    )
+
+
+def original_file(service: Service, doc_id: str) -> Path | None:
+    """`doc_id`'s file in the docs folder, or None when it is not there, not a regular file,
+    or resolves (through a symlink) to a place outside the folder."""
+    root = Path(service.assistant.settings.docs_dir).resolve()
+    try:
+        path = (root / doc_id).resolve()
+    except (OSError, RuntimeError):
+        return None
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    return path
 
 
 def answer_view(result: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The page's Jinja2 environment: autoescaped templates from the package's data.
 
-In: nothing. Out: `make_templates()` -> `Jinja2Templates`, and `view_url(doc_id, start, end)`,
-the link to a document's view page (also a template global, as is `version`, the package's).
+In: nothing. Out: `make_templates()` -> `Jinja2Templates`, `view_url(doc_id, start, end)`,
+the link to a document's view page, and `file_url(doc_id, page)`, the link to its original
+file opened at a page (both also template globals, as is `version`, the package's).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ def make_templates() -> Jinja2Templates:
     )  # fmt: skip
     environment.globals["view_url"] = view_url
     environment.globals["version"] = __version__  # the footer's
+    environment.globals["file_url"] = file_url
     return Jinja2Templates(env=environment)
 
 
@@ -32,3 +34,10 @@ def view_url(doc_id: str, start: int | None = None, end: int | None = None) -> s
     if start is None or end is None:
         return url
     return f"{url}?start={start}&end={end}#quote"
+
+
+def file_url(doc_id: str, page: int | None = None) -> str:
+    """The link to a document's original file (`GET /documents/{doc_id}/file`), opened at
+    `page` (a PDF viewer's `#page=N`) when given."""
+    url = f"/documents/{quote(doc_id, safe='/')}/file"
+    return f"{url}#page={page}" if page else url

@@ -109,3 +109,41 @@ def write_entity_bomb_docx(path: Path) -> None:
 def entity_bomb_html() -> str:
     """An HTML file with a "billion laughs" internal subset."""
     return LAUGHS.replace("lolz", "html") + "<html><body><p>&lol9;</p></body></html>"
+
+
+def write_paged_pdf(path: Path, pages: list[list[str]]) -> None:
+    """Write a PDF of `len(pages)` pages, page i's text layer holding the lines `pages[i]`
+    (Helvetica, ASCII only; an empty list makes a page without text)."""
+    count = len(pages)
+    page_refs = " ".join(f"{3 + 2 * i} 0 R" for i in range(count))
+    font = 3 + 2 * count
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [%s] /Count %d >>" % (page_refs.encode(), count),
+    ]
+    for i, lines in enumerate(pages):
+        body = ["BT", "/F1 12 Tf", "72 720 Td", "14 TL"]
+        for line in lines:
+            escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+            body.append(f"({escaped}) Tj T*")
+        stream = "\n".join([*body, "ET"]).encode("latin-1")
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
+            b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (4 + 2 * i, font)
+        )
+        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body_bytes in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body_bytes + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    path.write_bytes(bytes(out))

@@ -93,13 +93,13 @@ def looping_pdf() -> bytes:
 
 
 def blank_pdf(path: Path, pages: int) -> None:
-    from pypdf import PdfWriter
+    import pypdfium2
 
-    writer = PdfWriter()
+    document = pypdfium2.PdfDocument.new()
     for _ in range(pages):
-        writer.add_blank_page(width=612, height=792)
-    with open(path, "wb") as out:
-        writer.write(out)
+        document.new_page(612, 792)
+    document.save(path)
+    document.close()
 
 
 def hostile_files(docs: Path) -> None:

@@ -111,7 +111,10 @@ def test_answer_to_dict_keeps_the_contract_and_adds_short_answer() -> None:
         "question", "answered", "answer", "confidence", "citations", "passages", "took_ms",
         "short_answer",
     }  # fmt: skip
-    assert set(data["citations"][0]) == {"n", "doc_id", "title", "quote", "start", "end", "score"}
+    assert set(data["citations"][0]) == {
+        "n", "doc_id", "title", "quote", "start", "end", "score", "page", "section",
+    }  # fmt: skip
+    assert (data["citations"][0]["page"], data["citations"][0]["section"]) == (None, None)
     assert set(data["passages"][0]) == {"doc_id", "chunk_id", "text", "start", "end", "score"}
     assert data["short_answer"] is None
 

@@ -100,3 +100,22 @@ def test_empty_docs_folder_and_unreadable_index_are_clear_errors(tmp_path):
     result = CliRunner().invoke(main, ["ask", "anything?", "--docs", str(tmp_path / "empty"),
                                        "--index", str(index)])  # fmt: skip
     assert result.exit_code == 2 and result.output.startswith("error:")
+
+
+def test_ask_names_the_page_of_a_pdf_quote_in_text_and_json(tmp_path, monkeypatch):
+    from tests.support.helpers import write_paged_pdf
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    write_paged_pdf(docs / "plant.pdf", [
+        ["Annual report of the hydro plant."],
+        ["The reservoir held 80 million cubic metres in June."],
+    ])  # fmt: skip
+    question = "How much water did the reservoir hold in June?"
+    args = ["--docs", str(docs), "--index", str(tmp_path / "i")]
+    monkeypatch.setenv("QA_THRESHOLD", "0")
+    answer = json.loads(run("ask", question, *args, "--json").output)
+    text = run("ask", question, *args).output
+    first = answer["citations"][0]
+    assert (first["doc_id"], first["page"], first["section"]) == ("plant.pdf", 2, None)
+    assert "(plant.pdf, p. 2, characters" in text

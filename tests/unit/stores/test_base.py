@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +22,14 @@ import qa.stores.milvus_store
 from qa.chunking import ChunkingOptions, chunk_document
 from qa.config import Settings
 from qa.indexer import TooManyRemovals, refresh
+from qa.layout import NO_LAYOUT, DocumentLayout
 from qa.pipeline import Assistant
 from qa.stores.base import ChunkStore, DocumentUpdate, IndexMissing, IndexProblem
 from qa.stores.faiss_store import FaissStore
 from qa.stores.milvus_store import MilvusStore, MilvusTarget
 from tests.support import milvus_fixture
 from tests.support.fakes import SEED_DOC, SEEDS, FakeEmbedder
+from tests.support.helpers import write_paged_pdf
 
 # The Milvus server and URI fixtures, registered for this module.
 milvus_server = milvus_fixture.milvus_server
@@ -161,6 +163,24 @@ def test_added_documents_read_back_exactly(backend: Backend) -> None:
         snap.chunk(f"birds/kiwi.txt#{len(kiwi.chunks)}")
 
 
+def test_layouts_read_back_and_survive_other_documents_changing(backend: Backend) -> None:
+    store = backend.make()
+    pages, sections = (0, 30, 30, 90), ((0, "Kiwi Birds"), (12, 'Héllo "quoted"'))
+    kiwi = replace(update("kiwi.pdf", KIWI), pages=pages, sections=sections)
+    apply(store, [kiwi, update("islands.md", ISLANDS)])
+    snap = store.open()
+    assert snap.layout("kiwi.pdf") == DocumentLayout(pages, sections)
+    assert snap.layout("islands.md") == NO_LAYOUT  # stored without one: none
+    assert snap.layout("nope.pdf") == NO_LAYOUT
+    assert snap.document("kiwi.pdf").text == KIWI  # the layout rows are not text
+    apply(store, [update("islands.md", ISLANDS + " More.")])
+    again = backend.reopen(store).open()
+    assert again.layout("kiwi.pdf") == DocumentLayout(pages, sections)  # unchanged: kept
+    assert again.doc_ids() == ["islands.md", "kiwi.pdf"]
+    apply(store, [update("kiwi.pdf", KIWI)])  # replaced by a version without pages
+    assert store.open().layout("kiwi.pdf") == NO_LAYOUT
+
+
 def test_dense_search_finds_a_chunk_by_its_own_vector(backend: Backend) -> None:
     store = backend.make()
     kiwi, islands = update("kiwi.txt", KIWI), update("islands.txt", ISLANDS)
@@ -292,6 +312,29 @@ def test_assistant_answers_with_exact_citations(backend: Backend, folder: Path) 
     for citation in result.citations:
         text = assistant.document(citation.doc_id).text
         assert text[citation.start : citation.end] == citation.quote
+
+
+def test_citations_carry_the_page_and_section_through_the_store(
+    backend: Backend, tmp_path: Path
+) -> None:
+    docs = tmp_path / "paged"
+    docs.mkdir()
+    write_paged_pdf(docs / "report.pdf", [
+        ["Quarterly report of the hydro plant."],
+        ["The turbines were serviced in March by the crew."],
+        ["The reservoir held 80 million cubic metres in June."],
+    ])  # fmt: skip
+    (docs / "guide.md").write_text("# Guide\n\n## Feeding\n\nKiwis forage for worms at night.\n")
+    settings = Settings(docs_dir=docs, index_dir=tmp_path / "unused", threshold=0.0)
+    assistant = Assistant(settings, FakeEmbedder(), backend.make(), reload_interval=0.0)
+    assistant.refresh()
+    for question, doc_id, page, section in [
+        ("How much water did the reservoir hold in June?", "report.pdf", 3, None),
+        ("When did kiwis forage for worms?", "guide.md", None, "Feeding"),
+    ]:
+        first = assistant.ask(question).citations[0]
+        assert (first.doc_id, first.page, first.section) == (doc_id, page, section)
+        assert assistant.document(doc_id).text[first.start : first.end] == first.quote
 
 
 def test_model_change_rebuilds_everything(backend: Backend, folder: Path) -> None:

@@ -415,3 +415,28 @@ def test_a_bad_qa_entities_at_build_names_the_variable(monkeypatch):
     monkeypatch.setenv("QA_ENTITIES_AT_BUILD", "sometimes")
     with pytest.raises(ValueError, match="QA_ENTITIES_AT_BUILD"):
         Settings.from_env()
+
+
+def test_an_index_written_before_pages_were_stored_loads_without_them(tmp_path):
+    from qa.layout import NO_LAYOUT
+    from tests.support.helpers import write_paged_pdf
+
+    docs, store = tmp_path / "docs", FaissStore(tmp_path / "index")
+    docs.mkdir()
+    write_paged_pdf(docs / "a.pdf", [["Alpha page one."], ["Beta page two."]])
+    (docs / "b.md").write_text("# Head\n\nBody text here.\n")
+    refresh(docs, store, FakeEmbedder())
+    live = tmp_path / "index" / store.version()
+    manifest = json.loads((live / "manifest.json").read_text())
+    assert manifest["documents"][0]["pages"] == [0, 17]
+    for entry in manifest["documents"]:  # as the manifest of an older version was
+        entry.pop("pages", None)
+        entry.pop("sections", None)
+    (live / "manifest.json").write_text(json.dumps(manifest))
+    snapshot = store.open()
+    assert snapshot.layout("a.pdf") == NO_LAYOUT == snapshot.layout("b.md")
+    assert snapshot.document("a.pdf").text.startswith("Alpha page one.")
+    # A refresh keeps the unchanged documents as they are stored: still without pages.
+    (docs / "c.txt").write_text("More words.")
+    assert refresh(docs, store, FakeEmbedder()).unchanged == 2
+    assert store.open().layout("a.pdf") == NO_LAYOUT
