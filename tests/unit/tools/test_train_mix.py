@@ -16,6 +16,7 @@ from qa.tools.eval_corpus import passage_half
 from qa.tools.train_mix import (
     merge,
     read_selqa,
+    report_selqa,
     sample_mix,
     selqa_report_items,
     selqa_source,
@@ -30,6 +31,7 @@ from qa.tools.train_reader import (
     Sentence,
     build_data,
     encode_examples,
+    export_reader,
     pick_negatives,
     read_squad,
     tokenizer_of,
@@ -217,3 +219,7 @@ def test_build_data_mixes_the_sources_and_keeps_the_report_slice_out(tmp_path: P
     assert 0.0 <= figures["selqa_sentence@1"] <= 1.0
     saved = json.loads((folder / "config.json").read_text())
     assert saved["selqa"] == 0.2 and saved["tydi"] == 0.2 and "command" in saved
+    # the exported (int8) reader alone on the same report slice
+    reported = report_selqa(export_reader(folder, tmp_path / "reader"), selqa, report=1)
+    assert reported["questions"] == 1 and reported["reworded"] == 0
+    assert reported["sentence@1"] in (0.0, 1.0)
