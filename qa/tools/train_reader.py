@@ -21,6 +21,10 @@ cascade uses the reader). The last `HELD_OUT` articles are never trained on: the
 make the fixed validation slice (sentence@1 among the sentences of the question's paragraph and
 the top BM25 sentences, span exact match on the answer's sentence, and how often the answer's
 window scores higher for the question than for its look-alike, or its negation).
+
+With `selqa` / `tydi`, those shares of the questions come from SelQA (sentence labels only: no
+span loss for them) and TyDi GoldP half 0 (with spans), read as extra articles
+(`qa.tools.train_mix`); the validation figures then add SelQA's report slice (sentence@1).
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ import json
 import os
 import random
 import re
+import shlex
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -52,6 +58,19 @@ from qa.reader import (
     tokenize,
 )
 from qa.tools.swapped_questions import article_pool, look_alike, negate_question
+from qa.tools.train_mix import (
+    SELQA_DIR,
+    SELQA_REPORT,
+    TYDI_FILE,
+    merge,
+    read_selqa,
+    sample_mix,
+    selqa_report_items,
+    selqa_source,
+    selqa_split,
+    share_counts,
+    tydi_source,
+)
 
 HELD_OUT = 20  # last articles of the train file kept out of training
 SAVE_SECONDS = 300  # checkpoint period
@@ -82,6 +101,12 @@ class TrainConfig:
     mask_overlap: float = 0.0  # chance a question word found in its windows is masked
     ffn: int = 0  # feed-forward width kept per layer, the most important units (0 = all)
     teacher: str = ""  # a finished run (or exported reader) distilled into this one
+    selqa: float = 0.0  # share of `questions` drawn from SelQA (dev, test less its report slice)
+    tydi: float = 0.0  # share of `questions` drawn from TyDi GoldP half 0
+    selqa_data: str = str(SELQA_DIR)
+    selqa_report: int = SELQA_REPORT  # SelQA test's last questions kept for reporting
+    tydi_data: str = str(TYDI_FILE)
+    command: str = ""  # the command line that started the run (not compared on resume)
 
 
 @dataclass(frozen=True)
@@ -97,13 +122,15 @@ class Sentence:
 
 @dataclass(frozen=True)
 class Question:
-    """A SQuAD question: its text, answer sentence (index into the sentence list) and the
-    answer's character range in that sentence."""
+    """A question: its text, answer sentence (index into the sentence list) and the answer's
+    character range in that sentence (None: sentence labels only, as SelQA's; no span loss),
+    and the question's other answer sentences, never its negatives."""
 
     text: str
     sentence: int
-    answer: tuple[int, int]
+    answer: tuple[int, int] | None
     answer_text: str
+    others: tuple[int, ...] = ()
 
 
 def model_path() -> Path:
@@ -191,7 +218,7 @@ def pick_negatives(
     """Up to `count` negatives: BM25's best of the same paragraph, of the same article, of
     other articles (then the next best), random sentences of the paragraph when BM25 has none."""
     gold = sentences[q.sentence]
-    usable = [int(j) for j in ranked if j != q.sentence and q.answer_text not in sentences[j].text]
+    usable = [int(j) for j in ranked if j >= 0 and _negative(q, j, sentences)]
     same_paragraph = [j for j in usable if sentences[j].paragraph == gold.paragraph]
     same_article = [
         j for j in usable
@@ -210,12 +237,19 @@ def pick_negatives(
     if not same_paragraph:  # a random other sentence of the paragraph, when there is one
         near = [
             j for j in range(max(0, q.sentence - 8), min(len(sentences), q.sentence + 8))
-            if sentences[j].paragraph == gold.paragraph and j != q.sentence
-            and q.answer_text not in sentences[j].text
+            if sentences[j].paragraph == gold.paragraph and _negative(q, j, sentences)
         ]  # fmt: skip
         if near:
             chosen[-1:] = [rng.choice(near)]
     return chosen[:count]
+
+
+def _negative(q: Question, j: int, sentences: list[Sentence]) -> bool:
+    """Whether sentence `j` may be a negative of `q`: not one of its answer sentences, and
+    without its answer's text."""
+    if j == q.sentence or j in q.others:
+        return False
+    return not q.answer_text or q.answer_text not in sentences[j].text
 
 
 @dataclass
@@ -293,8 +327,9 @@ def encode_examples(
         out.labels[i] = label
         out.sentence_first[i] = first
         out.sentence_count[i] = count
-        if label and count:
-            span = token_span(sentence.offsets[:count], questions[q].answer)
+        answer = questions[q].answer
+        if label and count and answer is not None:
+            span = token_span(sentence.offsets[:count], answer)
             if span is not None:
                 out.starts[i], out.ends[i] = first + span[0], first + span[1]
     return out
@@ -336,13 +371,17 @@ def build_data(config: TrainConfig, tokenizer, folder: Path) -> tuple[Examples, 
     last = len(corpus.titles) - config.held_out
     train = [i for i, a in enumerate(corpus.article_of) if a < last]
     held = [i for i, a in enumerate(corpus.article_of) if a >= last]
-    train = rng.sample(train, min(config.questions, len(train)))
+    counts = share_counts(config.questions, {"selqa": config.selqa, "tydi": config.tydi})
+    train = rng.sample(train, min(counts["squad"], len(train)))
     held = rng.sample(held, min(config.valid_questions, len(held)))
-    wanted = [corpus.questions[i] for i in train + held]
+    extra, report = mixed_questions(config, corpus, counts)
+    _log(folder, {"data": {"squad": len(train), **{k: len(v) for k, v in extra.items()}}})
+    train_all = train + [q for chosen in extra.values() for q in chosen]
+    wanted = [corpus.questions[i] for i in train_all + held]
     ranked = bm25_neighbours(corpus.sentences, wanted, k=30)
     click.echo(f"BM25 negatives ({time.monotonic() - started:.0f}s)", err=True)
     pairs: list[tuple[int, int, int]] = []
-    for row, q in enumerate(train):
+    for row, q in enumerate(train_all):
         question = corpus.questions[q]
         pairs.append((q, question.sentence, 1))
         for j in pick_negatives(question, ranked[row], corpus.sentences, config.negatives, rng):
@@ -357,12 +396,32 @@ def build_data(config: TrainConfig, tokenizer, folder: Path) -> tuple[Examples, 
     examples = encode_examples(
         tokenizer, pairs, corpus.titles, corpus.sentences, corpus.questions, config.max_length
     )
-    valid = validation_slice(corpus, pools, held, ranked[len(train) :], random.Random(config.seed),
+    rest = ranked[len(train_all) :]
+    valid = validation_slice(corpus, pools, held, rest, random.Random(config.seed),
                              random.Random(config.seed + 1))  # fmt: skip
+    if report:
+        valid["selqa"] = selqa_report_items(report)
     examples.save(cached)
     valid_file.write_text(json.dumps(valid))
     click.echo(f"{len(pairs)} examples ({time.monotonic() - started:.0f}s)", err=True)
     return examples, valid
+
+
+def mixed_questions(config: TrainConfig, corpus: Corpus,
+                    counts: dict[str, int]) -> tuple[dict[str, list[int]], list]:  # fmt: skip
+    """The extra sources asked for by `counts` (`train_mix.share_counts`), merged into
+    `corpus`, and each one's sampled question indices (a generator of its own, seeded by
+    `config.seed`, so the SQuAD sample stays what it is without them). Out also: SelQA's
+    report slice (empty without SelQA)."""
+    pools: dict[str, list[int]] = {}
+    report: list = []
+    if "selqa" in counts:
+        trainable, report = selqa_split(read_selqa(Path(config.selqa_data)), config.selqa_report)
+        pools["selqa"] = list(merge(corpus, selqa_source(trainable)))
+    if "tydi" in counts:
+        pools["tydi"] = list(merge(corpus, tydi_source(Path(config.tydi_data), half=0)))
+    wanted = {name: counts[name] for name in pools}
+    return sample_mix(pools, wanted, random.Random(config.seed + 2)), report
 
 
 def article_pools(corpus: Corpus) -> dict[int, list[str]]:
@@ -459,7 +518,7 @@ def validation_slice(corpus: Corpus, pools: dict[int, list[str]], held: list[int
         ]  # fmt: skip
         items.append({
             "question": question.text, "windows": windows, "gold": rows.index(question.sentence),
-            "answer": list(question.answer), "answer_text": question.answer_text,
+            "answer": list(question.answer or ()), "answer_text": question.answer_text,
             "swapped": swapped_text(corpus, pools, question, rng),
             "negated": negated_text(corpus, question, negating),
         })  # fmt: skip
@@ -728,11 +787,20 @@ def validate(model, tokenizer, valid: dict, max_length: int) -> dict:  # type: i
             guess = windows[g].sentence[span.start : span.end] if span else ""
             em += exact_match(guess, [item["answer_text"]])
             f1 += token_f1(guess, [item["answer_text"]])
+        selqa = [selqa_hit(model, tokenizer, item, max_length) for item in valid.get("selqa", [])]
     model.train()
     n = max(1, len(valid["items"]))
     return {"sentence@1": hits / n, "span_em": em / n, "span_f1": f1 / n,
             "swap_accuracy": _share(wins["swapped"], tried["swapped"]),
-            "negation_accuracy": _share(wins["negated"], tried["negated"])}  # fmt: skip
+            "negation_accuracy": _share(wins["negated"], tried["negated"]),
+            "selqa_sentence@1": _share(sum(selqa), len(selqa))}  # fmt: skip
+
+
+def selqa_hit(model, tokenizer, item: dict, max_length: int) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the model's best window of a SelQA report item is one of its answers."""
+    windows = [Window(**w) for w in item["windows"]]
+    relevance = _forward(model, encode_windows(tokenizer, item["question"], windows, max_length))[0]
+    return int(relevance.argmax()) in item["golds"]
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -948,9 +1016,10 @@ def onnx_weights(path: Path) -> dict[str, np.ndarray]:
 def _check_config(config: TrainConfig, folder: Path) -> None:
     """Save the config, or check a resumed run's matches it (threads may differ)."""
     path = folder / "config.json"
-    mine = {k: v for k, v in asdict(config).items() if k != "threads"}
+    loose = ("threads", "command")
+    mine = {k: v for k, v in asdict(config).items() if k not in loose}
     if path.is_file():
-        saved = {k: v for k, v in json.loads(path.read_text()).items() if k != "threads"}
+        saved = {k: v for k, v in json.loads(path.read_text()).items() if k not in loose}
         saved.setdefault("init", "")  # runs from before --init
         saved.setdefault("swapped", 0.0)  # and before --swapped
         saved.setdefault("loss", "pointwise")  # and before --loss
@@ -958,6 +1027,14 @@ def _check_config(config: TrainConfig, folder: Path) -> None:
         saved.setdefault("negated", 0.0)  # and before --negated
         saved.setdefault("ffn", 0)  # and before --ffn
         saved.setdefault("teacher", "")  # and before --teacher
+        for name in (
+            "selqa",
+            "tydi",
+            "selqa_data",
+            "tydi_data",
+            "selqa_report",
+        ):  # and before --selqa, --tydi
+            saved.setdefault(name, getattr(TrainConfig(""), name))
         if saved != mine:
             raise click.ClickException(f"{folder} holds a run with other settings: {saved}")
     else:
@@ -1104,17 +1181,50 @@ def train_group() -> None:
 @click.option("--teacher", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Also learn this finished run's (or exported reader's) outputs on every "
                    "batch (distillation; any depth or width).")  # fmt: skip
+@click.option("--selqa", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of --questions drawn from SelQA (dev and test, less the report "
+                   "slice: test's last 300 questions and every question over their sections). "
+                   "Sentence labels only: relevance and listwise losses, no span loss. All of "
+                   "SelQA when the share asks for more.")  # fmt: skip
+@click.option("--tydi", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of --questions drawn from TyDi GoldP half 0 (with spans; half 1 is "
+                   "never read). All of half 0 when the share asks for more. SQuAD gives the "
+                   "rest of --questions.")  # fmt: skip
+@click.option(
+    "--selqa-data",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=SELQA_DIR,
+    show_default=True,
+    help="Folder of selqa-ass-{dev,test}.json.gz.",
+)
+@click.option(
+    "--tydi-data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=TYDI_FILE,
+    show_default=True,
+    help="TyDi QA English GoldP JSON (.gz).",
+)
 def reader_command(run: Path, data: Path, layers: int, max_length: int, questions: int,
                    negatives: int, batch: int, lr: float, seed: int, threads: int,
                    max_steps: int | None, init: Path | None, swapped: float, negated: float,
-                   loss: str, mask_overlap: float, ffn: int,
-                   teacher: Path | None) -> None:  # fmt: skip
-    """Train the reader into the folder RUN (resumes the run found there)."""
+                   loss: str, mask_overlap: float, ffn: int, teacher: Path | None,
+                   selqa: float, tydi: float, selqa_data: Path,
+                   tydi_data: Path) -> None:  # fmt: skip
+    """Train the reader into the folder RUN (resumes the run found there).
+
+    Mixed data: `--selqa 0.2 --tydi 0.1 --questions 10000` trains on 2,000 SelQA questions,
+    1,000 of TyDi half 0 and 7,000 of SQuAD (each sampled with the seed); the counts drawn are
+    the first line of RUN/log.jsonl, the command line is in RUN/config.json."""
+    if selqa + tydi > 1:
+        raise click.BadParameter("--selqa and --tydi add up to more than 1")
     config = TrainConfig(str(data), layers, max_length, questions, negatives, batch, 1, lr,
                          seed=seed, threads=threads, init=str(init.resolve()) if init else "",
                          swapped=swapped, negated=negated, loss=loss,
                          mask_overlap=mask_overlap, ffn=ffn,
-                         teacher=str(teacher.resolve()) if teacher else "")  # fmt: skip
+                         teacher=str(teacher.resolve()) if teacher else "",
+                         selqa=selqa, tydi=tydi, selqa_data=str(selqa_data),
+                         tydi_data=str(tydi_data),
+                         command=shlex.join(["qa", *sys.argv[1:]]))  # fmt: skip
     figures = train(config, run, max_steps=max_steps)
     click.echo(json.dumps(figures))
 
@@ -1128,6 +1238,23 @@ def export_command(run: Path, target: Path, card: Path | None) -> None:
     """Export RUN's trained reader to the int8 ONNX folder TARGET (e.g. qa/reader_model)."""
     export_reader(run, target, card.read_text() if card else "")
     click.echo(str(target))
+
+
+@train_group.command("report-selqa")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--selqa-data",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=SELQA_DIR,
+    show_default=True,
+    help="Folder of selqa-ass-{dev,test}.json.gz.",
+)
+def report_selqa_command(folder: Path, selqa_data: Path) -> None:
+    """The exported reader FOLDER alone on SelQA's report slice (test's last 300 questions,
+    never trained on): sentence@1 among each question's section sentences."""
+    from qa.tools.train_mix import report_selqa
+
+    click.echo(json.dumps(report_selqa(folder, selqa_data), indent=2))
 
 
 @train_group.command("compare-reader")

@@ -102,7 +102,9 @@ def test_train_a_few_steps_resume_and_export(tmp_path: Path) -> None:
     figures = train(config, run, max_steps=2, progress=False)
     assert set(figures) == {
         "sentence@1", "span_em", "span_f1", "swap_accuracy", "negation_accuracy",
+        "selqa_sentence@1",
     }  # fmt: skip
+    assert figures["selqa_sentence@1"] is None  # no SelQA slice without --selqa
     assert (run / "model.pt").is_file() and (run / "data.npz").is_file()
     again = train(config, run, max_steps=3, progress=False)  # resumes at step 2
     with pytest.raises(click.ClickException, match="other settings"):
