@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from qa.child_env import child_env
 from qa.chunking import ChunkingOptions, ChunkSpan, Span, chunk_document
 from qa.embedding import token_counter
 from qa.short_answer import Entity, _ner, extract_entities, stored_at_build
@@ -58,7 +59,11 @@ class BuildHelper:
 
     def __init__(self) -> None:
         self._process = subprocess.Popen(
-            self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            self.command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=child_env(),
         )
         self._errors: list[bytes] = []
         drain = threading.Thread(target=self._drain, name="qa-build-helper", daemon=True)

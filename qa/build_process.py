@@ -34,6 +34,7 @@ import threading
 from dataclasses import dataclass
 from typing import IO, Any
 
+from qa.child_env import child_env
 from qa.chunking import ChunkingOptions
 from qa.config import Settings
 from qa.embedding import Embedder
@@ -72,7 +73,9 @@ class ChildBuild:
     def run(self, request: BuildRequest, on_progress: ProgressCallback) -> IndexReport:
         """Build in a fresh child; `on_progress` hears the child's stages. Raises what the
         build raised, or `BuildFailed` when the child died without a report."""
-        process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        process = subprocess.Popen(
+            self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=child_env()
+        )
         with self._lock:
             self._process = process
         try:

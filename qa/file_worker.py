@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from qa.child_env import child_env
 from qa.chunking import ChunkingOptions, ChunkSpan, Span, chunk_document
 from qa.documents import Document, ExtractionError, SourceFile, load, parse_check
 from qa.file_budget import FileBudget
@@ -123,7 +124,7 @@ class FileWorker:
         if self._process is not None and self._process.poll() is None:
             return self._process
         self._stop()
-        env = {**os.environ, "MALLOC_ARENA_MAX": "2", "TOKENIZERS_PARALLELISM": "false"}
+        env = child_env(MALLOC_ARENA_MAX="2", TOKENIZERS_PARALLELISM="false")
         process = subprocess.Popen(
             self.command,
             stdin=subprocess.PIPE,
@@ -135,9 +136,14 @@ class FileWorker:
         drain = threading.Thread(target=self._drain, args=(process,), daemon=True)
         drain.start()  # stderr read as it comes, so the worker never blocks on a full pipe
         send_message(process.stdin, _Setup(self.budget, self.options, self.counter))  # type: ignore[arg-type]
-        ready = receive_message(process.stdout, time.monotonic() + START_SECONDS)  # type: ignore[arg-type]
+        try:
+            ready = receive_message(process.stdout, time.monotonic() + START_SECONDS)  # type: ignore[arg-type]
+        except (EOFError, TimeoutError, OSError, pickle.UnpicklingError):
+            ready = None
         if ready != "ready":
-            raise RuntimeError(f"the file worker did not start: {ready!r}")
+            self._stop()
+            said = b"".join(self._errors).decode(errors="replace").strip().splitlines()
+            raise RuntimeError(f"the file worker did not start: {(said or [repr(ready)])[-1]}")
         return process
 
     def _died(self) -> str:

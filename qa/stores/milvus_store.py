@@ -527,6 +527,7 @@ class MilvusSnapshot:
         self._rows: dict[str, dict] = {}  # chunk rows that searches returned
         self._documents_cache: dict[str, DocumentInfo | None] = {}
         self._layouts: dict[str, DocumentLayout] = {}
+        self._all_layouts = False  # `preload` read every layout: a missing one is empty
         self._cache_lock = threading.Lock()
 
     @property
@@ -737,6 +738,7 @@ class MilvusSnapshot:
         self._complete = len(self._cache) >= self.chunk_count
         if self._complete:
             self._stack_vectors(order)
+        self._preload_layouts()
         log.info("cached the %d chunks of Milvus snapshot %s (%.1f MiB) in %.1f s",
                  len(self._cache), self.version, self.cache_bytes / (1 << 20),
                  time.perf_counter() - started)  # fmt: skip
@@ -785,27 +787,35 @@ class MilvusSnapshot:
 
     def layout(self, doc_id: str) -> DocumentLayout:
         """The document's page starts and headings (its rows of negative part), read once per
-        snapshot and cached; empty when it has none."""
+        snapshot and cached (all at once by `preload`); empty when it has none."""
         with self._cache_lock:
             if doc_id in self._layouts:
                 return self._layouts[doc_id]
+            if self._all_layouts:
+                return NO_LAYOUT
         with _errors(self._target):
             rows = self._client.query(
                 self._documents, output_fields=["part", "text"],
                 filter=f"doc_id == {_quote(doc_id)} and part < 0 and {self._filter}",
                 limit=MAX_LIMIT,
             )  # fmt: skip
-        layout = NO_LAYOUT
-        if rows:
-            rows.sort(key=lambda r: -int(r["part"]))
-            try:
-                stored = json.loads("".join(r["text"] for r in rows))
-                layout = layout_from_json(stored.get("pages"), stored.get("sections"))
-            except (ValueError, AttributeError):
-                layout = NO_LAYOUT
+        layout = _layout_of(rows)
         with self._cache_lock:
             _bounded_put(self._layouts, doc_id, layout, CACHE_DOCUMENTS)
         return layout
+
+    def _preload_layouts(self) -> None:
+        """Read every document's layout rows at once (`preload`: questions then read none)."""
+        with _errors(self._target):
+            rows = _iterate(self._client, self._documents, f"part < 0 and {self._filter}",
+                            ["doc_id", "part", "text"])  # fmt: skip
+        by_doc: dict[str, list[dict]] = {}
+        for row in rows:
+            by_doc.setdefault(row["doc_id"], []).append(row)
+        layouts = {doc_id: _layout_of(found) for doc_id, found in by_doc.items()}
+        with self._cache_lock:
+            self._layouts.update(layouts)
+            self._all_layouts = True
 
     def doc_ids(self) -> list[str]:
         with _errors(self._target):
@@ -1102,6 +1112,19 @@ def _groups(values: list[str], budget: int = 48_000) -> Iterator[list[str]]:
         size += length
     if group:
         yield group
+
+
+def _layout_of(rows: list[dict]) -> DocumentLayout:
+    """A document's layout from its rows of negative part (a JSON text split across them, part
+    -1 first); empty when there are none or they do not parse."""
+    if not rows:
+        return NO_LAYOUT
+    ordered = sorted(rows, key=lambda r: -int(r["part"]))
+    try:
+        stored = json.loads("".join(r["text"] for r in ordered))
+        return layout_from_json(stored.get("pages"), stored.get("sections"))
+    except (ValueError, AttributeError):
+        return NO_LAYOUT
 
 
 def _iterate(client: Any, collection: str, expr: str, fields: list[str]) -> list[dict]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import bisect
 from pathlib import Path
 
-from qa.documents import _join_pages, read_all
+from qa.documents import read_all
 from qa.layout import NO_LAYOUT, DocumentLayout, layout_from_json, page_of, section_of
 from tests.support.helpers import write_docx, write_paged_pdf
 
@@ -31,13 +31,6 @@ def test_stored_layout_reads_back_and_malformed_reads_as_empty() -> None:
     assert layout_from_json([0, 7], [[3, "A"]]) == DocumentLayout((0, 7), ((3, "A"),))
     assert layout_from_json(None, None) == NO_LAYOUT
     assert layout_from_json(["x"], "nope") == NO_LAYOUT
-
-
-def test_join_pages_records_where_each_page_starts() -> None:
-    text, starts = _join_pages(["one", "", "three", "four"])
-    assert text == "one\n\nthree\n\nfour"
-    assert starts == (0, 5, 5, 12)
-    assert text[starts[2] :].startswith("three") and text[starts[3] :].startswith("four")
 
 
 def test_pdf_pages_point_at_each_page_text(tmp_path: Path) -> None:

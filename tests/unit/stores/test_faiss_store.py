@@ -199,6 +199,22 @@ def bridge(tmp_path):  # type: ignore[no-untyped-def]
     return docs, FaissStore(tmp_path / "index")
 
 
+@pytest.fixture
+def small_builds_tag(monkeypatch):  # type: ignore[no-untyped-def]
+    """Builds of these few bytes tag entities too (a real build only starts a tagger for
+    `TAG_APART_MIN_BYTES` or more), in a helper: this process has no tagger loaded."""
+    monkeypatch.setattr(indexer, "TAG_APART_MIN_BYTES", 0)
+    monkeypatch.setattr(indexer, "tagger_loaded", lambda: False)
+
+
+def test_a_small_build_without_a_loaded_tagger_stores_no_entities(bridge, monkeypatch):
+    docs, store = bridge
+    monkeypatch.setattr(indexer, "tagger_loaded", lambda: False)
+    monkeypatch.setattr(indexer, "BuildHelper", _must_not_run)
+    refresh(docs, store, FakeEmbedder(), tag_entities=True)
+    assert all(s.entities is None for s in _sentences(store.open(), "bridge.txt"))
+
+
 def _sentences(snapshot, doc_id: str):  # type: ignore[no-untyped-def]
     """Every stored sentence of `doc_id`, in order, each once."""
     seen = {}
@@ -208,7 +224,9 @@ def _sentences(snapshot, doc_id: str):  # type: ignore[no-untyped-def]
     return [seen[start] for start in sorted(seen)]
 
 
-def test_a_build_stores_the_entities_of_sentences_that_name_a_year(tmp_path, bridge):
+def test_a_build_stores_the_entities_of_sentences_that_name_a_year(
+    tmp_path, bridge, small_builds_tag
+):
     docs, store = bridge
     refresh(docs, store, FakeEmbedder(), tag_entities=True)
     live = tmp_path / "index" / store.version()
@@ -221,7 +239,9 @@ def test_a_build_stores_the_entities_of_sentences_that_name_a_year(tmp_path, bri
             assert all(s.text[e.start : e.end] == e.text for e in s.entities)
 
 
-def test_entities_of_unchanged_documents_are_carried_over_untagged(bridge, monkeypatch):
+def test_entities_of_unchanged_documents_are_carried_over_untagged(
+    bridge, monkeypatch, small_builds_tag
+):
     docs, store = bridge
     (docs / "other.txt").write_text("In 1990 the tower was built.")
     refresh(docs, store, FakeEmbedder(), tag_entities=True)
@@ -234,6 +254,7 @@ def test_entities_of_unchanged_documents_are_carried_over_untagged(bridge, monke
         return real(texts, batch_size)
 
     monkeypatch.setattr(indexer, "extract_entities", recording)
+    monkeypatch.setattr(indexer, "tagger_loaded", lambda: True)  # tagged here, recorded
     (docs / "other.txt").write_text("In 1991 the tower was rebuilt.")
     refresh(docs, store, FakeEmbedder(), tag_entities=True)
     assert tagged == ["In 1991 the tower was rebuilt."]
@@ -309,16 +330,20 @@ def _generation(index: Path) -> dict[str, bytes]:
     return {name: (live / name).read_bytes() for name in names}
 
 
-def test_a_fresh_build_chunks_and_tags_in_a_helper_with_the_same_result(tmp_path, monkeypatch):
+def test_a_fresh_build_chunks_and_tags_in_a_helper_with_the_same_result(
+    tmp_path, monkeypatch, small_builds_tag
+):
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "bridge.txt").write_text(BRIDGE)
     (docs / "more.txt").write_text("Dr. Smith left in 1999. He was 42. " * 40)
     here = TokenizerEmbedder()
-    here.loaded = True  # as in a server that has its model: no helper
+    here.loaded = True  # as in a process that has its model and tagger: no helper
     monkeypatch.setattr(indexer, "BuildHelper", _must_not_run)
+    monkeypatch.setattr(indexer, "tagger_loaded", lambda: True)
     refresh(docs, FaissStore(tmp_path / "here"), here, tag_entities=True)
-    monkeypatch.undo()
+    monkeypatch.setattr(indexer, "BuildHelper", build_helper.BuildHelper)
+    monkeypatch.setattr(indexer, "tagger_loaded", lambda: False)
     monkeypatch.setattr(indexer, "chunk_document", _must_not_run)
     monkeypatch.setattr(indexer, "extract_entities", _must_not_run)
     refresh(docs, FaissStore(tmp_path / "helper"), TokenizerEmbedder(), tag_entities=True)
@@ -327,14 +352,16 @@ def test_a_fresh_build_chunks_and_tags_in_a_helper_with_the_same_result(tmp_path
     assert [s.entities is not None for s in sentences] == [True, False, True]
 
 
-def test_a_helper_that_fails_at_once_leaves_the_work_to_the_build(bridge, monkeypatch, caplog):
+def test_a_helper_that_fails_at_once_leaves_a_complete_index_without_entities(
+    bridge, monkeypatch, caplog, small_builds_tag
+):
     docs, store = bridge
     crash = (sys.executable, "-c", "import sys; sys.exit('helper crashed')")
     monkeypatch.setattr(build_helper.BuildHelper, "command", crash)
     report = refresh(docs, store, TokenizerEmbedder(), tag_entities=True)
     assert report.documents == 1 and "helper crashed" in caplog.text
-    sentences = _sentences(store.open(), "bridge.txt")  # chunked and tagged here instead
-    assert [s.entities is not None for s in sentences] == [True, False, True]
+    sentences = _sentences(store.open(), "bridge.txt")  # questions tag their quotes instead
+    assert len(sentences) == 3 and all(s.entities is None for s in sentences)
 
 
 def _broken_tagger(texts, batch_size=64):  # type: ignore[no-untyped-def]
@@ -354,6 +381,7 @@ build_helper._serve(sys.stdin.buffer, sys.stdout.buffer)
 
 def _tagger_breaks_here(monkeypatch) -> FakeEmbedder:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(indexer, "extract_entities", _broken_tagger)
+    monkeypatch.setattr(indexer, "tagger_loaded", lambda: True)  # so it tags here
     return FakeEmbedder()
 
 
@@ -365,7 +393,7 @@ def _tagger_breaks_in_the_helper(monkeypatch) -> FakeEmbedder:  # type: ignore[n
 
 @pytest.mark.parametrize("breaks", [_tagger_breaks_here, _tagger_breaks_in_the_helper])
 def test_a_tagger_failure_leaves_a_complete_index_without_entities(
-    bridge, monkeypatch, caplog, breaks
+    bridge, monkeypatch, caplog, breaks, small_builds_tag
 ):  # type: ignore[no-untyped-def]
     docs, store = bridge
     report = refresh(docs, store, breaks(monkeypatch), tag_entities=True)
@@ -374,7 +402,7 @@ def test_a_tagger_failure_leaves_a_complete_index_without_entities(
     assert len(sentences) == 3 and all(s.entities is None for s in sentences)
 
 
-def test_a_build_that_fails_stops_its_helper_at_once(bridge, monkeypatch):
+def test_a_build_that_fails_stops_its_helper_at_once(bridge, monkeypatch, small_builds_tag):
     docs, store = bridge
     helpers: list[build_helper.BuildHelper] = []
 

@@ -439,7 +439,8 @@ def test_qa_ask_on_a_shared_store_answers_without_indexing(shared, monkeypatch) 
     library = Path.cwd().parent / "library"
     for path in library.iterdir():
         shutil.copy(path, more / path.name)
-    assert CliRunner().invoke(main, ["index", "--docs", "more", "--store", uri]).exit_code == 0
+    built = CliRunner().invoke(main, ["index", "--docs", "more", "--store", uri])
+    assert built.exit_code == 0, built.output
     version = store.version()
     refused = CliRunner().invoke(main, ["ask", "Kiwi?", "--docs", "seeds", "--store", uri])
     assert refused.exit_code == 2
@@ -451,7 +452,7 @@ def test_qa_ask_on_a_shared_store_answers_without_indexing(shared, monkeypatch) 
 def test_a_question_costs_two_searches_and_two_reads_at_once(milvus_uri, seed_docs) -> None:  # type: ignore[no-untyped-def]
     """Round trips per question: both searches (sent at once; hits without vectors) and, at
     once, one batched read of the sentences and one of the vectors of the passages used;
-    documents are read once per snapshot."""
+    documents, and the layout (pages, headings) of a cited one, are read once per snapshot."""
     from tests.support.milvus_latency import CountingClient
 
     uri = milvus_uri()
@@ -461,11 +462,11 @@ def test_a_question_costs_two_searches_and_two_reads_at_once(milvus_uri, seed_do
     counting = CountingClient(snapshot._client)  # type: ignore[attr-defined]
     snapshot._client = counting  # type: ignore[attr-defined]
     assistant.ask(QUESTIONS[0])
-    assert (counting.calls["search"], counting.calls["query"]) == (2, 2)
-    assistant.ask(QUESTIONS[0])  # every chunk it needs is cached now
-    assert (counting.calls["search"], counting.calls["query"]) == (4, 2)
+    assert (counting.calls["search"], counting.calls["query"]) == (2, 3)  # + the layout
+    assistant.ask(QUESTIONS[0])  # every chunk and layout it needs is cached now
+    assert (counting.calls["search"], counting.calls["query"]) == (4, 3)
     assert snapshot.document(SEED_DOC) == snapshot.document(SEED_DOC)
-    assert counting.calls["query"] == 3
+    assert counting.calls["query"] == 4
 
 
 def test_a_build_flushes_what_it_wrote_and_a_refused_flush_fails_nothing(  # type: ignore[no-untyped-def]
