@@ -1,4 +1,4 @@
-"""Fit the answerer on data it may ship from; choose its threshold on data it may only measure.
+"""Fit the answerer on data it may ship from; choose its cut points on data it may only measure.
 
 In: SQuAD v1.1 train, the TyDi QA GoldP file, the WikiQA folder and, optionally, a reader
 folder. Out (`fit`): a `ScoringModel` and how it was fitted (`qa eval fit` keeps both in
@@ -12,8 +12,8 @@ The questions (`fit_sets`):
 - calibration: the same questions asked of indexes holding part of their documents (SQuAD: the
   first half of those articles; TyDi: half 0's passages split in two by another hash), so about
   half of them have no answer in the index, as in real use.
-- threshold: WikiQA train (its license allows choosing a threshold, not training weights) and
-  TyDi half 0.
+- bands: WikiQA train (its license allows choosing cut points, not training weights), TyDi
+  half 0 (every passage indexed) and SQuAD train's last articles with half of them indexed.
 
 The steps:
 
@@ -27,8 +27,14 @@ The steps:
 3. calibration: logistic regression from the calibration inputs to "the first quote holds an
    answer" on the calibration runs (with the reader, on its combined scores, kept in the
    cascade; without, on the cheap scores, kept in the model).
-4. threshold: the highest at which the threshold runs still answer `ANSWER_FLOOR` of their
-   answerable questions, with the reader when there is one.
+4. bands: the two cut points of the first quote's confidence (with the reader when there is
+   one). `answer_threshold`, from which the outcome is `answer`: the lowest at which, on each
+   band set, the `answer` quotes hold the answer for `PRECISION_FLOOR` of the questions and at
+   most `FALSE_ANSWER_CEILING` of the questions without an answer get one. `threshold`, below
+   which it is `none`: the highest (up to the first) at which `COVERAGE_FLOOR` of each set's
+   questions with an answer still get `answer` with it, or `candidates` with it among their
+   quotes (`qa.answer.candidate_rows`). Between the two, `candidates`. `qa eval fit
+   --bands-only` redoes this step alone for the shipped scorer and cascade.
 
 `qa eval` then measures on WikiQA dev, TyDi half 1 and SQuAD v1.1 dev, which nothing here saw.
 """
@@ -41,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer import FEATURES, ScoringModel, with_calibration
+from qa.answer import FEATURES, ScoringModel, candidate_rows, with_calibration
 from qa.reader import Cascade, Reader
 from qa.retrieval import RetrievalOptions
 from qa.tools.eval_corpus import (
@@ -52,17 +58,19 @@ from qa.tools.eval_corpus import (
     load_tydi,
     load_wikiqa,
 )
-from qa.tools.metrics import tradeoff
+from qa.tools.metrics import outcome_figures
 from qa.tools.reader_fit import Read, combined_scores, fit_cascade, read_trials
 from qa.tools.train_reader import HELD_OUT  # SQuAD train's last articles, never trained on
 from qa.tools.trials import Trial, best_and_margin, make_embedder, quotable_rows, run_trials
 
 REGULARIZATION = 1.0  # C of the pointwise logistic regressions
 RANKING_L2 = 0.01  # L2 penalty of the conditional logit
-# The threshold keeps at least this share of answerable questions answered (the product's
-# target for in-corpus questions): the share answered carries over from these runs to other
-# corpora; the share abstained depends on the corpus.
-ANSWER_FLOOR = 0.93
+# The bands' targets on each fit set, each with a margin over the product's own (0.90, 0.10
+# and 0.70, on sets it never saw).
+PRECISION_FLOOR = 0.92
+FALSE_ANSWER_CEILING = 0.08
+COVERAGE_FLOOR = 0.75
+BAND_GRID = tuple(i / 1000 for i in range(1001))
 # The confidence's inputs: the best score, its margin, and these features of the best sentence,
 # which tell "no document speaks of this" apart from "hard to pick".
 CALIBRATION_INPUTS = (
@@ -77,7 +85,7 @@ class FitSets:
 
     ranking: list[tuple[Trial, float]]  # (trial, weight)
     calibration: list[tuple[Trial, bool]]  # (trial, its answer is in the index)
-    threshold: list[tuple[Trial, bool]]  # (trial, it has an answer)
+    bands: dict[str, list[tuple[Trial, bool]]]  # per set: (trial, it has an answer in the index)
     counts: dict[str, int]
 
 
@@ -137,7 +145,11 @@ def fit_sets(
     return FitSets(
         ranking=ranking + [(t, share) for t, _ in tydi_ranking],
         calibration=calibration + tydi_calibration,
-        threshold=wikiqa_threshold + tydi_threshold,
+        bands={
+            "wikiqa_train": wikiqa_threshold,
+            "tydi_half0": tydi_threshold,
+            "squad_train_half_indexed": calibration,
+        },  # fmt: skip
         counts={
             "squad_train_questions": len(ranking),
             "tydi_half0_questions": len(tydi_ranking),
@@ -225,7 +237,7 @@ def fit(
         weights, bias = calibrate(reads, cascade, model, inside)
         cascade = replace(cascade, calibration=weights, calibration_bias=bias)
     about["calibration"] = {"questions": len(trials), "in_index": sum(inside)}
-    model, about["threshold"] = choose_threshold(sets.threshold, model, cascade, reader, progress)
+    model, about["bands"] = fit_bands(sets, model, cascade, reader, progress)
     return model, about, (cascade if reader is not None else None)
 
 
@@ -251,34 +263,95 @@ def calibrate(
     return tuple(weights), bias
 
 
-def choose_threshold(
-    threshold: list[tuple[Trial, bool]],
+@dataclass(frozen=True)
+class BandSet:
+    """One band set's questions as the cut points see them (`outcome_figures`' inputs)."""
+
+    confidence: list[float]
+    answerable: list[bool]
+    first_right: list[float]
+    candidate_right: list[float]
+
+    def figures(self, lower: float, upper: float) -> dict:
+        return outcome_figures(self.confidence, self.answerable, self.first_right,
+                               self.candidate_right, lower, upper)  # fmt: skip
+
+
+def band_set(
+    questions: list[tuple[Trial, bool]],
+    model: ScoringModel,
+    cascade: Cascade,
+    reader: Reader | None,
+    progress: bool,
+) -> BandSet:
+    """Each question's first quote confidence (as the default configuration computes it) and
+    whether its first quote, or one of its candidate quotes, holds the answer."""
+    trials = [t for t, _ in questions]
+    reads = read_trials(trials, model, reader, progress, cascade.candidates)
+    used = with_calibration(model, cascade) if reader is not None else model
+    out = BandSet([], [], [], [])
+    for read, (trial, answerable) in zip(reads, questions, strict=True):
+        j, best, margin, features = _quoted(read, cascade)
+        combined = combined_scores(read, cascade)
+        order = [int(k) for k in np.argsort(-combined, kind="stable") if np.isfinite(combined[k])]
+        rows = candidate_rows(order, trial.found, trial.passages)
+        out.confidence.append(used.confidence(best, margin, features))
+        out.answerable.append(answerable)
+        out.first_right.append(float(trial.labels[j]) if answerable and j >= 0 else 0.0)
+        out.candidate_right.append(
+            float(max(trial.labels[rows], default=0.0)) if answerable and rows else 0.0
+        )
+    return out
+
+
+def choose_bands(sets: dict[str, BandSet]) -> tuple[float, float, dict]:
+    """Step 4 on prepared band sets: (threshold, answer_threshold, how they were chosen and
+    the figures of each set at them)."""
+
+    def sure(upper: float) -> bool:
+        for band in sets.values():
+            f = band.figures(upper, upper)
+            if f["answer_precision"] is not None and f["answer_precision"] < PRECISION_FLOOR:
+                return False
+            wrong = f["answer_without_answer"]
+            if wrong is not None and wrong > FALSE_ANSWER_CEILING:
+                return False
+        return True
+
+    def covers(lower: float, upper: float) -> bool:
+        return all((band.figures(lower, upper)["coverage"] or 0.0) >= COVERAGE_FLOOR
+                   for band in sets.values() if any(band.answerable))  # fmt: skip
+
+    upper = min((u for u in BAND_GRID if sure(u)), default=1.0)
+    lower = max((v for v in BAND_GRID if v <= upper and covers(v, upper)), default=0.0)
+    return (
+        lower,
+        upper,
+        {
+            "rule": f"answer_threshold: the lowest confidence at which, on every band set, the "
+            f"answer quotes hold the answer for {PRECISION_FLOOR} of the questions and at most "
+            f"{FALSE_ANSWER_CEILING} of those without an answer get one; threshold: the highest "
+            f"at which {COVERAGE_FLOOR} of each set's questions with an answer get it quoted "
+            "(answer, or among the candidates)",
+            "threshold": lower,
+            "answer_threshold": upper,
+            "sets": {name: band.figures(lower, upper) for name, band in sets.items()},
+        },
+    )
+
+
+def fit_bands(
+    sets: FitSets,
     model: ScoringModel,
     cascade: Cascade,
     reader: Reader | None,
     progress: bool,
 ) -> tuple[ScoringModel, dict]:
-    """Step 4: `model` with the highest threshold that answers `ANSWER_FLOOR` of the
-    answerable questions (confidences as the default configuration computes them)."""
-    trials = [t for t, _ in threshold]
-    reads = read_trials(trials, model, reader, progress, cascade.candidates)
-    used = with_calibration(model, cascade) if reader is not None else model
-    has: list[float] = []
-    lacks: list[float] = []
-    for read, (_, answerable) in zip(reads, threshold, strict=True):
-        _, best, margin, features = _quoted(read, cascade)
-        (has if answerable else lacks).append(used.confidence(best, margin, features))
-    curve = tradeoff(has, lacks, [i / 1000 for i in range(1001)])
-    floor = [row for row in curve if row[1] >= ANSWER_FLOOR] or curve[:1]
-    value, answered, abstained = max(floor, key=lambda row: row[0])
-    return replace(model, threshold=value), {
-        "rule": f"the highest threshold that still answers {ANSWER_FLOOR} of the answerable "
-        "questions of WikiQA train and TyDi half 0, as the default configuration answers",
-        "answered": round(answered, 4),
-        "abstained_without_answer": round(abstained, 4),
-        "answerable": len(has),
-        "without_answer": len(lacks),
-    }
+    """`model` with the cut points chosen on `sets.bands` (see `choose_bands`)."""
+    bands = {name: band_set(questions, model, cascade, reader, progress)
+             for name, questions in sets.bands.items()}  # fmt: skip
+    lower, upper, about = choose_bands(bands)
+    return replace(model, threshold=lower, answer_threshold=upper), about
 
 
 def cascade_json(cascade: Cascade, about: dict) -> dict:
