@@ -13,10 +13,14 @@ are, see `qa.sentence_kinds`), with the sentence before it when that one names i
 re-ordered by their best sentence, whose score (as a 0..1 logistic) becomes theirs.
 `confidence` is a calibrated probability that the quoted sentence answers the question (a second
 logistic fit on the best score, its margin over the runner-up and a few features of the best
-sentence); below the threshold the answerer abstains. The short answer (a date, a number, a
-name...) comes from `qa.short_answer`. The answer text comes from the Jinja2 template
-`web/templates/answer.txt.j2` (installed as `qa/webfiles/templates/`), the one place to change
-its wording.
+sentence). It decides the outcome between two fitted cut points: from `answer_threshold` the
+quote is the answer (`answer`); from `threshold` up to it, the best sentences of up to
+`MAX_CANDIDATES` different passages are shown as passages that may answer (`candidates`, each
+with its own confidence, from the scores already computed: no further reader call); below, the
+documents do not answer (`none`). Every quote comes with its context (`qa.context`). The
+short answer (a date, a number, a name...) comes from `qa.short_answer`. The answer text comes
+from the Jinja2 template `web/templates/answer.txt.j2` (installed as `qa/webfiles/templates/`),
+the one place to change its wording.
 """
 
 from __future__ import annotations

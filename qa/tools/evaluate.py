@@ -482,10 +482,16 @@ def tydi_command(path: Path, as_json: bool, plot: Path | None) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The SQuAD v1.1 dev file: also report on its articles 24-47 (never fitted on).",
 )
-def squad2_command(path: Path, as_json: bool, plot: Path | None, v11: Path | None) -> None:
+@click.option(
+    "--every", default=1, show_default=True, type=click.IntRange(min=1),
+    help="Ask every Nth question only (faster; every article is still indexed).",
+)  # fmt: skip
+def squad2_command(
+    path: Path, as_json: bool, plot: Path | None, v11: Path | None, every: int
+) -> None:
     """Evaluate on SQuAD 2.0 dev (PATH: .json or .json.gz; one document per article): answered
     on answerable questions, abstained on unanswerable ones."""
-    report, curves = answer_sets.squad2_report(path, v11, progress=True)
+    report, curves = answer_sets.squad2_report(path, v11, progress=True, every=every)
     _print_report(report, curves, as_json, plot)
 
 
