@@ -552,7 +552,7 @@ def fit_command(
     from qa.tools.fitting import cascade_json, fit, fit_sets
 
     reader = load_reader(reader_setting)
-    sets = fit_sets(squad_train, tydi, wikiqa, every=every, progress=True)
+    sets = fit_sets(squad_train, tydi, wikiqa, every=every, progress=True, bands_only=bands_only)
     command = f"qa eval fit --squad-train {squad_train} --tydi {tydi} --wikiqa {wikiqa}"
     command += (f" --reader {reader_setting}" if reader_setting else "") + f" --every {every}"
     target = output or scoring_file()

@@ -135,11 +135,17 @@ def fit_scorer(ranking: list[tuple[Trial, float]]) -> tuple[ScoringModel, dict]:
 
 
 def fit_sets(
-    squad_train: Path, tydi: Path, wikiqa: Path, every: int = 1, progress: bool = False
+    squad_train: Path,
+    tydi: Path,
+    wikiqa: Path,
+    every: int = 1,
+    progress: bool = False,
+    bands_only: bool = False,
 ) -> FitSets:
-    """Index the three sources (cached in `.cache/eval/`) and prepare every step's trials."""
-    ranking, calibration = _squad_train(squad_train, every, progress)
-    tydi_ranking, tydi_calibration, tydi_threshold = _tydi(tydi, progress)
+    """Index the three sources (cached in `.cache/eval/`) and prepare every step's trials
+    (`bands_only`: only those of the bands; the others are left empty)."""
+    ranking, calibration = _squad_train(squad_train, every, progress, not bands_only)
+    tydi_ranking, tydi_calibration, tydi_threshold = _tydi(tydi, progress, not bands_only)
     wikiqa_threshold = _wikiqa(wikiqa, progress)
     share = len(ranking) / max(1, len(tydi_ranking))  # each source weighs the same
     return FitSets(
@@ -171,30 +177,37 @@ def _trials(
     return [quotable_rows(t) for t in trials]
 
 
-def _squad_train(path: Path, every: int, progress: bool):  # type: ignore[no-untyped-def]
-    """Ranking trials (weight 1) and calibration trials of SQuAD train's last articles."""
+def _squad_train(path: Path, every: int, progress: bool, rank: bool = True):  # type: ignore[no-untyped-def]
+    """Ranking trials (weight 1; none unless `rank`) and calibration trials of SQuAD train's
+    last articles."""
     articles, questions = load_squad(path)
     tail = articles[-HELD_OUT:]
     first = tail[0].index
     asked = [q for q in questions if q.article >= first][::every]
     docs = {a.doc_id: a.text for a in tail}
-    ranking = _trials(f"squadtrain-tail-{len(tail)}", docs, asked, "squadtrain-tail", progress)
+    ranking = (
+        _trials(f"squadtrain-tail-{len(tail)}", docs, asked, "squadtrain-tail", progress)
+        if rank
+        else []
+    )
     part = {a.doc_id: a.text for a in tail[: len(tail) // 2]}
     inside = set(part)
     calibration = _trials(f"squadtrain-tail-{len(part)}", part, asked, "squadtrain-tail", progress)
     return [(t, 1.0) for t in ranking], [(t, t.question.doc_id in inside) for t in calibration]
 
 
-def _tydi(path: Path, progress: bool):  # type: ignore[no-untyped-def]
-    """Half 0's ranking trials, calibration trials (a quarter of the passages indexed) and
-    threshold trials (every one answerable)."""
+def _tydi(path: Path, progress: bool, calibrate: bool = True):  # type: ignore[no-untyped-def]
+    """Half 0's ranking trials, calibration trials (a quarter of the passages indexed; none
+    unless `calibrate`) and band trials (every one answerable)."""
     documents, questions = load_tydi(path)
     half = {d.doc_id for d in documents if d.group == 0}
     asked = [q for q in questions if q.doc_id in half]
     docs = {d.doc_id: d.text for d in documents}
     ranking = _trials(f"tydi-{len(documents)}", docs, asked, "tydi", progress)
     part = {d.doc_id: d.text for d in documents if d.doc_id in half and _quarter(d.text) == 0}
-    calibration = _trials(f"tydi-h0part-{len(part)}", part, asked, "tydi", progress)
+    calibration = (
+        _trials(f"tydi-h0part-{len(part)}", part, asked, "tydi", progress) if calibrate else []
+    )
     return (
         [(t, 1.0) for t in ranking],
         [(t, t.question.doc_id in part) for t in calibration],
