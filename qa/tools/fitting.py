@@ -29,11 +29,12 @@ The steps:
    cascade; without, on the cheap scores, kept in the model).
 4. bands: the two cut points of the first quote's confidence (with the reader when there is
    one). `answer_threshold`, from which the outcome is `answer`: the lowest at which, on each
-   band set, the `answer` quotes hold the answer for `PRECISION_FLOOR` of the questions and at
-   most `FALSE_ANSWER_CEILING` of the questions without an answer get one. `threshold`, below
-   which it is `none`: the highest (up to the first) at which `COVERAGE_FLOOR` of each set's
-   questions with an answer still get `answer` with it, or `candidates` with it among their
-   quotes (`qa.answer.candidate_rows`). Between the two, `candidates`. `qa eval fit
+   band set, the `answer` quotes hold the answer for `PRECISION_FLOOR` of its questions with
+   one, and at most `FALSE_ANSWER_CEILING` of its questions without one get `answer`.
+   `threshold`, below which it is `none`: the highest (up to the first) at which each set keeps
+   `COVERAGE_KEPT` of its coverage without a `none` (questions with an answer that get `answer`
+   with it, or `candidates` with it among their quotes, `qa.answer.candidate_rows`). Between
+   the two, `candidates`. `qa eval fit
    --bands-only` redoes this step alone for the shipped scorer and cascade.
 
 `qa eval` then measures on WikiQA dev, TyDi half 1 and SQuAD v1.1 dev, which nothing here saw.
@@ -65,11 +66,13 @@ from qa.tools.trials import Trial, best_and_margin, make_embedder, quotable_rows
 
 REGULARIZATION = 1.0  # C of the pointwise logistic regressions
 RANKING_L2 = 0.01  # L2 penalty of the conditional logit
-# The bands' targets on each fit set, each with a margin over the product's own (0.90, 0.10
-# and 0.70, on sets it never saw).
+# The bands' targets on each fit set: among its questions with an answer that get `answer`, the
+# quote holds it for `PRECISION_FLOOR`; of those without one, at most `FALSE_ANSWER_CEILING`
+# get `answer` (the product's own targets, 0.90 and 0.10 on sets it never saw, with a margin);
+# `none` costs at most 1 - `COVERAGE_KEPT` of the questions the quotes shown would answer.
 PRECISION_FLOOR = 0.92
 FALSE_ANSWER_CEILING = 0.08
-COVERAGE_FLOOR = 0.75
+COVERAGE_KEPT = 0.95
 BAND_GRID = tuple(i / 1000 for i in range(1001))
 # The confidence's inputs: the best score, its margin, and these features of the best sentence,
 # which tell "no document speaks of this" apart from "hard to pick".
@@ -324,28 +327,31 @@ def choose_bands(sets: dict[str, BandSet]) -> tuple[float, float, dict]:
     def sure(upper: float) -> bool:
         for band in sets.values():
             f = band.figures(upper, upper)
-            if f["answer_precision"] is not None and f["answer_precision"] < PRECISION_FLOOR:
+            right = f["answer_right_with_answer"]
+            if right is not None and right < PRECISION_FLOOR:
                 return False
             wrong = f["answer_without_answer"]
             if wrong is not None and wrong > FALSE_ANSWER_CEILING:
                 return False
         return True
 
-    def covers(lower: float, upper: float) -> bool:
-        return all((band.figures(lower, upper)["coverage"] or 0.0) >= COVERAGE_FLOOR
-                   for band in sets.values() if any(band.answerable))  # fmt: skip
-
     upper = min((u for u in BAND_GRID if sure(u)), default=1.0)
-    lower = max((v for v in BAND_GRID if v <= upper and covers(v, upper)), default=0.0)
+    most = {name: band.figures(0.0, upper)["coverage"] for name, band in sets.items()}
+
+    def covers(lower: float) -> bool:
+        return all(band.figures(lower, upper)["coverage"] >= COVERAGE_KEPT * most[name]
+                   for name, band in sets.items() if most[name] is not None)  # fmt: skip
+
+    lower = max((v for v in BAND_GRID if v <= upper and covers(v)), default=0.0)
     return (
         lower,
         upper,
         {
             "rule": f"answer_threshold: the lowest confidence at which, on every band set, the "
-            f"answer quotes hold the answer for {PRECISION_FLOOR} of the questions and at most "
-            f"{FALSE_ANSWER_CEILING} of those without an answer get one; threshold: the highest "
-            f"at which {COVERAGE_FLOOR} of each set's questions with an answer get it quoted "
-            "(answer, or among the candidates)",
+            f"answer quotes hold the answer for {PRECISION_FLOOR} of the questions with one that "
+            f"get answer, and at most {FALSE_ANSWER_CEILING} of those without one get answer; "
+            f"threshold: the highest at which each set keeps {COVERAGE_KEPT} of the coverage "
+            "(answer with it, or candidates with it among the quotes) it has without a none",
             "threshold": lower,
             "answer_threshold": upper,
             "sets": {name: band.figures(lower, upper) for name, band in sets.items()},

@@ -162,7 +162,8 @@ def outcome_figures(
     In, per question: the first quote's confidence, whether the documents hold an answer,
     whether the first quote holds it, whether one of the candidate quotes does (both 0 for a
     question without an answer). Out: the share of each outcome; `answer_precision`, the share
-    of `answer` outcomes whose quote holds the answer (a question without one counts wrong);
+    of `answer` outcomes whose quote holds the answer (a question without one counts wrong), and
+    `answer_right_with_answer` the same among questions with an answer;
     `answer_without_answer`, the share of questions without an answer that get `answer`;
     `coverage`, the share of questions with an answer that get `answer` with the answer in the
     quote or `candidates` with it among the quotes (None where a set has no such questions)."""
@@ -185,6 +186,9 @@ def outcome_figures(
         "candidates": share(maybe),
         "none": share(none),
         "answer_precision": round(float(first[answer].mean()), 4) if answer.any() else None,
+        "answer_right_with_answer": (
+            round(float(first[answer & has].mean()), 4) if (answer & has).any() else None
+        ),
         "answer_without_answer": share(answer, ~has),
         "coverage": share(covered, has),
         "with_answer": int(has.sum()),
