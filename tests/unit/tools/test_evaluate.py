@@ -90,7 +90,9 @@ def _assert_bands(bands: dict, in_corpus: int) -> None:
     assert inside["questions"] == inside["with_answer"] == in_corpus
     assert outside["questions"] == outside["without_answer"] == 12
     for part in (inside, outside):
-        assert sum(part[k] for k in ("answer", "candidates", "none")) == pytest.approx(1.0)
+        assert sum(part[k] for k in ("answer", "candidates", "none")) == pytest.approx(
+            1.0, abs=1e-3
+        )
     assert 0.0 <= inside["coverage"] <= 1.0 and inside["answer_without_answer"] is None
     assert outside["coverage"] is None and outside["answer"] == outside["answer_without_answer"]
 
