@@ -13,10 +13,14 @@ are, see `qa.sentence_kinds`), with the sentence before it when that one names i
 re-ordered by their best sentence, whose score (as a 0..1 logistic) becomes theirs.
 `confidence` is a calibrated probability that the quoted sentence answers the question (a second
 logistic fit on the best score, its margin over the runner-up and a few features of the best
-sentence); below the threshold the answerer abstains. The short answer (a date, a number, a
-name...) comes from `qa.short_answer`. The answer text comes from the Jinja2 template
-`web/templates/answer.txt.j2` (installed as `qa/webfiles/templates/`), the one place to change
-its wording.
+sentence). It decides the outcome between two fitted cut points: from `answer_threshold` the
+quote is the answer (`answer`); from `threshold` up to it, the best sentences of up to
+`MAX_CANDIDATES` different passages are shown as passages that may answer (`candidates`, each
+with its own confidence, from the scores already computed: no further reader call); below, the
+documents do not answer (`none`). Every quote comes with its context (`qa.context`). The
+short answer (a date, a number, a name...) comes from `qa.short_answer`. The answer text comes
+from the Jinja2 template `web/templates/answer.txt.j2` (installed as `qa/webfiles/templates/`),
+the one place to change its wording.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.context import ChunkFetcher, quote_context
 from qa.layout import DocumentLayout
 from qa.lexical import term_weights, token_set, weighted_overlap
 from qa.reader import Cascade, Reader, Span, Window
@@ -68,7 +73,11 @@ FEATURES: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class Citation:
-    """A quoted sentence: `quote == text_of(doc_id)[start:end]`."""
+    """A quoted sentence: `quote == text_of(doc_id)[start:end]`. Its context is the quote with
+    at most one sentence of the same block either side (`qa.context`):
+    `context == text_of(doc_id)[context_start:context_end]`, which contains the quote (left at
+    -1 / '', they default to the quote itself). `confidence`: the calibrated probability that
+    this quote answers the question (None: not computed)."""
 
     n: int
     doc_id: str
@@ -79,6 +88,16 @@ class Citation:
     score: float
     page: int | None = None  # 1-based page of the quote's start (PDF), see `locate`
     section: str | None = None  # the nearest heading before the quote, when there is one
+    context_start: int = -1
+    context_end: int = -1
+    context: str = ""
+    confidence: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.context_start < 0 or self.context_end < 0:
+            object.__setattr__(self, "context_start", self.start)
+            object.__setattr__(self, "context_end", self.end)
+            object.__setattr__(self, "context", self.quote)
 
 
 def locate(citations: list[Citation], layout_of: Callable[[str], DocumentLayout]) -> list[Citation]:
@@ -103,9 +122,16 @@ class PassageOut:
     score: float
 
 
+# What an answer is: one quote the product is sure of, up to `MAX_CANDIDATES` quotes from
+# different passages that may answer, or none (see `outcome_of`).
+OUTCOMES = ("answer", "candidates", "none")
+MAX_CANDIDATES = 3
+
+
 @dataclass
 class Answer:
-    """The answer object of the HTTP and CLI contracts (plus `short_answer`, may be None)."""
+    """The answer object of the HTTP and CLI contracts (plus `short_answer`, may be None, and
+    `outcome`, one of `OUTCOMES`; `answered` is true exactly for `answer`)."""
 
     question: str
     answered: bool
@@ -115,6 +141,7 @@ class Answer:
     passages: list[PassageOut] = field(default_factory=list)
     took_ms: float = 0.0
     short_answer: ShortAnswer | None = None
+    outcome: str = "answer"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -123,7 +150,9 @@ class Answer:
 @dataclass(frozen=True)
 class ScoringModel:
     """Sentence score = weights . features + bias (a logit); confidence = sigmoid(calibration .
-    (best score, margin over the runner-up) + calibration bias). Abstain below `threshold`."""
+    (best score, margin over the runner-up) + calibration bias). Below `threshold` the outcome
+    is `none`; at or above `answer_threshold` (None: `threshold`) it is `answer`; between them,
+    `candidates`."""
 
     features: tuple[str, ...]
     weights: tuple[float, ...]
@@ -132,10 +161,13 @@ class ScoringModel:
     calibration_bias: float = 0.0
     threshold: float = 0.5
     calibration_inputs: tuple[str, ...] = ("best_score", "margin")
+    answer_threshold: float | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold must be in 0..1, got {self.threshold}")
+        if self.answer_threshold is not None and not 0.0 <= self.answer_threshold <= 1.0:
+            raise ValueError(f"answer threshold must be in 0..1, got {self.answer_threshold}")
         if len(self.features) != len(self.weights):
             raise ValueError("scoring model: features and weights differ in count")
         if len(self.calibration) != len(self.calibration_inputs):
@@ -156,6 +188,7 @@ class ScoringModel:
             float(data["calibration"]["bias"]),
             float(data["threshold"]),
             tuple(data["calibration"]["inputs"]),
+            float(data["answer_threshold"]) if data.get("answer_threshold") is not None else None,
         )
 
     def to_json(self, about: dict) -> str:
@@ -171,10 +204,26 @@ class ScoringModel:
                     "bias": round(self.calibration_bias, 6),
                 },
                 "threshold": round(self.threshold, 4),
+                "answer_threshold": (
+                    round(self.answer_threshold, 4) if self.answer_threshold is not None else None
+                ),
                 "fitted": about,
             },
             indent=2,
         )
+
+    @property
+    def upper(self) -> float:
+        """The confidence from which the outcome is `answer` (never below `threshold`)."""
+        if self.answer_threshold is None:
+            return self.threshold
+        return max(self.threshold, self.answer_threshold)
+
+    def outcome_of(self, confidence: float) -> str:
+        """`answer`, `candidates` or `none` for the first quote's `confidence`."""
+        if confidence >= self.upper:
+            return "answer"
+        return "candidates" if confidence >= self.threshold else "none"
 
     def scores(self, matrix: np.ndarray) -> np.ndarray:
         """The score (logit) of each row of a full `FEATURES` matrix."""
@@ -393,24 +442,28 @@ def _passage_features(
     ], dtype=np.float64)  # fmt: skip
 
 
-def answer(
+@dataclass(frozen=True)
+class Judged:
+    """What the answerer makes of one question's candidates, before it words an answer."""
+
+    found: Candidates
+    scores: np.ndarray  # each row's score (with the reader's, when read); -inf: not quotable
+    order: list[int]  # the quotable rows, best first
+    spans: dict[int, Span | None]  # the reader's short answer span of each row it read
+    model: ScoringModel  # with the calibration in use (the reader's cascade's, when read)
+    confidence: float  # that the first row answers (0.0: no quotable row)
+
+
+def judge(
     question: str,
     vector: np.ndarray,
     passages: list[Passage],
     model: ScoringModel,
-    max_sentences: int = 2,
-    top_k: int | None = None,
-    short: bool = True,
     found: Candidates | None = None,
     reader: Reader | None = None,
-) -> Answer:
-    """Score the sentences of `passages` and build the cited answer (or an abstention).
-
-    The first `top_k` passages (all when None), re-ordered by their best sentence, are reported.
-    With `short`, a short answer is looked for in the first quote. `found`: the candidates of
-    these passages when already computed. `reader`: re-scores the best few (see `rescore`) and
-    gives the short answer when its span is likely enough. Only prose is quoted: when no
-    candidate is, the answerer abstains."""
+) -> Judged:
+    """Score the sentences of `passages` (with `reader`: the cascade, see `rescore`) and rank
+    the quotable ones. `found`: the candidates of these passages when already computed."""
     found = found if found is not None else candidates(question, vector, passages)
     scores = only_quotable(found, model.scores(found.matrix) if found.sentences else np.zeros(0))
     spans: dict[int, Span | None] = {}
@@ -423,26 +476,102 @@ def answer(
             [s.start for s in found.sentences], range(len(scores)), strict=True)
     )  # fmt: skip
     order = [j for minus, *_, j in ranked if minus < math.inf]  # quotable rows only
+    judged = Judged(found, scores, order, spans, model, 0.0)
+    return replace(judged, confidence=row_confidence(judged, order[0])) if order else judged
+
+
+def row_confidence(judged: Judged, j: int) -> float:
+    """The calibrated probability that row `j` answers: the calibration of the first row, fed
+    row `j`'s score, its margin over the best other row (negative below the first) and its
+    features. For the first row it is the answer's confidence."""
+    scores, order = judged.scores, judged.order
+    margin = 0.0
+    if len(order) > 1:
+        margin = float(scores[j] - scores[order[1] if j == order[0] else order[0]])
+    return judged.model.confidence(float(scores[j]), margin, judged.found.matrix[j])
+
+
+def candidate_rows(
+    order: list[int], found: Candidates, passages: list[Passage], limit: int = MAX_CANDIDATES
+) -> list[int]:
+    """The best rows of `order`, at most `limit`, each from another passage, none inside the
+    passage of one taken before (chunks overlap: a neighbour chunk's sentence is the same
+    text)."""
+    rows: list[int] = []
+    for j in order:
+        sentence = found.sentences[j]
+        taken = (passages[found.passage_of[k]].chunk for k in rows)
+        if any(found.passage_of[k] == found.passage_of[j] or (
+            c.doc_id == sentence.doc_id and c.start <= sentence.start < c.end) for k, c in
+            zip(rows, taken, strict=True)):  # fmt: skip
+            continue
+        rows.append(j)
+        if len(rows) >= limit:
+            break
+    return rows
+
+
+def answer(
+    question: str,
+    vector: np.ndarray,
+    passages: list[Passage],
+    model: ScoringModel,
+    max_sentences: int = 2,
+    top_k: int | None = None,
+    short: bool = True,
+    found: Candidates | None = None,
+    reader: Reader | None = None,
+    fetch: ChunkFetcher | None = None,
+) -> Answer:
+    """Score the sentences of `passages` and build the cited answer, the candidates or the
+    abstention (the outcome by the first quote's confidence, `ScoringModel.outcome_of`).
+
+    The first `top_k` passages (all when None), re-ordered by their best sentence, are reported.
+    With `short`, a short answer is looked for in the first quote (outcome `answer` only).
+    `found`: the candidates of these passages when already computed. `reader`: re-scores the
+    best few (see `rescore`) and gives the short answer when its span is likely enough.
+    `fetch(chunk_id)`: a chunk of the store, for a quote's context at a chunk's edge. Only
+    prose is quoted: when no candidate is, the outcome is `none`."""
+    judged = judge(question, vector, passages, model, found, reader)
+    outcome = model.outcome_of(judged.confidence) if judged.order else "none"
+    return respond(question, judged, passages, outcome, max_sentences, top_k, short, reader, fetch)
+
+
+def respond(
+    question: str,
+    judged: Judged,
+    passages: list[Passage],
+    outcome: str,
+    max_sentences: int = 2,
+    top_k: int | None = None,
+    short: bool = True,
+    reader: Reader | None = None,
+    fetch: ChunkFetcher | None = None,
+) -> Answer:
+    """The `Answer` for `outcome` (one of `OUTCOMES`; `answer` and `candidates` need a
+    quotable row) from what `judge` made of `passages` (see `answer` for the rest)."""
+    found, scores, order = judged.found, judged.scores, judged.order
     shown = rerank_passages(passages, found, scores)[: top_k or len(passages)]
     passages_out = [
         PassageOut(p.chunk.doc_id, p.chunk.chunk_id, p.chunk.text, p.chunk.start, p.chunk.end,
                    round(_sigmoid(best), 6) if best > -math.inf else 0.0)
         for p, best in shown
     ]  # fmt: skip
-    if not order:
-        return Answer(question, False, render_abstention(question), 0.0, [], passages_out)
-    margin = float(scores[order[0]] - scores[order[1]]) if len(order) > 1 else 0.0
-    confidence = model.confidence(float(scores[order[0]]), margin, found.matrix[order[0]])
-    if confidence < model.threshold:
-        return Answer(
-            question, False, render_abstention(question), round(confidence, 4), [], passages_out
-        )
+    confidence = round(judged.confidence, 4)
+    if outcome == "none" or not order:
+        return Answer(question, False, render_abstention(question), confidence, [],
+                      passages_out, outcome="none")  # fmt: skip
+    if outcome == "candidates":
+        rows = candidate_rows(order, found, passages)
+        citations = _citations(rows, judged, passages, fetch)
+        return Answer(question, False, render_candidates(citations), confidence, citations,
+                      passages_out, outcome="candidates")  # fmt: skip
     chosen = _choose(order, found, scores, max_sentences)
-    citations = _citations(chosen, found, passages, scores)
+    citations = _citations(chosen, judged, passages, fetch)
     first = found.sentences[chosen[0]]
     short_answer = None
     if short:
-        short_answer = reader_short_answer(first, spans.get(chosen[0]), reader)
+        short_answer = reader_short_answer(first, judged.spans.get(chosen[0]), reader)
         if short_answer is None:
             kind = question_type(question)
             short_answer = find_short_answer(
@@ -452,10 +581,11 @@ def answer(
         question,
         True,
         render_answer(citations),
-        round(confidence, 4),
+        confidence,
         citations,
         passages_out,
         short_answer=short_answer,
+        outcome="answer",
     )
 
 
@@ -469,11 +599,14 @@ def only_quotable(found: Candidates, scores: np.ndarray) -> np.ndarray:
 
 
 def _citations(
-    chosen: list[int], found: Candidates, passages: list[Passage], scores: np.ndarray
+    chosen: list[int], judged: Judged, passages: list[Passage], fetch: ChunkFetcher | None
 ) -> list[Citation]:
-    """One citation per chosen row, numbered from 1. A row with an `antecedent` whose sentence
-    is not itself chosen is quoted from that sentence's start: one verbatim slice of its chunk."""
+    """One citation per chosen row, numbered from 1, with its context and confidence. A row
+    with an `antecedent` whose sentence is not itself chosen is quoted from that sentence's
+    start: one verbatim slice of its chunk."""
+    found = judged.found
     starts = {(found.sentences[j].doc_id, found.sentences[j].start) for j in chosen}
+    chunks = [p.chunk for p in passages]
     citations = []
     for n, j in enumerate(chosen, start=1):
         sentence = found.sentences[j]
@@ -482,8 +615,13 @@ def _citations(
         if before >= 0 and (sentence.doc_id, before) not in starts:
             chunk = passages[found.passage_of[j]].chunk
             start, quote = before, chunk.text[before - chunk.start : sentence.end - chunk.start]
-        citations.append(Citation(n, sentence.doc_id, found.titles[j], quote, start,
-                                  sentence.end, round(_sigmoid(float(scores[j])), 4)))  # fmt: skip
+        around = quote_context(sentence.doc_id, start, sentence.end, quote, chunks, fetch)
+        citations.append(Citation(
+            n, sentence.doc_id, found.titles[j], quote, start, sentence.end,
+            round(_sigmoid(float(judged.scores[j])), 4), context_start=around.start,
+            context_end=around.end, context=around.text,
+            confidence=round(row_confidence(judged, j), 4),
+        ))  # fmt: skip
     return citations
 
 
@@ -520,6 +658,12 @@ def combine(
     combined = scores + cascade.weight * (float(relevance.min()) - cascade.offset)
     combined[top] = scores[top] + cascade.weight * (relevance - cascade.offset)
     return combined
+
+
+def always_quoting(model: ScoringModel) -> ScoringModel:
+    """`model` with both cut points at 0: the outcome is always `answer` when a sentence may be
+    quoted (how the evaluations measure the choice of the first quote)."""
+    return replace(model, threshold=0.0, answer_threshold=None)
 
 
 def with_calibration(model: ScoringModel, cascade: Cascade) -> ScoringModel:
@@ -597,9 +741,16 @@ def confidence_words(confidence: float) -> str:
 
 def render_answer(citations: list[Citation]) -> str:
     """The answer text: each quote followed by its `[n]` marker."""
-    return _template().render(citations=citations, answered=True).strip()
+    return _template().render(citations=citations, answered=True, outcome="answer").strip()
+
+
+def render_candidates(citations: list[Citation]) -> str:
+    """The sentence said when the cited passages may answer, none surely."""
+    return _template().render(citations=citations, answered=False, outcome="candidates").strip()
 
 
 def render_abstention(question: str) -> str:
     """The sentence said when the documents do not answer `question`."""
-    return _template().render(citations=[], answered=False, question=question).strip()
+    return (
+        _template().render(citations=[], answered=False, question=question, outcome="none").strip()
+    )

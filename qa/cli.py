@@ -197,6 +197,12 @@ def index_command(
     help="Passages to retrieve (1..20, default 5).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")
+@click.option(
+    "--context",
+    "with_context",
+    is_flag=True,
+    help="Print each quote in its context: the sentence before and after it, the quote in «».",
+)
 @_friendly_errors
 def ask_command(
     question: str,
@@ -206,6 +212,7 @@ def ask_command(
     allow_removals: bool | None,
     top_k: int | None,
     as_json: bool,
+    with_context: bool,
 ) -> None:
     """Answer QUESTION; with `-`, answer one question per line of standard input.
 
@@ -219,7 +226,11 @@ def ask_command(
         click.echo(f"skipped {skipped['path']}: {skipped['reason']}", err=True)
     if question != "-":
         result = assistant.ask(question, settings.top_k)
-        click.echo(json.dumps(result.to_dict(), ensure_ascii=False) if as_json else _format(result))
+        click.echo(
+            json.dumps(result.to_dict(), ensure_ascii=False)
+            if as_json
+            else _format(result, with_context)
+        )
         return
     for line in sys.stdin:
         if not line.strip():
@@ -233,27 +244,43 @@ def ask_command(
         if as_json:
             click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
         else:
-            click.echo(_format(result) + "\n")
+            click.echo(_format(result, with_context) + "\n")
 
 
-def _format(result) -> str:  # type: ignore[no-untyped-def]
-    """A readable answer: the quote(s), then numbered sources with their offsets."""
+def _format(result, with_context: bool = False) -> str:  # type: ignore[no-untyped-def]
+    """A readable answer: the quote(s) (with `candidates`: each with its confidence), then
+    numbered sources with their offsets and, `with_context`, each quote in its context."""
     from qa.answer import confidence_words
 
-    if not result.answered:
+    outcome = getattr(result, "outcome", "answer" if result.answered else "none")
+    if outcome == "none" or not result.citations:
         return f"{result.answer}\n(confidence {result.confidence:.2f})"
     lines = [result.answer, ""]
-    short = getattr(result, "short_answer", None)
-    if short:
-        lines.append(f"short answer: {short.text}")
-    lines += [f"confidence {result.confidence:.2f} ({confidence_words(result.confidence)})",
-              "", "Sources:"]  # fmt: skip
+    if outcome == "candidates":
+        lines.append("These passages may answer it:")
+        for c in result.citations:
+            lines.append(f"  [{c.n}] {c.quote} (confidence {c.confidence:.2f})")
+    else:
+        short = getattr(result, "short_answer", None)
+        if short:
+            lines.append(f"short answer: {short.text}")
+        lines.append(f"confidence {result.confidence:.2f} ({confidence_words(result.confidence)})")
+    lines += ["", "Sources:"]
     for c in result.citations:
-        where = [f"p. {c.page}"] if getattr(c, "page", None) else []
-        where += [f"section {c.section!r}"] if getattr(c, "section", None) else []
+        where = [f"p. {c.page}"] if c.page else []
+        where += [f"section {c.section!r}"] if c.section else []
         where.append(f"characters {c.start}-{c.end}")
         lines.append(f"  [{c.n}] {c.title} ({c.doc_id}, {', '.join(where)})")
+        if with_context:
+            lines.append(f"      {_in_context(c)}")
     return "\n".join(lines)
+
+
+def _in_context(citation) -> str:  # type: ignore[no-untyped-def]
+    """The citation's context on one line, the quote between « and »."""
+    context, lo = citation.context, citation.start - citation.context_start
+    hi = lo + len(citation.quote)
+    return " ".join(f"{context[:lo]}«{context[lo:hi]}»{context[hi:]}".split())
 
 
 @main.command("serve")

@@ -1,9 +1,10 @@
 """Settings, read from the environment and overridden by command-line flags.
 
 In: environment variables (`QA_DOCS_DIR`, `QA_INDEX_DIR`, `QA_STORE`, `QA_MODEL`,
-`QA_QUERY_ENCODER`, `QA_MAX_FILE_MB`, `QA_THRESHOLD`, `QA_ENTITIES_AT_BUILD`, `QA_READER`,
-`QA_ADMIN_TOKEN`, `QA_ADMIN_SESSION_HOURS`, and the per-file budget's `QA_FILE_SECONDS`,
-`QA_FILE_MEMORY_MB`, `QA_MAX_UNZIPPED_MB`, `QA_MAX_ZIP_RATIO`: `qa.file_budget`)
+`QA_QUERY_ENCODER`, `QA_MAX_FILE_MB`, `QA_THRESHOLD`, `QA_ANSWER_THRESHOLD`,
+`QA_ENTITIES_AT_BUILD`, `QA_READER`, `QA_ADMIN_TOKEN`, `QA_ADMIN_SESSION_HOURS`, and the per-file
+budget's `QA_FILE_SECONDS`, `QA_FILE_MEMORY_MB`, `QA_MAX_UNZIPPED_MB`, `QA_MAX_ZIP_RATIO`:
+`qa.file_budget`)
 and keyword overrides.
 Out: a frozen `Settings`; bad values raise ValueError with the variable's name in the message.
 """
@@ -35,6 +36,9 @@ class Settings:
     top_k: int = 5
     max_file_mb: float = 20.0
     threshold: float | None = None  # None: the fitted scoring model's own threshold
+    # From this confidence the outcome is `answer`; between `threshold` and it, `candidates`.
+    # None: the fitted one, unless `threshold` is given alone (then one cut: answer or none).
+    answer_threshold: float | None = None
     # Tag and store the named entities of sentences that name a year when building, in a
     # helper process while the build chunks and loads the model: short answers from those
     # quotes then cost nothing at question time (docs/performance.md). Off: QA_ENTITIES_AT_BUILD=0.
@@ -68,6 +72,8 @@ class Settings:
             raise ValueError(f"QA_THRESHOLD must be in 0..1, got {self.threshold}")
         if self.admin_session_hours <= 0:
             raise ValueError(f"QA_ADMIN_SESSION_HOURS must be > 0, got {self.admin_session_hours}")
+        if self.answer_threshold is not None and not 0.0 <= self.answer_threshold <= 1.0:
+            raise ValueError(f"QA_ANSWER_THRESHOLD must be in 0..1, got {self.answer_threshold}")
 
     @property
     def max_bytes(self) -> int:
@@ -114,6 +120,7 @@ class Settings:
             query_encoder=env.get("QA_QUERY_ENCODER", DEFAULT_QUERY_ENCODER),
             max_file_mb=_number(env, "QA_MAX_FILE_MB", 20.0),
             threshold=_number(env, "QA_THRESHOLD", None),
+            answer_threshold=_number(env, "QA_ANSWER_THRESHOLD", None),
             entities_at_build=_flag(env, "QA_ENTITIES_AT_BUILD", True),
             reader=env.get("QA_READER"),
             admin_session_hours=_number(env, "QA_ADMIN_SESSION_HOURS", 12.0),

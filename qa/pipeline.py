@@ -30,6 +30,7 @@ from qa.answer import (
 from qa.build_process import BuildRequest, ChildBuild
 from qa.chunking import ChunkingOptions
 from qa.config import Settings, validate_question
+from qa.context import ChunkFetcher
 from qa.embedding import Embedder, SentenceTransformerEmbedder
 from qa.indexer import IndexReport, Progress, ProgressCallback, refresh
 from qa.layout import DocumentLayout
@@ -42,6 +43,7 @@ from qa.stores.base import (
     IndexFromAnotherVersion,
     IndexProblem,
     Snapshot,
+    StoredChunk,
 )
 from qa.stores.faiss_store import FaissStore
 from qa.version import incompatible
@@ -63,15 +65,25 @@ def open_store(settings: Settings) -> ChunkStore:
     )
 
 
-def load_scoring(path: Path | None = None, threshold: float | None = None) -> ScoringModel:
-    """The fitted scoring model in `path` (default: the one the package ships), with
-    `threshold` if given. A missing or unreadable file raises `PackageDataError`."""
+def load_scoring(
+    path: Path | None = None,
+    threshold: float | None = None,
+    answer_threshold: float | None = None,
+) -> ScoringModel:
+    """The fitted scoring model in `path` (default: the one the package ships), with the cut
+    points given: `threshold` alone is the one cut (answer from it, none below, as before the
+    `candidates` outcome); `answer_threshold` moves the upper cut. A missing or unreadable file
+    raises `PackageDataError`."""
     path = path or scoring_file()
     try:
         model = ScoringModel.from_file(path)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise PackageDataError(f"cannot read the scoring model {path}: {exc}; {REPAIR}") from exc
-    return model if threshold is None else replace(model, threshold=threshold)
+    if threshold is not None:
+        model = replace(model, threshold=threshold, answer_threshold=answer_threshold)
+    elif answer_threshold is not None:
+        model = replace(model, answer_threshold=answer_threshold)
+    return model
 
 
 class Assistant:
@@ -100,7 +112,9 @@ class Assistant:
         self.chunking = chunking
         self.retrieval = retrieval
         self.preload = preload
-        self.scoring = load_scoring(threshold=settings.threshold)
+        self.scoring = load_scoring(
+            threshold=settings.threshold, answer_threshold=settings.answer_threshold
+        )
         self.reader = load_reader(settings.reader)
         template_dir()  # the answer template: missing means a broken install, say so now
         self._snapshot: Snapshot | None = None
@@ -247,7 +261,10 @@ class Assistant:
         vector = self.embedder.encode_query(question)
         depth = max(top_k, self.retrieval.rerank)
         passages = retrieve(snapshot, question, vector, depth, self.retrieval)
-        result = answer(question, vector, passages, self.scoring, top_k=top_k, reader=self.reader)
+        result = answer(
+            question, vector, passages, self.scoring, top_k=top_k, reader=self.reader,
+            fetch=_fetcher(snapshot),
+        )  # fmt: skip
         result.citations = locate(result.citations, snapshot.layout)
         result.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return result
@@ -303,6 +320,20 @@ def build_index(
 
 def _ignore(progress: Progress) -> None:
     """No one listens to this build's progress."""
+
+
+def _fetcher(snapshot: Snapshot) -> ChunkFetcher:
+    """`snapshot.chunk`, None for a chunk it does not hold (a quote's context is then shorter,
+    never an error)."""
+
+    def fetch(chunk_id: str) -> StoredChunk | None:
+        try:
+            return snapshot.chunk(chunk_id)
+        except (KeyError, IndexProblem) as exc:
+            log.debug("no chunk %s for a context: %s", chunk_id, exc)
+            return None
+
+    return fetch
 
 
 def _preload(snapshot: Snapshot) -> None:

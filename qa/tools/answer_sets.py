@@ -29,12 +29,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from qa.answer import ScoringModel, answer
+from qa.answer import ScoringModel, always_quoting, judge, respond
 from qa.lexical import LexicalIndex
 from qa.reader import load_reader
 from qa.retrieval import RetrievalOptions, retrieve
@@ -50,7 +50,7 @@ from qa.tools.eval_corpus import (
     load_wikiqa,
     progress_bar,
 )
-from qa.tools.metrics import normalize_answer, quote_has_answer
+from qa.tools.metrics import normalize_answer, outcome_figures, quote_has_answer
 from qa.tools.trials import TOP_K, golds, make_embedder
 
 SYSTEMS = ("product", "bm25", "dense")
@@ -61,12 +61,14 @@ HELDOUT_FROM = 24  # SQuAD v1.1 articles 24-47 were never fitted on (`qa eval fi
 @dataclass(frozen=True)
 class Choice:
     """One system's answer to one question: the quote, the cited document, the first passage's
-    document, and a score that grows with confidence (product: its calibrated confidence)."""
+    document, a score that grows with confidence (product: its calibrated confidence) and, for
+    the product, the quotes the outcome `candidates` shows."""
 
     quote: str | None
     doc_id: str | None
     top_doc: str | None
     score: float
+    candidates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ def ask_all(
     model. Out: one `Asked` per question, in order."""
     options = RetrievalOptions()
     depth = max(TOP_K, options.rerank)
-    open_model = replace(model, threshold=0.0)
+    open_model = always_quoting(model)
     baselines = SentenceBaselines(snapshot)
     reader = load_reader()  # the default configuration's (QA_READER; off: None)
     asked = []
@@ -132,16 +134,19 @@ def ask_all(
         list(zip(questions, vectors, strict=True)), label, progress
     ):
         passages = retrieve(snapshot, question.question, vector, depth, options)
-        result = answer(
-            question.question, vector, passages, open_model, top_k=TOP_K, short=False,
-            reader=reader,
-        )  # fmt: skip
+        judged = judge(question.question, vector, passages, open_model, reader=reader)
+        outcome = "answer" if judged.order else "none"
+        result = respond(question.question, judged, passages, outcome, top_k=TOP_K,
+                         short=False, reader=reader)  # fmt: skip
+        maybe = respond(question.question, judged, passages, "candidates", top_k=TOP_K,
+                        short=False) if judged.order else None  # fmt: skip
         first = result.citations[0] if result.citations else None
         product = Choice(
             first.quote if first else None,
             first.doc_id if first else None,
             result.passages[0].doc_id if result.passages else None,
             result.confidence,
+            tuple(c.quote for c in maybe.citations) if maybe else (),
         )
         choices = {"product": product, "bm25": baselines.lexical(question.question),
                    "dense": baselines.dense(vector)}  # fmt: skip
@@ -219,6 +224,38 @@ def matches_sentence(quote: str | None, sentences: list[str]) -> float:
     return 0.0
 
 
+def band_figures(
+    asked: list[Asked], right: Callable[[str | None, SquadQuestion], float], model: ScoringModel
+) -> dict:
+    """The product's three outcomes on `asked` at the shipped cut points (`outcome_figures`);
+    `right(quote, question)`: whether a quote holds the question's answer."""
+
+    def any_right(a: Asked) -> float:
+        return max((right(q, a.question) for q in a.choices["product"].candidates), default=0.0)
+
+    product = [(a.choices["product"], a) for a in asked]
+    return {
+        "threshold": model.threshold,
+        "answer_threshold": model.upper,
+        **outcome_figures(
+            [c.score for c, _ in product],
+            [bool(a.question.answers) for _, a in product],
+            [right(c.quote, a.question) for c, a in product],
+            [any_right(a) for _, a in product],
+            model.threshold,
+            model.upper,
+        ),
+    }
+
+
+def _holds(quote: str | None, question: SquadQuestion) -> float:
+    return quote_has_answer(quote, golds(question))
+
+
+def _matches(quote: str | None, question: SquadQuestion) -> float:
+    return matches_sentence(quote, golds(question))
+
+
 # --- WikiQA ----------------------------------------------------------------------------------
 
 
@@ -254,13 +291,14 @@ def wikiqa_report(folder: Path, split: str, progress: bool) -> tuple[dict, dict]
         [a.choices["product"].score for a in lacks],
     )
     report["shipped"] = shipped_abstention(*product, model.threshold)
+    report["bands"] = band_figures(asked, _matches, model)
     return report, curves
 
 
 # --- TyDi ------------------------------------------------------------------------------------
 
 
-def _tydi_figures(asked: list[Asked], threshold: float) -> dict:
+def _tydi_figures(asked: list[Asked], model: ScoringModel) -> dict:
     """The TyDi figures of a set of questions (all of them, or one half)."""
     out: dict = {"questions": len(asked)}
     for name in SYSTEMS:
@@ -270,6 +308,7 @@ def _tydi_figures(asked: list[Asked], threshold: float) -> dict:
             "right_passage": mean([float(c.doc_id == q.doc_id) for c, q in choices]),
             "passage_hit1": mean([float(c.top_doc == q.doc_id) for c, q in choices]),
         }
+    threshold = model.threshold
     product = [a.choices["product"] for a in asked]
     answered = [
         (c, a.question) for c, a in zip(product, asked, strict=True) if c.score >= threshold
@@ -281,6 +320,7 @@ def _tydi_figures(asked: list[Asked], threshold: float) -> dict:
             [quote_has_answer(c.quote, golds(q)) for c, q in answered]
         ),
     }
+    out["bands"] = band_figures(asked, _holds, model)
     return out
 
 
@@ -291,14 +331,14 @@ def tydi_report(path: Path, progress: bool) -> tuple[dict, dict]:
     (`half0`, `half1`, by `passage_half`), and {system: coverage curve of quote_holds_answer}."""
     documents, questions = load_tydi(path)
     asked = _ask_dataset("tydi", documents, questions, progress)
-    threshold = shipped_scoring().threshold
+    model = shipped_scoring()
     group = {d.doc_id: d.group for d in documents}
     report: dict = {"dataset": "tydi", "documents": len(documents)}
-    report.update(_tydi_figures(asked, threshold))
+    report.update(_tydi_figures(asked, model))
     for half in (0, 1):
         part = [a for a in asked if group[a.question.doc_id] == half]
         report[f"half{half}"] = {"documents": sum(d.group == half for d in documents),
-                                 **_tydi_figures(part, threshold)}  # fmt: skip
+                                 **_tydi_figures(part, model)}  # fmt: skip
     curves = {
         name: coverage_curve([a.choices[name].score for a in asked],
                              [quote_has_answer(a.choices[name].quote, golds(a.question))
@@ -317,7 +357,7 @@ def heldout_titles(v11: Path) -> set[str]:
     return {a.doc_id.partition("-")[2] for a in articles[HELDOUT_FROM:]}
 
 
-def _squad2_figures(asked: list[Asked], threshold: float) -> tuple[dict, dict]:
+def _squad2_figures(asked: list[Asked], model: ScoringModel) -> tuple[dict, dict]:
     """The SQuAD 2.0 figures of a set of questions, and their trade-off curves."""
     has = [a for a in asked if a.question.answers]
     lacks = [a for a in asked if not a.question.answers]
@@ -332,26 +372,31 @@ def _squad2_figures(asked: list[Asked], threshold: float) -> tuple[dict, dict]:
         [a.choices["product"].score for a in has],
         [a.choices["product"].score for a in lacks],
     )
-    out["shipped"] = shipped_abstention(*product, threshold)
+    out["shipped"] = shipped_abstention(*product, model.threshold)
+    out["bands"] = band_figures(asked, _holds, model)
     return out, curves
 
 
-def squad2_report(path: Path, v11: Path | None, progress: bool) -> tuple[dict, dict]:
+def squad2_report(
+    path: Path, v11: Path | None, progress: bool, every: int = 1
+) -> tuple[dict, dict]:
     """The `qa eval squad2 --json` object and the plot's curves.
 
     In: the SQuAD 2.0 dev file; optionally the SQuAD v1.1 dev file, to repeat the figures on the
-    articles that are v1.1 articles 24-47 (`heldout`). Out: the figures and {system: curve}."""
+    articles that are v1.1 articles 24-47 (`heldout`); `every`: ask every Nth question only
+    (every article is indexed all the same). Out: the figures and {system: curve}."""
     articles, questions = load_squad(path)
+    questions = questions[::every]
     documents = [Document(a.doc_id, a.text) for a in articles]
     asked = _ask_dataset("squad2", documents, questions, progress)
-    threshold = shipped_scoring().threshold
-    report: dict = {"dataset": "squad2", "documents": len(documents)}
-    figures, curves = _squad2_figures(asked, threshold)
+    model = shipped_scoring()
+    report: dict = {"dataset": "squad2", "documents": len(documents), "every": every}
+    figures, curves = _squad2_figures(asked, model)
     report.update(figures)
     if v11 is not None:
         titles = heldout_titles(v11)
         part = [a for a in asked if a.question.doc_id.partition("-")[2] in titles]
-        report["heldout"], _ = _squad2_figures(part, threshold)
+        report["heldout"], _ = _squad2_figures(part, model)
         report["heldout"]["documents"] = len({a.question.doc_id for a in part})
     return report, curves
 
@@ -458,13 +503,28 @@ def report_table(report: dict) -> str:
     return "\n".join(kind(report))
 
 
+def bands_line(bands: dict) -> str:
+    """The three outcomes' figures of a report part (`band_figures`) on one line."""
+
+    def cell(key: str) -> str:
+        value = bands.get(key)
+        return "-" if value is None else f"{value:.3f}"
+
+    return (
+        f"outcomes at cut points {bands['threshold']:.3f} / {bands['answer_threshold']:.3f}: "
+        f"answer {cell('answer')}, candidates {cell('candidates')}, none {cell('none')}; "
+        f"answer right {cell('answer_precision')} (target >= 0.90), answer without an answer "
+        f"{cell('answer_without_answer')} (<= 0.10), coverage {cell('coverage')} (>= 0.70)"
+    )
+
+
 def _wikiqa_lines(report: dict) -> list[str]:
     lines = [
         f"WikiQA {report['split']}: {report['questions']} questions ({report['with_answer']} "
         f"with a correct sentence), {report['documents']} summaries"
     ]
     lines += _rows(report, ("top_quote_correct", "right_document", "abstained_at_target"))
-    return [*lines, _shipped_line(report["shipped"])]
+    return [*lines, _shipped_line(report["shipped"]), bands_line(report["bands"])]
 
 
 def _tydi_lines(report: dict) -> list[str]:
@@ -472,7 +532,7 @@ def _tydi_lines(report: dict) -> list[str]:
     for key, part in (("all", report), ("half0", report["half0"]), ("half1", report["half1"])):
         lines.append(f"TyDi GoldP (en), {key}: {part['questions']} questions")
         lines += _rows(part, ("quote_holds_answer", "right_passage", "passage_hit1"))
-        lines += [_shipped_line(part["shipped"]), ""]
+        lines += [_shipped_line(part["shipped"]), bands_line(part["bands"]), ""]
     return lines
 
 
@@ -484,5 +544,5 @@ def _squad2_lines(report: dict) -> list[str]:
         lines.append(f"SQuAD 2.0 dev, {key}: {part['answerable']} answerable, "
                      f"{part['unanswerable']} unanswerable")  # fmt: skip
         lines += _rows(part, ("quote_holds_answer", "answered_at_target", "abstained_at_target"))
-        lines += [_shipped_line(part["shipped"]), ""]
+        lines += [_shipped_line(part["shipped"]), bands_line(part["bands"]), ""]
     return lines

@@ -25,7 +25,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from qa.answer import ScoringModel
+from qa.answer import ScoringModel, always_quoting
 from qa.lexical import LexicalIndex
 from qa.retrieval import RetrievalOptions, retrieve
 from qa.stores.base import Snapshot
@@ -46,6 +46,7 @@ from qa.tools.metrics import (
     exact_match,
     hit_at_k,
     ndcg_at_k,
+    outcome_figures,
     percentile,
     quote_has_answer,
     recall_at_k,
@@ -53,7 +54,15 @@ from qa.tools.metrics import (
     token_f1,
     tradeoff,
 )
-from qa.tools.trials import TOP_K, Trial, ask_trial, golds, make_embedder, run_trials
+from qa.tools.trials import (
+    TOP_K,
+    Trial,
+    ask_trial,
+    ask_trial_with_candidates,
+    golds,
+    make_embedder,
+    run_trials,
+)
 
 LATENCY_SAMPLE = 200
 
@@ -87,7 +96,8 @@ def evaluate_full(
     for trial in progress_bar(trials, "squad: answering", progress):
         q = trial.question
         gold = golds(q)
-        result, seconds = ask_trial(trial, model, short=True)
+        asked = ask_trial_with_candidates(trial, model, short=True)
+        result, seconds = asked.answer, asked.seconds
         shown = [(p.doc_id, p.start, p.end) for p in result.passages]
         quote = result.citations[0].quote if result.citations else None
         short = result.short_answer.text if result.short_answer else None
@@ -96,7 +106,10 @@ def evaluate_full(
         bm25_best = sentence_bm25.search(q.question, 1)
         bm25_quote = sentences[bm25_best[0][0]].text if bm25_best else None
         dense_quote = sentences[int(np.argmax(sentence_vectors @ trial.vector))].text
-        row = {"article": q.article, "seconds": seconds, "short_given": short is not None}
+        row = {"article": q.article, "seconds": seconds, "short_given": short is not None,
+               "confidence": result.confidence,
+               "candidate_right": max((quote_has_answer(c, gold) for c in asked.candidates),
+                                      default=0.0)}  # fmt: skip
         row["product"] = {
             "hit1": hit_at_k(shown, q.answers_at, 1),
             "hit5": hit_at_k(shown, q.answers_at, 5),
@@ -122,7 +135,7 @@ def confidences(
     for a question whose article is not indexed)."""
     values, right = [], []
     for trial in trials:
-        result, _ = ask_trial(trial, replace(model, threshold=0.0), short=False)
+        result, _ = ask_trial(trial, always_quoting(model), short=False)
         values.append(result.confidence)
         quote = result.citations[0].quote if result.citations else None
         inside = trial.question.article in in_corpus
@@ -157,7 +170,22 @@ def abstention_figures(
             for b in table
         ],
     }  # fmt: skip
-    return figures, {"calibration": calibration, "curve": curve}
+    return figures, {"calibration": calibration, "curve": curve, "outside": outside}
+
+
+def squad_bands(rows: list[dict], outside: list[float], model: ScoringModel) -> dict:
+    """The three outcomes at the shipped cut points: on the questions of `rows` (answered on
+    the index of all articles) and on out-of-corpus questions (their confidences `outside`)."""
+    lower, upper = model.threshold, model.upper
+    inside = outcome_figures(
+        [r["confidence"] for r in rows], [True] * len(rows),
+        [r["product"]["sentence1"] for r in rows], [r["candidate_right"] for r in rows],
+        lower, upper,
+    )  # fmt: skip
+    out = outcome_figures(outside, [False] * len(outside), [0.0] * len(outside),
+                          [0.0] * len(outside), lower, upper)  # fmt: skip
+    return {"threshold": lower, "answer_threshold": upper, "in_corpus": inside,
+            "out_of_corpus": out}  # fmt: skip
 
 
 def measure_latency(
@@ -201,7 +229,7 @@ def squad_report(
     options = RetrievalOptions()
     full = build_index(f"{tag}-all", docs, embedder, progress=progress)
     trials = run_trials(full, chosen, vectors, options, "squad: retrieving", progress)
-    rows = evaluate_full(full, trials, replace(model, threshold=0.0), progress)
+    rows = evaluate_full(full, trials, always_quoting(model), progress)
     report: dict = {"questions": len(chosen), "articles": len(articles)}
     extra: dict = {}
     heldout_rows = [r for r in rows if r["article"] in second]
@@ -232,6 +260,8 @@ def squad_report(
         target = report if key == "all" else report["heldout"]
         target["abstention"] = figures
         target["calibration"] = more["calibration"]
+        subset = rows if key == "all" else heldout_rows
+        target["bands"] = squad_bands(subset, more["outside"], model)
         extra[key] = more["curve"]
     report["latency_ms"] = measure_latency(
         f"{tag}-all", chosen, embedder, min(LATENCY_SAMPLE, len(chosen))
@@ -272,6 +302,8 @@ def squad_table(report: dict) -> str:
             cells = [f["passage_hit1"], f["passage_hit5"], f["sentence1"], f["em"], f["f1"]]
             lines.append(f"{name:10}" + "".join(
                 f"{c:8.3f}" if c is not None else f"{'-':>8}" for c in cells))  # fmt: skip
+        if "bands" in part:
+            lines += squad_bands_lines(part["bands"])
         if "abstention" in part:
             a = part["abstention"]
             lines.append(
@@ -284,6 +316,16 @@ def squad_table(report: dict) -> str:
         lat = report["latency_ms"]
         lines.append(f"answer time (qa ask path): p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms")
     return "\n".join(lines)
+
+
+def squad_bands_lines(bands: dict) -> list[str]:
+    """The three outcomes' figures of a SQuAD report part (`squad_bands`)."""
+    inside, outside = bands["in_corpus"], bands["out_of_corpus"]
+    cut = {"threshold": bands["threshold"], "answer_threshold": bands["answer_threshold"]}
+    return [
+        "in corpus, " + answer_sets.bands_line({**inside, **cut}),
+        "out of corpus, " + answer_sets.bands_line({**outside, **cut}),
+    ]
 
 
 # --- BEIR ------------------------------------------------------------------------------------
@@ -440,10 +482,16 @@ def tydi_command(path: Path, as_json: bool, plot: Path | None) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The SQuAD v1.1 dev file: also report on its articles 24-47 (never fitted on).",
 )
-def squad2_command(path: Path, as_json: bool, plot: Path | None, v11: Path | None) -> None:
+@click.option(
+    "--every", default=1, show_default=True, type=click.IntRange(min=1),
+    help="Ask every Nth question only (faster; every article is still indexed).",
+)  # fmt: skip
+def squad2_command(
+    path: Path, as_json: bool, plot: Path | None, v11: Path | None, every: int
+) -> None:
     """Evaluate on SQuAD 2.0 dev (PATH: .json or .json.gz; one document per article): answered
     on answerable questions, abstained on unanswerable ones."""
-    report, curves = answer_sets.squad2_report(path, v11, progress=True)
+    report, curves = answer_sets.squad2_report(path, v11, progress=True, every=every)
     _print_report(report, curves, as_json, plot)
 
 
@@ -497,6 +545,11 @@ def _print_report(report: dict, curves: dict, as_json: bool, plot: Path | None) 
 )
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the model (default: qa/scoring.json).")  # fmt: skip
+@click.option(
+    "--bands-only",
+    is_flag=True,
+    help="Keep the shipped scorer, cascade and calibration; refit only the two cut points.",
+)
 def fit_command(
     squad_train: Path,
     tydi: Path,
@@ -504,21 +557,25 @@ def fit_command(
     reader_setting: str | None,
     every: int,
     output: Path | None,
+    bands_only: bool,
 ) -> None:
-    """Refit the sentence scorer, the reader's cascade, the calibration and the threshold
-    (see qa/tools/fitting.py for which data each step uses)."""
+    """Refit the sentence scorer, the reader's cascade, the calibration and the cut points of
+    the three outcomes (see qa/tools/fitting.py for which data each step uses)."""
     from qa.reader import CONFIG_FILE, load_reader
     from qa.resources import scoring_file
     from qa.tools.fitting import cascade_json, fit, fit_sets
 
     reader = load_reader(reader_setting)
-    sets = fit_sets(squad_train, tydi, wikiqa, every=every, progress=True)
-    model, about, cascade = fit(sets, reader, progress=True)
+    sets = fit_sets(squad_train, tydi, wikiqa, every=every, progress=True, bands_only=bands_only)
     command = f"qa eval fit --squad-train {squad_train} --tydi {tydi} --wikiqa {wikiqa}"
     command += (f" --reader {reader_setting}" if reader_setting else "") + f" --every {every}"
+    target = output or scoring_file()
+    if bands_only:
+        _refit_bands(sets, reader, scoring_file(), target, command + " --bands-only")
+        return
+    model, about, cascade = fit(sets, reader, progress=True)
     about = {"command": command, **about}
     fitted_cascade = about.pop("cascade", None)  # goes to reader.json, not scoring.json
-    target = output or scoring_file()
     target.write_text(model.to_json(about) + "\n")
     summary = {"written": [str(target)], **about}
     if reader is not None and cascade is not None:
@@ -529,3 +586,20 @@ def fit_command(
         summary["written"].append(str(config_path))
         summary["cascade"] = {k: v for k, v in fitted_cascade.items() if k != "grid"}
     click.echo(json.dumps(summary, indent=2))
+
+
+def _refit_bands(sets, reader, source: Path, target: Path, command: str) -> None:  # type: ignore[no-untyped-def]
+    """`qa eval fit --bands-only`: the model in `source` with newly fitted cut points, written
+    to `target` with how they were fitted (in place of the earlier threshold's account)."""
+    from qa.answer import ScoringModel
+    from qa.reader import Cascade
+    from qa.tools.fitting import fit_bands
+
+    model = ScoringModel.from_file(source)
+    cascade = reader.cascade if reader is not None else Cascade(candidates=0)
+    model, bands = fit_bands(sets, model, cascade, reader, progress=True)
+    about = json.loads(source.read_text()).get("fitted", {})
+    about.pop("threshold", None)
+    about["bands"] = {"command": command, **bands}
+    target.write_text(model.to_json(about) + "\n")
+    click.echo(json.dumps({"written": [str(target)], "bands": bands}, indent=2))

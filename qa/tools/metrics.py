@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = frozenset(string.punctuation)
 
@@ -144,3 +146,51 @@ def tradeoff(
         abstained = sum(c < t for c in out_of_corpus) / len(out_of_corpus) if out_of_corpus else 0.0
         rows.append((float(t), answered, abstained))
     return rows
+
+
+def outcome_figures(
+    confidence: Sequence[float],
+    answerable: Sequence[bool],
+    first_right: Sequence[float],
+    candidate_right: Sequence[float],
+    lower: float,
+    upper: float,
+) -> dict[str, float | int | None]:
+    """The three outcomes' figures of a set of questions at the cut points `lower` (below:
+    `none`) and `upper` (from it: `answer`; between: `candidates`).
+
+    In, per question: the first quote's confidence, whether the documents hold an answer,
+    whether the first quote holds it, whether one of the candidate quotes does (both 0 for a
+    question without an answer). Out: the share of each outcome; `answer_precision`, the share
+    of `answer` outcomes whose quote holds the answer (a question without one counts wrong), and
+    `answer_right_with_answer` the same among questions with an answer;
+    `answer_without_answer`, the share of questions without an answer that get `answer`;
+    `coverage`, the share of questions with an answer that get `answer` with the answer in the
+    quote or `candidates` with it among the quotes (None where a set has no such questions)."""
+    c = np.asarray(confidence, dtype=float)
+    has = np.asarray(answerable, dtype=bool)
+    first = np.asarray(first_right, dtype=float) * has
+    other = np.asarray(candidate_right, dtype=float) * has
+    answer = c >= upper
+    maybe = (c >= lower) & ~answer
+    none = ~(answer | maybe)
+
+    def share(mask: np.ndarray, within: np.ndarray | None = None) -> float | None:
+        chosen = mask if within is None else mask[within]
+        return round(float(chosen.mean()), 4) if chosen.size else None
+
+    covered = (answer & (first > 0)) | (maybe & (other > 0))
+    return {
+        "questions": int(c.size),
+        "answer": share(answer),
+        "candidates": share(maybe),
+        "none": share(none),
+        "answer_precision": round(float(first[answer].mean()), 4) if answer.any() else None,
+        "answer_right_with_answer": (
+            round(float(first[answer & has].mean()), 4) if (answer & has).any() else None
+        ),
+        "answer_without_answer": share(answer, ~has),
+        "coverage": share(covered, has),
+        "with_answer": int(has.sum()),
+        "without_answer": int((~has).sum()),
+    }

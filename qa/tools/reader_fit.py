@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer import ScoringModel, combine
+from qa.answer import ScoringModel, always_quoting, combine
 from qa.reader import Cascade, Reader, Window
 from qa.retrieval import RetrievalOptions
 from qa.short_answer import find_short_answer, question_type
@@ -225,7 +225,7 @@ def compare(path: Path, folder: Path, every: int = 1, progress: bool = True) -> 
     full = build_index(f"squad-{len(articles)}-all", {a.doc_id: a.text for a in articles},
                        embedder)  # fmt: skip
     trials = run_trials(full, held, vectors, RetrievalOptions(), "compare", progress)
-    model = replace(load_scoring(), threshold=0.0)
+    model = always_quoting(load_scoring())
     reader = Reader(folder)
     report: dict = {"questions": len(held), "articles": f"{half}-{len(articles) - 1}"}
     for name, used in (("off", None), ("on", reader), ("off_again", None), ("on_again", reader)):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer import Answer, Candidates, ScoringModel, answer, candidates
+from qa.answer import Answer, Candidates, ScoringModel, answer, candidates, judge, respond
 from qa.reader import load_reader
 from qa.retrieval import Passage, RetrievalOptions, retrieve
 from qa.stores.base import Snapshot
@@ -80,6 +80,32 @@ def ask_trial(trial: Trial, model: ScoringModel, short: bool) -> tuple[Answer, f
         top_k=TOP_K, short=short, found=trial.found, reader=load_reader(),
     )  # fmt: skip
     return result, trial.seconds + time.perf_counter() - started
+
+
+@dataclass(frozen=True)
+class TrialAnswer:
+    """A trial answered as `ask_trial` does, and the quotes the outcome `candidates` would show
+    (from the same scores: the reader reads once)."""
+
+    answer: Answer
+    candidates: list[str]
+    seconds: float  # retrieval + the answer (not the candidates)
+
+
+def ask_trial_with_candidates(trial: Trial, model: ScoringModel, short: bool) -> TrialAnswer:
+    """`ask_trial` for a model that always quotes, plus the candidate quotes."""
+    started = time.perf_counter()
+    reader = load_reader()
+    question = trial.question.question
+    judged = judge(question, trial.vector, trial.passages, model, trial.found, reader)
+    outcome = "answer" if judged.order else "none"
+    result = respond(question, judged, trial.passages, outcome, top_k=TOP_K, short=short,
+                     reader=reader)  # fmt: skip
+    seconds = trial.seconds + time.perf_counter() - started
+    if not judged.order:
+        return TrialAnswer(result, [], seconds)
+    maybe = respond(question, judged, trial.passages, "candidates", top_k=TOP_K, short=False)
+    return TrialAnswer(result, [c.quote for c in maybe.citations], seconds)
 
 
 def best_and_margin(scores: np.ndarray) -> tuple[float, float, int]:

@@ -63,6 +63,16 @@ class CitationOut(_Open):
     section: str | None = Field(
         None, description="The nearest heading before the quote, when the document has one."
     )
+    context_start: int | None = Field(
+        default=None,
+        description="The quote with at most one sentence of its block either side: "
+        "`text_of(doc_id)[context_start:context_end] == context`, which contains the quote.",
+    )
+    context_end: int | None = None
+    context: str | None = None
+    confidence: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="That this quote answers the question."
+    )
 
 
 class PassageOut(_Open):
@@ -79,7 +89,13 @@ class AnswerOut(_Open):
     (`{text, start, end, doc_id}`) when the answerer finds a short span."""
 
     question: str = Field(examples=[EXAMPLE_QUESTION])
-    answered: bool = Field(description="False when the documents do not answer the question.")
+    answered: bool = Field(description="True exactly when `outcome` is `answer`.")
+    outcome: str | None = Field(
+        default=None,
+        description="`answer` (one quote, sure), `candidates` (up to 3 quotes from different "
+        "passages that may answer, each with its own confidence) or `none` (no citation).",
+        examples=["answer"],
+    )
     answer: str = Field(description="Verbatim quotes, each followed by its `[n]` marker.")
     confidence: float = Field(ge=0.0, le=1.0)
     citations: list[CitationOut]

@@ -157,8 +157,10 @@ def original_file(service: Service, doc_id: str) -> Path | None:
 
 
 def answer_view(result: dict[str, Any]) -> dict[str, Any]:
-    """What the page shows of an `Answer.to_dict()`: the answer split at its `[n]` markers,
-    the sources (with a short answer marked inside its quote), the confidence in words."""
+    """What the page shows of an `Answer.to_dict()`: its outcome, the answer split at its `[n]`
+    markers, the sources (each quote in its context: `before`, the quote's `parts` with a
+    short answer marked inside, `after`; with `candidates`, each one's confidence in words),
+    the confidence in words."""
     citations = result.get("citations", [])
     numbers = {c["n"] for c in citations}
     segments: list[tuple[str, int | None]] = []
@@ -171,15 +173,29 @@ def answer_view(result: dict[str, Any]) -> dict[str, Any]:
         else:
             segments.append((f"[{piece}]", None))
     short = result.get("short_answer") or None
-    sources = [{**c, "parts": quote_parts(c, short)} for c in citations]
+    sources = [{**c, **context_parts(c), "parts": quote_parts(c, short),
+                "confidence_word": confidence_words(float(c.get("confidence") or 0.0))}
+               for c in citations]  # fmt: skip
     confidence = float(result.get("confidence", 0.0))
+    outcome = result.get("outcome") or ("answer" if result.get("answered") else "none")
     return {
         "result": result,
+        "outcome": outcome,
         "segments": segments,
         "sources": sources,
         "short": short,
         "confidence_word": confidence_words(confidence),
     }
+
+
+def context_parts(citation: dict[str, Any]) -> dict[str, str]:
+    """The citation's context around its quote: `before` and `after` ('' without one)."""
+    context = citation.get("context") or ""
+    lo = citation["start"] - citation.get("context_start", citation["start"])
+    hi = lo + len(citation["quote"])
+    if not context or context[lo:hi] != citation["quote"]:
+        return {"before": "", "after": ""}
+    return {"before": context[:lo], "after": context[hi:]}
 
 
 def quote_parts(citation: dict[str, Any], short: dict[str, Any] | None) -> list[tuple[str, bool]]:

@@ -109,10 +109,11 @@ def test_answer_to_dict_keeps_the_contract_and_adds_short_answer() -> None:
     data = _ask("Which river does the bridge cross?", model, short=False).to_dict()
     assert set(data) == {
         "question", "answered", "answer", "confidence", "citations", "passages", "took_ms",
-        "short_answer",
+        "short_answer", "outcome",
     }  # fmt: skip
     assert set(data["citations"][0]) == {
         "n", "doc_id", "title", "quote", "start", "end", "score", "page", "section",
+        "context_start", "context_end", "context", "confidence",
     }  # fmt: skip
     assert (data["citations"][0]["page"], data["citations"][0]["section"]) == (None, None)
     assert set(data["passages"][0]) == {"doc_id", "chunk_id", "text", "start", "end", "score"}

@@ -119,3 +119,38 @@ def test_ask_names_the_page_of_a_pdf_quote_in_text_and_json(tmp_path, monkeypatc
     first = answer["citations"][0]
     assert (first["doc_id"], first["page"], first["section"]) == ("plant.pdf", 2, None)
     assert "(plant.pdf, p. 2, characters" in text
+
+
+def _context_line(output: str) -> str:
+    """The context line printed under the first source."""
+    lines = output.splitlines()
+    return lines[lines.index("Sources:") + 2].strip()
+
+
+def test_ask_context_prints_each_quote_in_its_context(docs, tmp_path, monkeypatch):
+    monkeypatch.setenv("QA_THRESHOLD", "0")  # one cut at 0: always the answer
+    args = ["--docs", str(docs), "--index", str(tmp_path / "i")]
+    data = json.loads(run("ask", "When did Luxon take office?", *args, "--json").output)
+    assert data["outcome"] == "answer"
+    first = data["citations"][0]
+    text = (docs / SEED_DOC).read_text()
+    assert text[first["context_start"] : first["context_end"]] == first["context"]
+    result = run("ask", "When did Luxon take office?", *args, "--context")
+    line = _context_line(result.output)
+    lo, hi = first["start"] - first["context_start"], first["end"] - first["context_start"]
+    context = first["context"]
+    assert line == " ".join(f"{context[:lo]}«{context[lo:hi]}»{context[hi:]}".split())
+    assert "«" not in run("ask", "When did Luxon take office?", *args).output
+
+
+def test_ask_text_output_of_candidates_and_of_none(docs, tmp_path, monkeypatch):
+    args = ["--docs", str(docs), "--index", str(tmp_path / "i"), "--context"]
+    monkeypatch.setenv("QA_THRESHOLD", "0")
+    monkeypatch.setenv("QA_ANSWER_THRESHOLD", "1")  # never sure: candidates
+    output = run("ask", "When did Luxon take office?", *args).output
+    assert "may answer" in output and "These passages may answer it:" in output
+    assert "(confidence 0." in output and "«" in _context_line(output)
+    monkeypatch.setenv("QA_THRESHOLD", "1")  # never enough: none
+    monkeypatch.delenv("QA_ANSWER_THRESHOLD")
+    output = run("ask", "When did Luxon take office?", *args).output
+    assert "do not answer" in output and "Sources:" not in output

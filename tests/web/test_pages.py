@@ -3,10 +3,12 @@ escaping, highlighted spans."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from markupsafe import escape
 
 import qa.pipeline
 from qa.web.app import create_app
@@ -133,4 +135,55 @@ def test_page_shows_a_short_answer_inside_its_quote(client: TestClient, monkeypa
     monkeypatch.setattr(qa.pipeline.Assistant, "ask", ask_with_short)
     body = client.get("/ask", params={"q": QUESTION}).json()
     html = client.get("/", params={"q": QUESTION}).text
-    assert f'<blockquote><strong class="hit">{body["citations"][0]["quote"][:4]}</strong>' in html
+    quote = body["citations"][0]["quote"]
+    assert f'<mark class="quote"><strong class="hit">{quote[:4]}</strong>{quote[4:]}</mark>' in html
+
+
+def _page(make_assistant, folder: Path, **cuts: float) -> tuple[str, dict]:  # type: ignore[no-untyped-def]
+    """The page and the /ask object for `QUESTION` with the cut points `cuts`."""
+    with serve(create_app(make_assistant(folder, FakeEmbedder(), **cuts))) as client:
+        return client.get("/", params={"q": QUESTION}).text, client.get(
+            "/ask", params={"q": QUESTION}
+        ).json()
+
+
+def _shows_contexts(html: str, citations: list[dict]) -> None:
+    """Each citation's quote marked inside its context, the sentences around it muted (a short
+    answer's emphasis inside the quote aside)."""
+    html = re.sub(r'<strong class="hit">(.*?)</strong>', r"\1", html)
+    for c in citations:
+        lo, hi = c["start"] - c["context_start"], c["end"] - c["context_start"]
+        before, after = c["context"][:lo], c["context"][hi:]
+        marked = f'<mark class="quote">{escape(c["quote"])}</mark>'
+        if before:
+            marked = f'<span class="around">{escape(before)}</span>' + marked
+        if after:
+            marked += f'<span class="around">{escape(after)}</span>'
+        assert f'<blockquote class="context">{marked}</blockquote>' in html
+
+
+def test_page_shows_the_answer_in_its_context(folder: Path, make_assistant) -> None:  # type: ignore[no-untyped-def]
+    html, body = _page(make_assistant, folder, threshold=0.0)
+    assert body["outcome"] == "answer" and 'data-outcome="answer"' in html
+    assert ">Answer</h2>" in html and "<h2>Sources</h2>" in html
+    assert any(c["context"] != c["quote"] for c in body["citations"])
+    _shows_contexts(html, body["citations"])
+
+
+def test_page_shows_candidates_as_passages_that_may_answer(folder: Path, make_assistant) -> None:  # type: ignore[no-untyped-def]
+    html, body = _page(make_assistant, folder, threshold=0.0, answer_threshold=1.0)
+    assert body["outcome"] == "candidates" and not body["answered"]
+    assert 'data-outcome="candidates"' in html and ">Answer</h2>" not in html
+    assert "These passages may answer it</h2>" in html
+    assert "Passages that may answer it</h2>" in html
+    for c in body["citations"]:
+        assert f'<a class="cite" href="#source-{c["n"]}" aria-label="passage {c["n"]}">' in html
+        assert f"confidence\n        {c['confidence']:.2f}" in html
+    _shows_contexts(html, body["citations"])
+
+
+def test_page_shows_none_without_sources(folder: Path, make_assistant) -> None:  # type: ignore[no-untyped-def]
+    html, body = _page(make_assistant, folder, threshold=1.0)
+    assert body["outcome"] == "none" and body["citations"] == []
+    assert 'data-outcome="none"' in html and "The documents don't say" in html
+    assert 'class="sources"' not in html

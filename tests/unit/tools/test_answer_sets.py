@@ -109,8 +109,21 @@ def test_wikiqa_command_reports_quotes_and_abstention_with_baselines(
         "abstained_without_answer",
     }
     assert plot.read_bytes()[:4] == b"\x89PNG"
+    _assert_bands(report["bands"], report["with_answer"], report["without_answer"])
     table = CliRunner().invoke(main, ["eval", "wikiqa", str(wikiqa_slice)]).output
     assert "top_quote_correct" in table and "bm25" in table
+    assert "outcomes at cut points" in table and "coverage" in table
+
+
+def _assert_bands(bands: dict, with_answer: int, without_answer: int) -> None:
+    """The three outcomes' figures at the shipped cut points: shares that add up to 1, and
+    each figure on the questions it is about."""
+    assert 0.0 <= bands["threshold"] <= bands["answer_threshold"] <= 1.0
+    assert (bands["with_answer"], bands["without_answer"]) == (with_answer, without_answer)
+    assert sum(bands[k] for k in ("answer", "candidates", "none")) == pytest.approx(1.0, abs=1e-3)
+    for key, present in (("coverage", with_answer), ("answer_without_answer", without_answer)):
+        assert (bands[key] is None) == (not present)
+        assert bands[key] is None or 0.0 <= bands[key] <= 1.0
 
 
 @pytest.mark.model
@@ -121,6 +134,8 @@ def test_tydi_command_reports_quote_and_passage_on_each_half(eval_cache, tydi_sl
         _assert_shares(part, keys)
         assert 0.0 <= part["shipped"]["answered"] <= 1.0
     assert report["half0"]["questions"] + report["half1"]["questions"] == report["questions"]
+    for part in (report, report["half0"], report["half1"]):
+        _assert_bands(part["bands"], part["questions"], 0)
     # Ten passages: the product must cite the right one for most questions.
     assert report["product"]["right_passage"] >= 0.6
 
@@ -137,3 +152,5 @@ def test_squad2_command_reports_abstention_on_unanswerable(eval_cache, squad2_sl
     # Only Pharmacy is among v1.1 articles 24-47, never fitted on.
     assert report["heldout"]["questions"] == 12 and report["heldout"]["documents"] == 1
     assert plot.read_bytes()[:4] == b"\x89PNG"
+    for part in (report, report["heldout"]):
+        _assert_bands(part["bands"], part["answerable"], part["unanswerable"])

@@ -69,6 +69,7 @@ def test_squad_slice_reports_every_figure_with_baselines(eval_cache, squad_slice
         abstention = part["abstention"]
         assert set(abstention) >= {"answered_in_corpus", "abstained_out_of_corpus", "threshold"}
         assert abstention["in_corpus_questions"] == abstention["out_of_corpus_questions"] == 12
+        _assert_bands(part["bands"], part["questions"])
     assert report["heldout"]["questions"] == 12
     # On this small, easy slice the product must find the right passage for most questions.
     assert report["product"]["passage_hit5"] >= 0.6
@@ -77,6 +78,23 @@ def test_squad_slice_reports_every_figure_with_baselines(eval_cache, squad_slice
     # A second run reuses the cached indexes and gives the same figures.
     again = CliRunner().invoke(main, args[:-2])
     assert json.loads(again.stdout)["product"] == report["product"]
+    table = CliRunner().invoke(main, args[:3] + args[4:6]).output
+    assert "in corpus, outcomes at cut points" in table and "out of corpus, outcomes" in table
+
+
+def _assert_bands(bands: dict, in_corpus: int) -> None:
+    """The three outcomes' figures of a SQuAD report part: shares that add up, on the part's
+    own questions (all with an answer) and on 12 out-of-corpus ones (none with one)."""
+    assert 0.0 <= bands["threshold"] <= bands["answer_threshold"] <= 1.0
+    inside, outside = bands["in_corpus"], bands["out_of_corpus"]
+    assert inside["questions"] == inside["with_answer"] == in_corpus
+    assert outside["questions"] == outside["without_answer"] == 12
+    for part in (inside, outside):
+        assert sum(part[k] for k in ("answer", "candidates", "none")) == pytest.approx(
+            1.0, abs=1e-3
+        )
+    assert 0.0 <= inside["coverage"] <= 1.0 and inside["answer_without_answer"] is None
+    assert outside["coverage"] is None and outside["answer"] == outside["answer_without_answer"]
 
 
 def test_squad_loader_turns_answers_into_document_offsets(squad_slice):

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from qa.answer import FEATURES, ScoringModel
 from qa.cli import main
+from qa.pipeline import load_scoring
 from qa.reader import Cascade
 from qa.tools import fitting
 from qa.tools.reader_fit import Read
@@ -110,12 +111,47 @@ def test_fit_command_writes_a_model_and_the_readers_cascade(
     summary = json.loads(result.stdout)
     assert summary["written"] == [str(output), str(folder / CONFIG_FILE)]
     model = ScoringModel.from_file(output)
-    assert model.features == FEATURES and 0.0 <= model.threshold <= 1.0
+    assert model.features == FEATURES and 0.0 <= model.threshold <= model.upper <= 1.0
+    bands = summary["bands"]
+    assert (bands["threshold"], bands["answer_threshold"]) == (model.threshold, model.upper)
+    assert set(bands["sets"]) == {"wikiqa_train", "tydi_half0", "squad_train_half_indexed"}
     assert summary["data"]["squad_train_questions"] == 32  # 4 articles x 2 paragraphs x 4
     cascade = Reader(folder).cascade
     assert 1 <= cascade.candidates <= 3 and cascade.calibration is not None
     fitted = json.loads((folder / CONFIG_FILE).read_text())["cascade"]["fitted"]
     assert fitted["command"].startswith("qa eval fit") and fitted["grid"]
+    # --bands-only: the scorer, cascade and calibration as shipped, only the cut points anew.
+    only = tmp_path / "bands.json"
+    cascade_before = (folder / CONFIG_FILE).read_text()
+    result = CliRunner().invoke(main, [*args[:-1], str(only), "--bands-only"])
+    assert result.exit_code == 0, result.output
+    shipped, refitted = load_scoring(), ScoringModel.from_file(only)
+    assert refitted.weights == shipped.weights and refitted.calibration == shipped.calibration
+    assert (folder / CONFIG_FILE).read_text() == cascade_before
+    about = json.loads(only.read_text())["fitted"]
+    assert about["bands"]["command"].endswith("--bands-only") and "threshold" not in about
+    assert about["bands"]["threshold"] == refitted.threshold
+
+
+def _band_set(confidence: list[float], answerable: list[bool], first: list[float],
+              other: list[float]) -> fitting.BandSet:  # fmt: skip
+    return fitting.BandSet(confidence, answerable, first, other)
+
+
+def test_choose_bands_meets_each_sets_targets_and_keeps_most_of_the_coverage() -> None:
+    # 20 answerable questions: confident ones right; unsure ones right among the candidates.
+    confidence = [0.9 + i / 200 for i in range(10)] + [0.3 + i / 50 for i in range(10)]
+    sure = _band_set(confidence, [True] * 20, [1.0] * 10 + [0.0] * 10, [1.0] * 20)
+    # 10 questions without an answer, as confident as the unsure ones.
+    lacking = _band_set([0.3 + i / 20 for i in range(10)], [False] * 10, [0.0] * 10, [0.0] * 10)
+    lower, upper, about = fitting.choose_bands({"sure": sure, "lacking": lacking})
+    assert 0.75 < upper <= 0.9  # the lowest that keeps unanswered ones at most 8% answered
+    assert lacking.figures(lower, upper)["answer_without_answer"] <= fitting.FALSE_ANSWER_CEILING
+    assert sure.figures(lower, upper)["answer_precision"] >= fitting.PRECISION_FLOOR
+    # All 20 are covered without a none; keeping 95% of that drops one unsure question at most.
+    assert sure.figures(0.0, upper)["coverage"] == 1.0
+    assert lower == pytest.approx(0.3 + 1 / 50)
+    assert about["sets"]["sure"]["coverage"] == pytest.approx(0.95)
 
 
 def test_a_fit_sees_only_the_rows_the_product_may_quote() -> None:
