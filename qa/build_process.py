@@ -8,7 +8,7 @@ raised (`TooManyRemovals`, `DocsFolderError`, `IndexProblem`, `ModelError`, ...)
 A build imports torch and the document model (1-2 GB) and runs parsers over untrusted files;
 in the server that memory stays after the build and a crash takes the answering process with
 it. `ChildBuild.run` starts `python -m qa.build_process` for each build: the child brings the
-store up to date (`qa.pipeline.build_index`: the store writes a new generation and switches
+store up to date (`qa.indexer.build_index`: the store writes a new generation and switches
 atomically) and makes the ONNX question encoder if it is missing, then exits, giving its
 memory back. The server then loads the new generation like an index rebuilt by `qa index`.
 A child that dies leaves the generation in use as it was (the next build removes what it
@@ -39,7 +39,8 @@ from qa.chunking import ChunkingOptions
 from qa.config import Settings
 from qa.embedding import Embedder
 from qa.file_worker import receive_message, send_message
-from qa.indexer import IndexReport, Progress, ProgressCallback
+from qa.indexer import IndexReport, Progress, ProgressCallback, build_index
+from qa.stores import open_store
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ PARENT_GONE_EXIT = 70  # the child's exit code when the server went away mid-bui
 
 @dataclass(frozen=True)
 class BuildRequest:
-    """One build, as `qa.pipeline.build_index` takes it."""
+    """One build, as `qa.indexer.build_index` takes it."""
 
     settings: Settings
     embedder: Embedder
@@ -131,8 +132,6 @@ def _close(process: subprocess.Popen[bytes]) -> None:
 
 
 def _build(request: BuildRequest, replies: IO[bytes]) -> IndexReport:
-    from qa.pipeline import build_index, open_store
-
     def progress(stage: Progress) -> None:
         send_message(replies, ("progress", stage))
 

@@ -196,14 +196,13 @@ def check_safe(suffix: str, data: bytes, budget: FileBudget | None = None) -> No
         raise ExtractionError(str(exc)) from exc
 
 
-def check_content(
+def precheck(
     name: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES, budget: FileBudget | None = None
 ) -> str | None:
-    """Why a file called `name` holding `data` could not be indexed (the reason `scan` or
-    `load` would give), or None when it can: for uploads, checked before anything is written.
-    A zip or entity bomb (by `budget`, default `FileBudget.from_env()`) is refused before it
-    is parsed; HTML, PDF and DOCX are parsed in a worker process within the budget
-    (`qa.file_worker.check_apart`), never in the caller's (the server's)."""
+    """Why a file called `name` holding `data` could not be indexed, as far as this process
+    can tell without a parser: its type, size, a zip or entity bomb (by `budget`, default
+    `FileBudget.from_env()`), and for plain text its decoding. None: no reason found (HTML,
+    PDF and DOCX still need parsing: `qa.file_worker.check_content` does it in a worker)."""
     suffix = Path(name).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         return f"unsupported file type {suffix or '(none)'!r}; supported: " + ", ".join(
@@ -220,9 +219,7 @@ def check_content(
         return str(exc)
     if suffix in PLAIN_SUFFIXES:
         return parse_check(suffix, data)
-    from qa.file_worker import check_apart  # here: qa.file_worker imports this module
-
-    return check_apart(suffix, data, budget)
+    return None
 
 
 PLAIN_SUFFIXES = (".txt", ".md", ".markdown")  # decoded, not parsed: checked in process

@@ -37,7 +37,16 @@ from typing import IO, Any
 
 from qa.child_env import child_env
 from qa.chunking import ChunkingOptions, ChunkSpan, Span, chunk_document
-from qa.documents import Document, ExtractionError, SourceFile, load, parse_check
+from qa.documents import (
+    DEFAULT_MAX_BYTES,
+    PLAIN_SUFFIXES,
+    Document,
+    ExtractionError,
+    SourceFile,
+    load,
+    parse_check,
+    precheck,
+)
 from qa.file_budget import FileBudget
 
 log = logging.getLogger(__name__)
@@ -254,6 +263,22 @@ def _check_one(request: _Check, budget: FileBudget) -> _Failed | None:
     except RecursionError:
         reason = "cannot parse the file: it is nested too deeply"
     return _Failed(reason) if reason else None
+
+
+def check_content(
+    name: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES, budget: FileBudget | None = None
+) -> str | None:
+    """Why a file called `name` holding `data` could not be indexed (the reason `scan` or
+    `load` would give), or None when it can: for uploads, checked before anything is written.
+    What needs no parser is checked here (`documents.precheck`: type, size, zip and entity
+    bombs by `budget`, default `FileBudget.from_env()`); HTML, PDF and DOCX are then parsed in
+    a worker process within the budget (`check_apart`), never in the caller's (the server's)."""
+    budget = budget or FileBudget.from_env()
+    reason = precheck(name, data, max_bytes, budget)
+    suffix = Path(name).suffix.lower()
+    if reason is not None or suffix in PLAIN_SUFFIXES:
+        return reason
+    return check_apart(suffix, data, budget)
 
 
 def check_apart(suffix: str, data: bytes, budget: FileBudget) -> str | None:

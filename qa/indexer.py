@@ -25,8 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
+from qa import ledger
 from qa.build_helper import BuildHelper, Pieces, to_tag
 from qa.chunking import ChunkingOptions, ChunkSpan, Span, chunk_document
+from qa.config import Settings
 from qa.documents import (
     DEFAULT_MAX_BYTES,
     Document,
@@ -480,3 +482,33 @@ def _by_document(
     for (n, i, _), entities in zip(wanted, tagged, strict=True):
         found[n][i] = entities
     return found, model
+
+
+def build_index(
+    settings: Settings,
+    embedder: Embedder,
+    store: ChunkStore,
+    chunking: ChunkingOptions = ChunkingOptions(),
+    progress: bool = False,
+    allow_removals: bool = False,
+    on_progress: ProgressCallback | None = None,
+    expected_removals: frozenset[str] = frozenset(),
+) -> IndexReport:
+    """Bring `store` up to date with `settings.docs_dir` (`qa.indexer.refresh`, within
+    `settings.file_budget`) and record when each document version entered it (`qa.ledger`)."""
+    report = refresh(
+        settings.docs_dir,
+        store,
+        embedder,
+        chunking,
+        settings.max_bytes,
+        progress,
+        settings.entities_at_build,
+        allow_removals,
+        on_progress,
+        expected_removals,
+        settings.file_budget,
+    )
+    state = store.state()
+    ledger.record(settings.index_dir, state.hashes if state else {})
+    return report

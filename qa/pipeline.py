@@ -32,11 +32,12 @@ from qa.chunking import ChunkingOptions
 from qa.config import Settings, validate_question
 from qa.context import ChunkFetcher
 from qa.embedding import Embedder, SentenceTransformerEmbedder
-from qa.indexer import IndexReport, Progress, ProgressCallback, refresh
+from qa.indexer import IndexReport, Progress, ProgressCallback, build_index
 from qa.layout import DocumentLayout
 from qa.reader import load_reader
 from qa.resources import REPAIR, PackageDataError, scoring_file, template_dir
 from qa.retrieval import RetrievalOptions, retrieve
+from qa.stores import open_store
 from qa.stores.base import (
     ChunkStore,
     DocumentInfo,
@@ -45,24 +46,9 @@ from qa.stores.base import (
     Snapshot,
     StoredChunk,
 )
-from qa.stores.faiss_store import FaissStore
 from qa.version import incompatible
 
 log = logging.getLogger(__name__)
-
-
-def open_store(settings: Settings) -> ChunkStore:
-    """The store `settings.store` names: `faiss` (in `settings.index_dir`) or a Milvus server,
-    `milvus://[USER:PASSWORD@]HOST:PORT/COLLECTION` (token also from `QA_MILVUS_TOKEN`)."""
-    if settings.store == "faiss":
-        return FaissStore(settings.index_dir)
-    if settings.store.startswith("milvus://"):
-        from qa.stores.milvus_store import MilvusStore
-
-        return MilvusStore.from_uri(settings.store)
-    raise ValueError(
-        f"unknown store {settings.store!r}; use 'faiss' or 'milvus://HOST:PORT/COLLECTION'"
-    )
 
 
 def load_scoring(
@@ -286,36 +272,6 @@ class Assistant:
     def layout(self, doc_id: str) -> DocumentLayout:
         """The stored document's page starts and headings (empty when unknown)."""
         return self.snapshot().layout(doc_id)
-
-
-def build_index(
-    settings: Settings,
-    embedder: Embedder,
-    store: ChunkStore,
-    chunking: ChunkingOptions = ChunkingOptions(),
-    progress: bool = False,
-    allow_removals: bool = False,
-    on_progress: ProgressCallback | None = None,
-    expected_removals: frozenset[str] = frozenset(),
-) -> IndexReport:
-    """Bring `store` up to date with `settings.docs_dir` (`qa.indexer.refresh`, within
-    `settings.file_budget`) and record when each document version entered it (`qa.ledger`)."""
-    report = refresh(
-        settings.docs_dir,
-        store,
-        embedder,
-        chunking,
-        settings.max_bytes,
-        progress,
-        settings.entities_at_build,
-        allow_removals,
-        on_progress,
-        expected_removals,
-        settings.file_budget,
-    )
-    state = store.state()
-    ledger.record(settings.index_dir, state.hashes if state else {})
-    return report
 
 
 def _ignore(progress: Progress) -> None:

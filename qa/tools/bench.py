@@ -43,13 +43,12 @@ from qa.tools.bench_base import (
     DIM,
     SIZES,
     BenchConfig,
-    RunResult,
     Server,
     load_servers,
     ms,
-    qa_command,
     questions_for,
     serve_process,
+    subprocess_index,
 )
 from qa.tools.bench_reader import (
     bench_reader_answer,
@@ -132,43 +131,6 @@ def machine() -> dict:
         "load_average": [round(v, 2) for v in os.getloadavg()],
         "python": platform.python_version(),
     }
-
-
-def subprocess_index(docs: Path, index: Path) -> RunResult:
-    """Run `qa index --json` as a fresh process: wall time, and its peak RSS (the kernel's
-    high-water mark `VmHWM`, which starts afresh at exec, read until the process exits)."""
-    import subprocess
-    import tempfile
-
-    started = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(
-            qa_command("index", "--docs", str(docs), "--index", str(index), "--json"),
-            stdout=out,
-            stderr=err,
-        )
-        peak_kb = 0
-        while process.poll() is None:
-            peak_kb = max(peak_kb, _high_water_kb(process.pid))
-            time.sleep(0.02)
-        seconds = time.perf_counter() - started
-        out.seek(0)
-        err.seek(0)
-        if process.returncode != 0:
-            raise click.ClickException(f"qa index failed: {err.read().decode()[-2000:]}")
-        report = json.loads(out.read().decode().strip().splitlines()[-1])
-    return RunResult(round(seconds, 3), round(peak_kb / 1024, 1), report)
-
-
-def _high_water_kb(pid: int) -> int:
-    """The peak resident memory of process `pid` so far, in kB (0 once it is gone)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
 
 
 def subprocess_server(

@@ -9,6 +9,7 @@ parts.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -212,3 +213,40 @@ async def load_servers(urls: list[str], questions: list[str], clients: int, seco
         "requests": len(latencies) + errors,
         "per_server": answered,
     }
+
+
+def subprocess_index(docs: Path, index: Path) -> RunResult:
+    """Run `qa index --json` as a fresh process: wall time, and its peak RSS (the kernel's
+    high-water mark `VmHWM`, which starts afresh at exec, read until the process exits)."""
+    import subprocess
+    import tempfile
+
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(
+            qa_command("index", "--docs", str(docs), "--index", str(index), "--json"),
+            stdout=out,
+            stderr=err,
+        )
+        peak_kb = 0
+        while process.poll() is None:
+            peak_kb = max(peak_kb, _high_water_kb(process.pid))
+            time.sleep(0.02)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        if process.returncode != 0:
+            raise click.ClickException(f"qa index failed: {err.read().decode()[-2000:]}")
+        report = json.loads(out.read().decode().strip().splitlines()[-1])
+    return RunResult(round(seconds, 3), round(peak_kb / 1024, 1), report)
+
+
+def _high_water_kb(pid: int) -> int:
+    """The peak resident memory of process `pid` so far, in kB (0 once it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0

@@ -107,7 +107,7 @@ def bench_extract(folder: Path) -> dict:
 def bench_build_pdfs(config: BenchConfig, folder: Path, pages: int) -> dict:
     """A fresh `qa index --json` process on `folder` (a new index): its wall time, the
     report's phase timings and their shares of that time."""
-    from qa.tools.bench import subprocess_index
+    from qa.tools.bench_base import subprocess_index
 
     index = config.work / f"pdf-index-{folder.name}"
     shutil.rmtree(index, ignore_errors=True)

@@ -36,6 +36,30 @@ SELQA_REPORT = 300  # the last questions of SelQA test, never trained on
 
 
 @dataclass(frozen=True)
+class Sentence:
+    """A sentence of the train set: its text, article, paragraph and offset in the paragraph."""
+
+    text: str
+    article: int
+    paragraph: int
+    start: int
+    previous: str
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question: its text, answer sentence (index into the sentence list) and the answer's
+    character range in that sentence (None: sentence labels only, as SelQA's; no span loss),
+    and the question's other answer sentences, never its negatives."""
+
+    text: str
+    sentence: int
+    answer: tuple[int, int] | None
+    answer_text: str
+    others: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class SelqaQuestion:
     """A SelQA question: its text, article, section, the section's sentences and the indices
     of the answer sentences among them."""
@@ -82,8 +106,8 @@ class Source:
 
     name: str
     titles: list[str] = field(default_factory=list)
-    sentences: list = field(default_factory=list)  # train_reader.Sentence
-    questions: list = field(default_factory=list)  # train_reader.Question
+    sentences: list = field(default_factory=list)  # Sentence
+    questions: list = field(default_factory=list)  # Question
     article_of: list[int] = field(default_factory=list)
 
 
@@ -91,8 +115,6 @@ def selqa_source(questions: list[SelqaQuestion]) -> Source:
     """One article per SelQA article title, one paragraph per (article, section): its
     candidates as the sentences (each with the one before as context). A question's positive
     is its first answer sentence; the others are kept out of its negatives (`others`)."""
-    from qa.tools.train_reader import Question, Sentence
-
     source = Source("selqa")
     articles: dict[str, int] = {}
     sections: dict[tuple[str, str, tuple[str, ...]], int] = {}  # -> first sentence
@@ -121,7 +143,6 @@ def tydi_source(path: Path, half: int = 0) -> Source:
     """TyDi GoldP's passages of `half` (`passage_half`), one article and paragraph each,
     split as the product splits them; the questions whose first answer lies in one sentence."""
     from qa.tools.eval_corpus import load_tydi
-    from qa.tools.train_reader import Question, Sentence
 
     documents, questions = load_tydi(path)
     source = Source("tydi")

@@ -62,6 +62,8 @@ from qa.tools.train_mix import (
     SELQA_DIR,
     SELQA_REPORT,
     TYDI_FILE,
+    Question,
+    Sentence,
     merge,
     read_selqa,
     sample_mix,
@@ -107,30 +109,6 @@ class TrainConfig:
     selqa_report: int = SELQA_REPORT  # SelQA test's last questions kept for reporting
     tydi_data: str = str(TYDI_FILE)
     command: str = ""  # the command line that started the run (not compared on resume)
-
-
-@dataclass(frozen=True)
-class Sentence:
-    """A sentence of the train set: its text, article, paragraph and offset in the paragraph."""
-
-    text: str
-    article: int
-    paragraph: int
-    start: int
-    previous: str
-
-
-@dataclass(frozen=True)
-class Question:
-    """A question: its text, answer sentence (index into the sentence list) and the answer's
-    character range in that sentence (None: sentence labels only, as SelQA's; no span loss),
-    and the question's other answer sentences, never its negatives."""
-
-    text: str
-    sentence: int
-    answer: tuple[int, int] | None
-    answer_text: str
-    others: tuple[int, ...] = ()
 
 
 def model_path() -> Path:

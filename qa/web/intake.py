@@ -21,7 +21,8 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa import documents
-from qa.documents import SUPPORTED_SUFFIXES, check_content
+from qa.documents import SUPPORTED_SUFFIXES
+from qa.file_worker import check_content
 from qa.uploads import AlreadyExists, NameRefused, safe_name, write_file
 from qa.web.service import Service
 

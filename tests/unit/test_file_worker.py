@@ -63,7 +63,7 @@ def test_a_file_that_changed_or_vanished_since_the_scan_is_skipped(tmp_path):
 
 
 def test_an_upload_is_parsed_apart_within_its_budget(tmp_path):
-    from qa.documents import check_content
+    from qa.file_worker import check_content
     from tests.support.helpers import write_docx
 
     write_docx(tmp_path / "memo.docx", "Memo", ["A paragraph."])

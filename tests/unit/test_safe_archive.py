@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.documents import check_content
 from qa.file_budget import FileBudget
+from qa.file_worker import check_content
 from qa.safe_archive import UnsafeFile, check
 from tests.support.helpers import (
     entity_bomb_html,
