@@ -528,6 +528,7 @@ class MilvusSnapshot:
         self._documents_cache: dict[str, DocumentInfo | None] = {}
         self._layouts: dict[str, DocumentLayout] = {}
         self._all_layouts = False  # `preload` read every layout: a missing one is empty
+        self._unknown: dict[str, None] = {}  # chunk ids asked for that do not exist
         self._cache_lock = threading.Lock()
 
     @property
@@ -635,13 +636,18 @@ class MilvusSnapshot:
         found = self._cache.get(chunk_ids)
         with self._cache_lock:
             rows = {c: self._rows[c] for c in chunk_ids if c not in found and c in self._rows}
-        missing = [c for c in chunk_ids if c not in found and c not in rows]
-        if missing:
+        with self._cache_lock:
+            missing = [c for c in chunk_ids if c not in found and c not in rows]
+            missing = [c for c in missing if c not in self._unknown]
+        if missing and not self._complete:  # complete: every chunk is cached, so none exists
             rows |= self._chunk_rows(missing)
         if rows:
             found |= self._with_sentences(list(rows.values()))
         unknown = [c for c in chunk_ids if c not in found]
         if unknown:
+            with self._cache_lock:  # a snapshot never changes: asked once, known absent
+                for chunk_id in unknown:
+                    _bounded_put(self._unknown, chunk_id, None, HIT_ROWS)
             raise KeyError(f"unknown chunk {unknown[0]!r}")
         return [found[c] for c in chunk_ids]
 

@@ -56,7 +56,7 @@ def test_open_builds_the_index_and_ask_answers_verbatim(docs: Path, tmp_path: Pa
         assert assistant.last_report is not None and assistant.last_report.added == 1
         answer = assistant.ask("What will Japan and New Zealand share?")
     assert isinstance(answer, qa.Answer)
-    assert answer.answered and answer.citations
+    assert answer.outcome in {"answer", "candidates"} and answer.citations
     text = (docs / SEED_DOC).read_text()
     for citation in answer.citations:
         assert text[citation.start : citation.end] == citation.quote

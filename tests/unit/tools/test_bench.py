@@ -112,6 +112,8 @@ def test_smoke_run_gives_every_figure_of_the_issue(docs, tmp_path, monkeypatch):
         embedder=embedder,
         run_index=in_process_runner(embedder),
         start_server=thread_server(embedder),
+        # The safety parts (a 20 MB chunk, ten server rebuilds) have their own test below.
+        parts=BenchConfig.parts - {"chunking", "rebuilds"},
     )
     import qa.stores.vector_index
 
@@ -316,3 +318,30 @@ def test_no_change_refresh_in_a_fresh_process_does_not_import_torch(docs, tmp_pa
     heavy = {"torch", "transformers", "sentence_transformers"} & imported
     assert not heavy, f"a no-change refresh imported {heavy}"
     assert "qa.indexer" in imported  # the check above did see the product's imports
+
+
+def test_the_safety_parts_report_and_judge_their_figures() -> None:
+    from qa.tools.bench_safety import safety_lines, safety_targets
+
+    result = {
+        "chunking": {
+            "1mb": {"mb": 1.0, "seconds": 1.6, "seconds_per_mb": 1.6, "chunks": 10},
+            "20mb": {"mb": 20.0, "seconds": 20.3, "seconds_per_mb": 1.015, "chunks": 200},
+            "per_mb_ratio": 0.63,
+        },
+        "rebuilds": {
+            "rss_mb": {"1": 367.0, "10": 368.0},
+            "seconds": 40.0,
+            "torch_in_server": False,
+        },
+    }
+    rows = {name: (value, limit) for name, value, limit, _ in safety_targets(result)}
+    assert rows == {
+        "chunking: s/MB at 20 MB over s/MB at 1 MB": (0.63, 2.0),
+        "chunking: 20 MB one-line text": (20.3, 60.0),
+        "server RSS after 10 rebuilds": (368.0, 600.0),
+        "torch in the server after rebuilds": (0.0, 0.0),
+    }
+    lines = safety_lines(result)
+    assert lines[0].startswith("chunking one-line text: 1.0 MB in 1.6 s, 20.0 MB in 20.3 s")
+    assert "368 MB after rebuild 10" in lines[1] and "torch in the server: False" in lines[1]
