@@ -88,6 +88,8 @@ def test_figures_count_abstention_documents_and_pages() -> None:
 def test_a_run_over_generated_pdfs_finds_the_page(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(pdf_eval, "CACHE", tmp_path / "cache")
     monkeypatch.setattr("qa.tools.eval_corpus.CACHE", tmp_path / "cache")
+    # `qa eval ... --store` sets this module global; a test before may have left a URI.
+    monkeypatch.setattr("qa.tools.eval_corpus.STORE", "faiss")
     docs = tmp_path / "pdfs"
     docs.mkdir()
     write_paged_pdf(docs / "plant.pdf", [
