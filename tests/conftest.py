@@ -6,4 +6,4 @@ web/ tests the web wing (qa/web), system/ drives the whole product (hostile inpu
 load, the browser, the installed wheel), support/ holds fakes, fixtures, workers and servers.
 """
 
-pytest_plugins = ["tests.support.fixtures", "tests.support.eval_slices"]
+pytest_plugins = ["tests.support.fixtures", "tests.support.eval_slices", "tests.support.chromium"]

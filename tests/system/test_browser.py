@@ -19,15 +19,9 @@ import httpx
 import pytest
 
 from tests.support.fakes import ROOT, SEED_DOC, SEEDS
-from tests.support.helpers import require_system_tool
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 ARTIFACTS = ROOT / "tests" / "artifacts"
 QA = Path(sys.executable).parent / "qa"
 QUESTION = "When did Luxon take office?"
@@ -82,19 +76,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             process.wait(15)
         except subprocess.TimeoutExpired:
             process.kill()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    require_system_tool(
-        CHROMIUM.exists(), f"{CHROMIUM} is missing; install it with `apt-get install chromium`"
-    )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _watch(page, accept: bool = False) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]

@@ -10,22 +10,15 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support.fakes import ROOT, SEED_DOC, SEEDS
-from tests.support.helpers import require_system_tool
 from tests.support.live_server import start_server
 
 pytestmark = [pytest.mark.browser]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 ARTIFACTS = ROOT / "tests" / "artifacts"
 QUESTION = "When did Luxon take office?"
 CUTS = {
@@ -34,19 +27,6 @@ CUTS = {
     "none": {"QA_THRESHOLD": "1"},
 }
 WIDTHS = (390, 1280)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    require_system_tool(
-        CHROMIUM.exists(), f"{CHROMIUM} is missing; install it with `apt-get install chromium`"
-    )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module", params=list(CUTS))

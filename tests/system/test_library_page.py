@@ -8,22 +8,15 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.support.fakes import ROOT, SEED_DOC, SEEDS
-from tests.support.helpers import require_system_tool
 from tests.support.live_server import LiveServer, start_server
 
 pytestmark = [pytest.mark.browser]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 ARTIFACTS = ROOT / "tests" / "artifacts"
 LONG_WORD = "Quarterly-maintenance-report-for-the-northern-harbour-lighthouse-and-its-" + "x" * 43
 LONG_NAME = LONG_WORD + ".txt"  # 120 characters, the most a name may have, and no space
@@ -41,19 +34,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     live = start_server(docs, root / "index")
     yield live
     live.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require_system_tool(
-        CHROMIUM.exists(), f"{CHROMIUM} is missing; install it with `apt-get install chromium`"
-    )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def test_long_names_never_widen_the_page_at_390_and_1280_px(server: LiveServer, browser) -> None:  # type: ignore[no-untyped-def]
