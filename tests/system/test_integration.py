@@ -37,21 +37,25 @@ def assistant(docs, real_embedder, make_assistant):
 @pytest.mark.parametrize("question, expected", SEED_QUESTIONS.items())
 def test_seed_questions_are_answered_from_the_right_sentence(assistant, question, expected):
     result = assistant.ask(question)
-    assert result.answered, result
+    # Sure of it (answer) or not quite (candidates): either way the first quote is the one.
+    assert result.outcome in {"answer", "candidates"} and result.citations, result
     first = result.citations[0]
     assert first.doc_id == SEED_DOC
     assert expected in first.quote
     text = assistant.document(SEED_DOC).text
     for citation in result.citations:
         assert text[citation.start : citation.end] == citation.quote
-        assert f"{citation.quote} [{citation.n}]" in result.answer
+        if result.outcome == "answer":
+            assert f"{citation.quote} [{citation.n}]" in result.answer
+        else:
+            assert f"[{citation.n}]" in result.answer
     assert 0.0 <= result.confidence <= 1.0
 
 
 @pytest.mark.parametrize("question", OUT_OF_CORPUS)
 def test_unrelated_questions_abstain(assistant, question):
     result = assistant.ask(question)
-    assert not result.answered
+    assert not result.answered and result.outcome == "none"
     assert result.citations == []
     assert "do not answer" in result.answer
 
@@ -114,7 +118,7 @@ def test_markdown_structure_is_never_quoted_and_it_is_quoted_with_its_subject(
     assistant.refresh()
     text = assistant.document("bridge.md").text
     opened = assistant.ask("When did the Golden Gate Bridge open?")
-    assert opened.answered, opened
+    assert opened.outcome in {"answer", "candidates"} and opened.citations, opened
     first = opened.citations[0]
     # "It opened ..." is quoted from the sentence naming the bridge, as one verbatim slice.
     assert first.quote.startswith("The Golden Gate Bridge is") and "1937" in first.quote
@@ -142,8 +146,9 @@ def test_the_installed_qa_command_indexes_and_answers(docs, tmp_path):
                            text=True, timeout=300, input=questions)  # fmt: skip
     assert asked.returncode == 0, asked.stderr
     first, second = (json.loads(line) for line in asked.stdout.splitlines())
-    assert first["answered"] and "November 2023" in first["citations"][0]["quote"]
-    assert not second["answered"]
+    assert first["outcome"] in {"answer", "candidates"}
+    assert "November 2023" in first["citations"][0]["quote"]
+    assert not second["answered"] and second["outcome"] == "none"
 
 
 def test_a_real_server_builds_in_a_child_and_never_loads_torch(docs, tmp_path):
