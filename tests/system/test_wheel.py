@@ -112,7 +112,8 @@ def test_the_installed_qa_indexes_and_answers_outside_the_checkout(
     assert asked.returncode == 0, asked.stderr[-2000:]
     answer = json.loads(asked.stdout)
     text = (workdir / "docs" / SEED_DOC).read_text(encoding="utf-8")
-    assert answer["answered"] and "2023" in answer["answer"]
+    assert answer["outcome"] in {"answer", "candidates"}
+    assert "2023" in answer["citations"][0]["quote"]
     for citation in answer["citations"]:
         assert text[citation["start"] : citation["end"]] == citation["quote"]
 
@@ -141,7 +142,7 @@ def test_the_installed_qa_serves_the_page_and_ask(venv: Path, workdir: Path) -> 
             assert time.monotonic() < deadline, "the installed server never became ready"
             time.sleep(0.5)
         answer = httpx.post(f"{base}/ask", json={"question": QUESTION}, timeout=60).json()
-        assert answer["answered"] and answer["citations"]
+        assert answer["outcome"] in {"answer", "candidates"} and answer["citations"]
         page = httpx.get(f"{base}/", params={"q": QUESTION}, timeout=60)
         assert page.status_code == 200 and answer["citations"][0]["quote"][:40] in page.text
         assert httpx.get(f"{base}/static/style.css", timeout=10).status_code == 200
