@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-import qa.pipeline
+import qa.indexer
 from qa.config import Role
 from qa.indexer import Progress, refresh
 from qa.pipeline import Assistant
@@ -311,7 +311,7 @@ def test_an_upload_during_a_rebuild_is_indexed_by_the_next_one(
         release.wait(10)
         return refresh(*args, **kwargs)
 
-    monkeypatch.setattr(qa.pipeline, "refresh", slow_refresh)
+    monkeypatch.setattr(qa.indexer, "refresh", slow_refresh)
     (folder / "before.txt").write_text("The mill was built in 1850 by the river.")
     rebuild = threading.Thread(target=local.post, args=("/index/rebuild",))
     rebuild.start()
@@ -396,7 +396,7 @@ def test_the_page_shows_a_running_rebuild_at_load(
     local: TestClient, folder: Path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     entered, release = threading.Event(), threading.Event()
-    original = qa.pipeline.refresh
+    original = qa.indexer.refresh
     service = local.app.state.service  # type: ignore[attr-defined]
 
     def slow_refresh(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -405,7 +405,7 @@ def test_the_page_shows_a_running_rebuild_at_load(
         release.wait(10)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(qa.pipeline, "refresh", slow_refresh)
+    monkeypatch.setattr(qa.indexer, "refresh", slow_refresh)
     thread = threading.Thread(target=local.post, args=("/index/rebuild",))
     thread.start()
     assert entered.wait(5)

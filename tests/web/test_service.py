@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+import qa.indexer
 import qa.pipeline
 from qa.config import Settings
 from qa.indexer import refresh
@@ -147,7 +148,7 @@ def test_two_rebuilds_never_run_at_once_and_queries_go_on(
         finally:
             running[0] -= 1
 
-    monkeypatch.setattr(qa.pipeline, "refresh", slow_refresh)
+    monkeypatch.setattr(qa.indexer, "refresh", slow_refresh)
     (folder / "new.txt").write_text("The harbour bridge opened in 1932 after eight years.")
     results: list[int] = []
     threads = [
