@@ -22,38 +22,7 @@ def require_system_tool(present: bool, message: str) -> None:
 
 def write_pdf(path: Path, lines: list[str], title: str | None = None) -> None:
     """Write a one-page PDF whose text layer holds `lines` (Helvetica, ASCII only)."""
-    stream_lines = ["BT", "/F1 12 Tf", "72 720 Td", "14 TL"]
-    for line in lines:
-        escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-        stream_lines.append(f"({escaped}) Tj T*")
-    stream_lines.append("ET")
-    stream = "\n".join(stream_lines).encode("latin-1")
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    if title:
-        objects.append(b"<< /Title (" + title.encode("latin-1") + b") >>")
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    info = b" /Info %d 0 R" % len(objects) if title else b""
-    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        info,
-        xref,
-    )
-    path.write_bytes(bytes(out))
+    write_paged_pdf(path, [lines], title)
 
 
 def write_docx(path: Path, heading: str, paragraphs: list[str]) -> None:
@@ -111,9 +80,10 @@ def entity_bomb_html() -> str:
     return LAUGHS.replace("lolz", "html") + "<html><body><p>&lol9;</p></body></html>"
 
 
-def write_paged_pdf(path: Path, pages: list[list[str]]) -> None:
+def write_paged_pdf(path: Path, pages: list[list[str]], title: str | None = None) -> None:
     """Write a PDF of `len(pages)` pages, page i's text layer holding the lines `pages[i]`
-    (Helvetica, ASCII only; an empty list makes a page without text)."""
+    (Helvetica, ASCII only; an empty list makes a page without text), titled `title` in its
+    document information when given."""
     count = len(pages)
     page_refs = " ".join(f"{3 + 2 * i} 0 R" for i in range(count))
     font = 3 + 2 * count
@@ -133,6 +103,8 @@ def write_paged_pdf(path: Path, pages: list[list[str]]) -> None:
         )
         objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
     objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    if title:
+        objects.append(b"<< /Title (" + title.encode("latin-1") + b") >>")
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body_bytes in enumerate(objects, start=1):
@@ -142,8 +114,10 @@ def write_paged_pdf(path: Path, pages: list[list[str]]) -> None:
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     for offset in offsets:
         out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+    info = b" /Info %d 0 R" % len(objects) if title else b""
+    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (
         len(objects) + 1,
+        info,
         xref,
     )
     path.write_bytes(bytes(out))
