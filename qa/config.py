@@ -1,7 +1,7 @@
 """Settings, read from the environment and overridden by command-line flags.
 
 In: environment variables (`QA_DOCS_DIR`, `QA_INDEX_DIR`, `QA_STORE`, `QA_MODEL`,
-`QA_QUERY_ENCODER`, `QA_MAX_FILE_MB`, `QA_THRESHOLD`, `QA_ANSWER_THRESHOLD`,
+`QA_QUERY_ENCODER`, `QA_DOCUMENT_ENCODER`, `QA_MAX_FILE_MB`, `QA_THRESHOLD`, `QA_ANSWER_THRESHOLD`,
 `QA_ENTITIES_AT_BUILD`, `QA_READER`, `QA_ADMIN_TOKEN`, `QA_ADMIN_SESSION_HOURS`, and the per-file
 budget's `QA_FILE_SECONDS`, `QA_FILE_MEMORY_MB`, `QA_MAX_UNZIPPED_MB`, `QA_MAX_ZIP_RATIO`:
 `qa.file_budget`)
@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any, overload
 from urllib.parse import urlsplit
 
-from qa.embedding import DEFAULT_MODEL, DEFAULT_QUERY_ENCODER, QUERY_ENCODERS
+from qa.embedding import (
+    DEFAULT_DOCUMENT_ENCODER,
+    DEFAULT_MODEL,
+    DEFAULT_QUERY_ENCODER,
+    DOCUMENT_ENCODERS,
+    QUERY_ENCODERS,
+)
 from qa.file_budget import FileBudget
 
 MAX_QUESTION_CHARS = 1000
@@ -33,6 +39,7 @@ class Settings:
     store: str = "faiss"
     model: str = DEFAULT_MODEL
     query_encoder: str = DEFAULT_QUERY_ENCODER  # how questions are encoded: onnx-int8, onnx, torch
+    document_encoder: str = DEFAULT_DOCUMENT_ENCODER  # how documents are: onnx, torch
     top_k: int = 5
     max_file_mb: float = 20.0
     threshold: float | None = None  # None: the fitted scoring model's own threshold
@@ -65,6 +72,11 @@ class Settings:
             raise ValueError(
                 f"QA_QUERY_ENCODER must be one of {', '.join(QUERY_ENCODERS)}, "
                 f"got {self.query_encoder!r}"
+            )
+        if self.document_encoder not in DOCUMENT_ENCODERS:
+            raise ValueError(
+                f"QA_DOCUMENT_ENCODER must be one of {', '.join(DOCUMENT_ENCODERS)}, "
+                f"got {self.document_encoder!r}"
             )
         if self.max_file_mb <= 0:
             raise ValueError(f"QA_MAX_FILE_MB must be > 0, got {self.max_file_mb}")
@@ -118,6 +130,7 @@ class Settings:
             store=env.get("QA_STORE", "faiss"),
             model=env.get("QA_MODEL", DEFAULT_MODEL),
             query_encoder=env.get("QA_QUERY_ENCODER", DEFAULT_QUERY_ENCODER),
+            document_encoder=env.get("QA_DOCUMENT_ENCODER", DEFAULT_DOCUMENT_ENCODER),
             max_file_mb=_number(env, "QA_MAX_FILE_MB", 20.0),
             threshold=_number(env, "QA_THRESHOLD", None),
             answer_threshold=_number(env, "QA_ANSWER_THRESHOLD", None),

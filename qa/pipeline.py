@@ -91,7 +91,9 @@ class Assistant:
     ) -> None:
         self.settings = settings
         self.embedder = embedder or SentenceTransformerEmbedder(
-            settings.model, query_encoder=settings.query_encoder
+            settings.model,
+            query_encoder=settings.query_encoder,
+            document_encoder=settings.document_encoder,
         )
         self.store = store or open_store(settings)
         self.reload_interval = reload_interval

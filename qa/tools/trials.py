@@ -28,7 +28,10 @@ def make_embedder(cache: Path, dataset: str) -> CachedEmbedder:
     from qa.config import Settings
     from qa.embedding import SentenceTransformerEmbedder
 
-    inner = SentenceTransformerEmbedder(query_encoder=Settings.from_env().query_encoder)
+    settings = Settings.from_env()
+    inner = SentenceTransformerEmbedder(
+        query_encoder=settings.query_encoder, document_encoder=settings.document_encoder
+    )
     return CachedEmbedder(inner, cache / f"vectors-{dataset}.npz")
 
 

@@ -1,6 +1,7 @@
-"""The embedder (qa/embedding.py): questions encoded by the int8 export by default, torch as
-the fallback, a bad setting refused, answering without importing torch, `qa index` preparing the
-question encoder for the server."""
+"""The embedder (qa/embedding.py): questions encoded by the int8 export and documents by the
+float32 export by default, torch as the fallback and as a setting, bad settings refused,
+answering and building without importing torch, `qa index` preparing the export for the
+server."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from qa.onnx_export import META_FILE, ExportError
 from qa.pipeline import Assistant
 from tests.support.fakes import ROOT, SEED_DOC, SEEDS
 
+SEED_TEXT = (SEEDS / SEED_DOC).read_text()
+
 QUESTIONS = [
     "Who won Super Bowl 50?",
     "When did Japan and New Zealand sign the information-sharing agreement?",
@@ -41,8 +44,32 @@ def test_the_embedder_encodes_questions_with_the_int8_export_by_default(real_emb
     assert not np.allclose(vector, float_vector, atol=1e-5)
 
 
+def torch_vectors(embedder, texts: list[str]) -> np.ndarray:  # type: ignore[no-untyped-def]
+    return embedder.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+
+
+def test_documents_are_encoded_by_the_float_export_with_the_models_own_vectors(
+    real_embedder, export
+):
+    assert real_embedder.document_encoder == "onnx"
+    assert Settings().document_encoder == "onnx"
+    texts = QUESTIONS + [SEED_TEXT[:2000], SEED_TEXT[2000:2100]]
+    got = real_embedder.encode(texts)
+    assert real_embedder.loaded and real_embedder._documents_onnx.threads >= 1
+    np.testing.assert_allclose(got, torch_vectors(real_embedder, texts), atol=1e-5)
+    assert real_embedder.dim == export.dim == got.shape[1]
+
+
+def test_documents_can_be_encoded_by_torch(real_embedder):
+    embedder = SentenceTransformerEmbedder(document_encoder="torch")
+    embedder.model = real_embedder.model  # share the loaded model (cached_property slot)
+    got = embedder.encode(QUESTIONS)
+    assert embedder._documents_onnx is False  # configured off: no session loaded
+    np.testing.assert_allclose(got, torch_vectors(real_embedder, QUESTIONS), atol=1e-6)
+
+
 def test_a_model_that_cannot_be_exported_falls_back_to_torch(real_embedder, monkeypatch, caplog):
-    def refuse(model_dir, int8=False):  # type: ignore[no-untyped-def]
+    def refuse(model_dir, int8=False, threads=1):  # type: ignore[no-untyped-def]
         raise ExportError("no exporter here")
 
     monkeypatch.setattr(onnx_encoder, "load_encoder", refuse)
@@ -50,15 +77,24 @@ def test_a_model_that_cannot_be_exported_falls_back_to_torch(real_embedder, monk
     embedder.model = real_embedder.model  # share the loaded model (cached_property slot)
     with caplog.at_level(logging.WARNING, logger="qa.embedding"):
         vector = embedder.encode_query(QUESTIONS[0])
-    assert "no exporter here" in caplog.text
-    np.testing.assert_allclose(vector, real_embedder.encode([QUESTIONS[0]])[0], atol=1e-6)
+        documents = embedder.encode(QUESTIONS)
+    assert "questions will be encoded with torch: no ONNX encoder (no exporter here)" in caplog.text
+    assert "documents will be encoded with torch: no ONNX encoder (no exporter here)" in caplog.text
+    reference = torch_vectors(real_embedder, QUESTIONS)
+    np.testing.assert_allclose(vector, reference[0], atol=1e-6)
+    np.testing.assert_allclose(documents, reference, atol=1e-6)
 
 
-def test_a_bad_query_encoder_setting_is_refused():
+def test_bad_encoder_settings_are_refused(monkeypatch):
     with pytest.raises(ValueError, match="QA_QUERY_ENCODER"):
         Settings(query_encoder="gpu")
     with pytest.raises(ValueError, match="query encoder"):
         SentenceTransformerEmbedder(query_encoder="gpu")
+    with pytest.raises(ValueError, match="QA_DOCUMENT_ENCODER must be one of onnx, torch"):
+        monkeypatch.setenv("QA_DOCUMENT_ENCODER", "onnx-int8")
+        Settings.from_env()
+    with pytest.raises(ValueError, match="document encoder"):
+        SentenceTransformerEmbedder(document_encoder="gpu")
 
 
 def test_answering_never_imports_torch(tmp_path, real_embedder, export):
@@ -104,3 +140,30 @@ def test_qa_index_prepares_the_question_encoder_for_the_server(tmp_path):
     exported = list((cache / "onnx").glob(f"*/{META_FILE}"))
     assert len(exported) == 1
     assert (exported[0].parent / "model.onnx").stat().st_size > 1_000_000
+
+
+def test_building_never_imports_torch(tmp_path, export):
+    """With the export made (by `qa index` the first time), a build encodes its documents
+    without torch: a server's rebuild child starts in a fraction of the time."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / SEED_DOC).write_text(SEED_TEXT)
+    script = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from qa.embedding import SentenceTransformerEmbedder\n"
+        "from qa.indexer import refresh\n"
+        "from qa.stores.faiss_store import FaissStore\n"
+        f"report = refresh(Path({str(docs)!r}), FaissStore(Path({str(tmp_path / 'index')!r})),\n"
+        "                 SentenceTransformerEmbedder(), tag_entities=False)\n"
+        "mods = ('torch', 'sentence_transformers', 'transformers')\n"
+        "loaded = [m for m in mods if m in sys.modules]\n"
+        "print(json.dumps({'embedded': report.embedded, 'loaded': loaded}))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["embedded"] > 0 and result["loaded"] == []

@@ -24,8 +24,13 @@ QUESTIONS = [
 ]
 
 
+def torch_vectors(embedder, texts: list[str]) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The sentence-transformers model's own unit vectors of `texts` (torch)."""
+    return embedder.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+
+
 def test_float_export_gives_the_models_own_vectors(real_embedder, export):
-    reference = real_embedder.encode(QUESTIONS)
+    reference = torch_vectors(real_embedder, QUESTIONS)
     onnx = OnnxEncoder(export)
     one_by_one = np.stack([onnx.encode([q])[0] for q in QUESTIONS])
     batched = onnx.encode(QUESTIONS)  # padded together
@@ -35,8 +40,23 @@ def test_float_export_gives_the_models_own_vectors(real_embedder, export):
         np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
 
 
+def test_many_texts_are_encoded_in_length_order_and_returned_in_theirs(real_embedder, export):
+    texts = [QUESTIONS[n % len(QUESTIONS)] + " x" * n for n in range(11)]
+    reference = torch_vectors(real_embedder, texts)
+    onnx = OnnxEncoder(export, threads=2)
+    seen: list[list[str]] = []
+    encode = onnx.encode
+    onnx.encode = lambda batch: seen.append(batch) or encode(batch)  # type: ignore[method-assign]
+    got = onnx.encode_many(texts, batch_size=3)
+    np.testing.assert_allclose(got, reference, atol=1e-5)
+    assert [len(b) for b in seen] == [3, 3, 3, 2]
+    lengths = [len(t) for batch in seen for t in batch]
+    assert lengths == sorted(lengths)
+    assert onnx.encode_many([], batch_size=3).shape == (0, export.dim)
+
+
 def test_int8_export_is_close_but_not_identical(real_embedder, export):
-    reference = real_embedder.encode(QUESTIONS)
+    reference = torch_vectors(real_embedder, QUESTIONS)
     got = OnnxEncoder(export, int8=True).encode(QUESTIONS)
     cosines = (got * reference).sum(axis=1)
     assert cosines.min() > 0.95 and cosines.mean() > 0.98
