@@ -111,17 +111,26 @@ def test_answering_never_imports_torch(tmp_path, real_embedder, export):
         f"s = Settings(docs_dir=Path({str(docs)!r}), index_dir=Path({str(tmp_path / 'index')!r}))\n"
         "a = Assistant(s)\n"
         "r = a.ask('Who is the prime minister of New Zealand?')\n"
+        "result = {'cited': bool(r.citations)}\n"
+    )
+    assert torch_free_run(script) == {"cited": True, "loaded": []}
+
+
+def torch_free_run(script: str) -> dict:
+    """Run `script` (which sets a dict `result`) in a fresh interpreter; `result` plus
+    `loaded`: which of torch, sentence_transformers, transformers it imported."""
+    script += (
+        "import json, sys\n"
         "mods = ('torch', 'sentence_transformers', 'transformers')\n"
-        "loaded = [m for m in mods if m in sys.modules]\n"
-        "print(json.dumps({'cited': bool(r.citations), 'loaded': loaded}))\n"
+        "result['loaded'] = [m for m in mods if m in sys.modules]\n"
+        "print(json.dumps(result))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
     )
     assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result == {"cited": True, "loaded": []}
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def test_qa_index_prepares_the_question_encoder_for_the_server(tmp_path):
@@ -156,14 +165,7 @@ def test_building_never_imports_torch(tmp_path, export):
         "from qa.stores.faiss_store import FaissStore\n"
         f"report = refresh(Path({str(docs)!r}), FaissStore(Path({str(tmp_path / 'index')!r})),\n"
         "                 SentenceTransformerEmbedder(), tag_entities=False)\n"
-        "mods = ('torch', 'sentence_transformers', 'transformers')\n"
-        "loaded = [m for m in mods if m in sys.modules]\n"
-        "print(json.dumps({'embedded': report.embedded, 'loaded': loaded}))\n"
+        "result = {'embedded': report.embedded}\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
-    )
-    assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = torch_free_run(script)
     assert result["embedded"] > 0 and result["loaded"] == []
