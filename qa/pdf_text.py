@@ -16,7 +16,8 @@ from its text page, and the layout is rebuilt here from those boxes:
   section, a larger font, a short capitalized line set apart before a paragraph) and a list
   item (a bullet or a number) are blocks of their own, and headings are the `sections`;
 - inside a block lines are joined with a space; a hyphen at a line end is dropped when the
-  joined word is an English word (`wordfreq`), kept otherwise ("data-intensive");
+  joined word is an English word (`wordfreq`) or the part after it is none ("Post-greSQL"),
+  kept otherwise ("data-intensive");
 - a block that does not end a sentence continues across a column or page break;
 - the text is NFKC-normalized (ligatures "ﬁ" -> "fi").
 
@@ -615,17 +616,19 @@ def _join_lines(lines: list[str]) -> str:
 
 
 _WORD_END = re.compile(r"([A-Za-z]+)-$")
-_WORD_START = re.compile(r"^([a-z]+)")
+_WORD_START = re.compile(r"^([a-z][A-Za-z]*)")
 
 
 def _joins_word(before: str, after: str) -> bool:
-    """Whether `before` ends in a hyphenated word part that `after` completes ("man-" +
-    "agement"): the joined word is English and the hyphenated form is not one."""
+    """Whether `before` ends in a hyphenated word part that `after` completes: the joined word
+    is English ("man-" + "agement"), or the part after the break is no word on its own and
+    starts in lower case, so the hyphen split one name ("Post-" + "greSQL"). A compound of two
+    words that is not one word keeps its hyphen ("data-" + "intensive")."""
     head = _WORD_END.search(before)
     tail = _WORD_START.match(after)
     if not head or not tail:
         return False
-    return _is_word((head.group(1) + tail.group(1)).lower())
+    return _is_word((head.group(1) + tail.group(1)).lower()) or not _is_word(tail.group(1).lower())
 
 
 @lru_cache(maxsize=65536)

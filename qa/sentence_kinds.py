@@ -143,7 +143,9 @@ _MENU_WORDS = _set(
     """
 )
 
-_PRONOUNS = _set("it its he his him she her they their them this these those that such")
+# "We" / "Our" open the sentence of a paper that goes on with the topic the one before named
+# ("Chunk size is one of the key design parameters. We have chosen 64 MB, ...").
+_PRONOUNS = _set("it its he his him she her they their them this these those that such we our")
 _DEFINITE = re.compile(r"^The ([a-z][a-z'’-]*)(?: ([a-z][a-z'’-]*))? ([a-z][a-z'’-]*)")
 
 
@@ -247,7 +249,7 @@ def _title_case(words: list[str]) -> bool:
 @lru_cache(maxsize=CACHE)
 def refers_back(text: str) -> bool:
     """Whether the sentence's subject is in the sentence before: it starts with a pronoun
-    ("It", "They", "This", "Its", ...) or with "The" and one or two lower-case words followed
+    ("It", "They", "This", "Its", "We", ...) or with "The" and one or two lower-case words followed
     by a verb ("The company was founded ...", "The new bridge opened ...")."""
     words = words_of(text[:80])
     if not words:

@@ -85,6 +85,21 @@ def test_hyphenated_line_end_is_joined_when_the_word_is_a_word():
     assert "in-progress" in text  # a compound inside a line keeps its hyphen
 
 
+@pytest.mark.parametrize(
+    ("before", "after", "joined"),
+    [
+        ("takes an un-", "usually long time", True),  # the joined word is a word
+        ("benchmark using Post-", "greSQL and SPECweb99", True),  # "greSQL" is no word alone
+        ("for data-", "intensive applications", False),  # a compound of two words
+        ("a peer-to-", "peer overlay", False),
+        ("the Push-", "Lazy-Push tree", False),  # a capital after the break: a compound name
+        ("section 3-", "4 shows", False),  # not letters
+    ],
+)
+def test_a_line_end_hyphen_is_dropped_only_inside_one_word(before, after, joined):
+    assert pdf_text._joins_word(before, after) is joined
+
+
 def test_numbered_heading_is_its_own_block_and_a_section():
     result = pdf_text.extract(two_column_pdf(2))
     assert result.text.startswith("3.6 Backup Tasks\n\nOne of the common causes")
