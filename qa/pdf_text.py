@@ -4,9 +4,10 @@ In: a PDF's bytes. Out: a `PdfText` (the plain text, the start offset of each pa
 headings with their offsets, and a title). Built on pypdfium2 (PDFium): each glyph's box comes
 from its text page, and the layout is rebuilt here from those boxes:
 
-- glyphs become lines (a new line where the baseline moves or the pen jumps back); PDFium's
-  spaces are kept and a gap between glyphs wider than `WORD_GAP` of their height that PDFium
-  did not mark adds one ("chunksize" -> "chunk size");
+- glyphs become lines (a new line where the baseline moves or the pen jumps back); the file's
+  spaces are kept, a gap between glyphs wider than `WORD_GAP` of their height adds one
+  ("chunksize" -> "chunk size"), and a space the file did not hold (PDFium's or a gap's) is
+  dropped where it splits one common word that `wordfreq` knows ("pr otocol" -> "protocol");
 - lines at the top or bottom of a page that repeat on other pages (numbers masked) are running
   headers and footers and are dropped, as are lone page numbers there;
 - a two-column page is read band by band (a full-width line, such as a title or a wide figure,
@@ -33,7 +34,7 @@ import statistics
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 WORD_GAP = 0.2  # of the glyph height: a wider gap between glyphs is a space
@@ -55,6 +56,7 @@ _DIGITS = re.compile(r"\d+")
 _SPACING_ACCENTS = frozenset("\u00b4\u0060\u00a8\u02c6\u02dc\u00b8\u02da\u02c7\u02d8\u00af\u02d9")
 _FILE_NAME = re.compile(r"\.(dvi|pdf|ps|tex|docx?|rtf|odt|txt|html?|indd|qxd)$", re.I)
 _HYPHENS = "-\u00ad\u2010\u2011\ufffe"
+_SOFT_SPACE = "\u2063"  # while a line is built: a space PDFium or a glyph gap added, not the file
 _MARKS = " *\u2217\u2020\u2021\u00a7\u00b6"  # footnote marks after a title: * ∗ † ‡ § ¶
 
 
@@ -197,7 +199,7 @@ def _lines_of(textpage, chars: str) -> list[_Line]:  # type: ignore[no-untyped-d
     lines: list[_Line] = []
     parts: list[str] = []
     x0 = x1 = bottom = top = size = last_left = last_height = 0.0
-    spaced = accent = False
+    spaced = filed = accent = False
     for index, char in enumerate(chars):
         if char in _SPACING_ACCENTS:
             # TeX's accents sit over their letter, out of order, with PDFium's spaces around
@@ -205,7 +207,9 @@ def _lines_of(textpage, chars: str) -> list[_Line]:  # type: ignore[no-untyped-d
             spaced, accent = False, True
             continue
         if char.isspace() or not get_box(handle, index, pointer):
-            spaced = spaced or (char == " " and not accent)
+            if char == " " and not accent:
+                spaced = True
+                filed = filed or not raw.FPDFText_IsGenerated(handle, index)
             continue
         left, right, low, high = rect.left, rect.right, rect.bottom, rect.top
         glyph_height = high - low
@@ -220,7 +224,7 @@ def _lines_of(textpage, chars: str) -> list[_Line]:  # type: ignore[no-untyped-d
             and left - x1 < 3 * height
         ):
             if spaced or left - x1 > WORD_GAP * height:
-                parts.append(" ")
+                parts.append(" " if filed else _SOFT_SPACE)
             parts.append(char)
             if right > x1:
                 x1 = right
@@ -236,10 +240,38 @@ def _lines_of(textpage, chars: str) -> list[_Line]:  # type: ignore[no-untyped-d
             parts = [char]
             x0, x1, bottom, top = left, right, low, high
             size = glyph_height if char.isalpha() else 0.0
-        last_left, last_height, spaced, accent = left, glyph_height, False, False
+        last_left, last_height, spaced, filed, accent = left, glyph_height, False, False, False
     if parts:
         lines.append(_Line("".join(parts), x0, x1, bottom, top, size or top - bottom))
-    return [line for line in lines if line.text.strip()]
+    return [replace(line, text=_mend_spaces(line.text)) for line in lines if line.text.strip()]
+
+
+def _mend_spaces(text: str) -> str:
+    """`text` with each space the file did not hold (PDFium's or a glyph gap's, marked
+    `_SOFT_SPACE`) dropped where it splits one word ("pr otocol" -> "protocol", see
+    `_splits_word`) and made a plain space elsewhere."""
+    if _SOFT_SPACE not in text:
+        return text
+    pieces = text.split(_SOFT_SPACE)
+    out = pieces[0]
+    for piece in pieces[1:]:
+        head = _WORD_END_LETTERS.search(out)
+        tail = _WORD_START.match(piece)
+        joined = head and tail and _splits_word(head.group(1), tail.group(1))
+        out += piece if joined else " " + piece
+    return out
+
+
+def _splits_word(before: str, after: str) -> bool:
+    """Whether a space between the letters `before` and the lower-case `after` splits one
+    common word: joined they are one (Zipf frequency 3 or more: once in a million words) and
+    one part is rare on its own (under 2). TeX's PDFs hold no spaces at all, so this decides
+    between every two words there: "a n" and "the re" stay apart, "possi bility" joins."""
+    from wordfreq import zipf_frequency
+
+    if zipf_frequency((before + after).lower(), "en") < 3.0:
+        return False
+    return min(zipf_frequency(before.lower(), "en"), zipf_frequency(after.lower(), "en")) < 2.0
 
 
 def _has_images(page) -> bool:  # type: ignore[no-untyped-def]
@@ -616,6 +648,7 @@ def _join_lines(lines: list[str]) -> str:
 
 
 _WORD_END = re.compile(r"([A-Za-z]+)-$")
+_WORD_END_LETTERS = re.compile(r"([A-Za-z]+)$")
 _WORD_START = re.compile(r"^([a-z][A-Za-z]*)")
 
 

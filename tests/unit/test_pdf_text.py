@@ -100,6 +100,47 @@ def test_a_line_end_hyphen_is_dropped_only_inside_one_word(before, after, joined
     assert pdf_text._joins_word(before, after) is joined
 
 
+def gapped_pdf(gap: float) -> bytes:
+    """One line: "the pr" and "otocol works." drawn apart by `gap` points (no space in the
+    file), then "the pr otocol" with a space the file holds."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    out = io.BytesIO()
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
+    canvas.setFont("Helvetica", FONT)
+    canvas.drawString(LEFT[0], 700, "the pr")
+    after = LEFT[0] + stringWidth("the pr", "Helvetica", FONT) + gap
+    canvas.drawString(after, 700, "otocol works.")
+    canvas.drawString(LEFT[0], 680, "Then the pr otocol failed.")
+    canvas.showPage()
+    canvas.save()
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("gap", [0.5, 2.5, 4.0])
+def test_a_space_the_file_does_not_hold_is_dropped_inside_a_word(gap):
+    # PDFium adds a space from a 2.5 pt gap on, the glyph-gap rule from about 2.3 pt: both
+    # are dropped where they split a word; the file's own space is kept.
+    text = pdf_text.extract(gapped_pdf(gap)).text
+    assert "the protocol works." in text
+    assert "Then the pr otocol failed." in text
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "splits"),
+    [
+        ("pr", "otocol", True),
+        ("possi", "bility", True),
+        ("data", "base", False),  # two words: the space may be meant
+        ("the", "re", False),
+        ("xq", "zzv", False),  # joined, no word either
+    ],
+)
+def test_a_space_splits_a_word_only_when_a_part_is_no_word(before, after, splits):
+    assert pdf_text._splits_word(before, after) is splits
+
+
 def test_numbered_heading_is_its_own_block_and_a_section():
     result = pdf_text.extract(two_column_pdf(2))
     assert result.text.startswith("3.6 Backup Tasks\n\nOne of the common causes")
