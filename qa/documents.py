@@ -226,9 +226,12 @@ PLAIN_SUFFIXES = (".txt", ".md", ".markdown")  # decoded, not parsed: checked in
 
 
 def parse_check(suffix: str, data: bytes) -> str | None:
-    """Why `data` (a file with `suffix`) has no text to index once parsed, or None."""
+    """Why `data` (a file with `suffix`) has no text to index once parsed, or None. A scanned
+    PDF page counts as text when OCR can read it, without reading it here (seconds a page):
+    the build OCRs it, once."""
+    extract = _check_pdf if suffix == ".pdf" else _EXTRACTORS[suffix]
     try:
-        text = _EXTRACTORS[suffix](data).text
+        text = extract(data).text
     except ExtractionError as exc:
         return str(exc)
     except Exception as exc:  # noqa: BLE001 - third-party parsers raise anything on bad input
@@ -425,13 +428,16 @@ def _paragraphs(raw: str) -> list[str]:
 SCANNED_PDF = "scanned PDF: no text layer (install the ocr extra)"
 
 
-def _extract_pdf(data: bytes) -> Extracted:
+def _extract_pdf(data: bytes, ocr_later: bool = False) -> Extracted:
+    """The PDF's text; pages without a text layer OCRed when the `ocr` extra is installed
+    (with `ocr_later`: a placeholder line stands for each, for checks)."""
     from pypdfium2 import PdfiumError
 
     from qa import pdf_ocr, pdf_text
 
+    ocr = (_ocr_placeholder if ocr_later else pdf_ocr.ocr_page) if pdf_ocr.available() else None
     try:
-        result = pdf_text.extract(data, pdf_ocr.ocr_page if pdf_ocr.available() else None)
+        result = pdf_text.extract(data, ocr)
     except PdfiumError as exc:
         if "password" in str(exc).lower():
             raise ExtractionError("PDF is encrypted") from exc
@@ -439,6 +445,15 @@ def _extract_pdf(data: bytes) -> Extracted:
     if not result.text.strip() and result.scanned_pages:
         raise ExtractionError(SCANNED_PDF)
     return Extracted(result.text, result.title, result.pages, result.sections)
+
+
+def _check_pdf(data: bytes) -> Extracted:
+    """`_extract_pdf` without running OCR: what `parse_check` needs to know."""
+    return _extract_pdf(data, ocr_later=True)
+
+
+def _ocr_placeholder(page) -> str:  # type: ignore[no-untyped-def]
+    return "(a scanned page, read by OCR when indexed)"
 
 
 def _extract_docx(data: bytes) -> Extracted:

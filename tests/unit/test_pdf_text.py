@@ -241,6 +241,22 @@ def test_a_scanned_page_is_read_by_ocr_and_text_pages_are_kept(tmp_path: Path):
     assert document.text.index("reactor") >= document.pages[1]
 
 
+def test_an_upload_check_of_a_scan_does_not_run_ocr(monkeypatch):
+    """The check of an upload only asks whether OCR could read the scan; the build reads it."""
+
+    def refuse(page):  # type: ignore[no-untyped-def]
+        raise AssertionError("OCR ran during the check")
+
+    monkeypatch.setattr(pdf_ocr, "ocr_page", refuse)
+    monkeypatch.setattr(pdf_ocr, "available", lambda: True)
+    assert documents.parse_check(".pdf", scanned_pdf()) is None
+    monkeypatch.setattr(pdf_ocr, "available", lambda: False)
+    assert documents.parse_check(".pdf", scanned_pdf()) == (
+        "scanned PDF: no text layer (install the ocr extra)"
+    )
+    assert documents.parse_check(".pdf", two_column_pdf(1)) is None
+
+
 def test_larger_font_and_set_apart_lines_are_headings():
     from reportlab.pdfgen import canvas as pdfcanvas
 
