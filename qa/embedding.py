@@ -11,7 +11,7 @@ model, on first use), so neither answering nor building imports torch:
 
 - documents (`onnx`, the default): the float32 export on every core, texts sorted by length
   and batched: the model's own vectors (cosine 1.0000 to the torch model on the shared papers'
-  10,435 texts) 2.2x as fast as sentence-transformers' batching on this 2-core machine.
+  10,435 texts) about twice as fast as sentence-transformers' batching on this 2-core machine.
   `torch` encodes them with sentence-transformers instead.
 - questions (`onnx-int8`, the default): the int8 export, one question at a time on one thread:
   twice as fast as float32 and as fast after an idle spell, the same vectors on every x86 CPU,
