@@ -49,7 +49,7 @@ from qa.short_answer import (
     prepare,
     question_type,
 )
-from qa.stores.base import StoredSentence
+from qa.stores.base import StoredChunk, StoredSentence
 
 # The signals computed for every candidate sentence, in column order.
 FEATURES: tuple[str, ...] = (
@@ -326,7 +326,7 @@ def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Ca
                 row = row_of[key] = len(sentences)
                 sentences.append(sentence)
                 passage_of.append(index)
-                referent = _antecedent_mask(chunk.sentences, held, i) if i else 0
+                referent = _antecedent_mask(chunk, held, i) if i else 0
                 masks.append(held[i] | referent)
                 antecedents.append(chunk.sentences[i - 1].start if referent else -1)
                 prose.append(quotable(sentence.text))
@@ -370,16 +370,19 @@ def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Ca
     )
 
 
-def _antecedent_mask(sentences: list[StoredSentence], held: list[int], i: int) -> int:
-    """The question words (bits of `held`, one mask per sentence of a chunk) that sentence `i`
-    lacks and the sentence before it holds, when `i` refers back to it and both are prose;
+def _antecedent_mask(chunk: StoredChunk, held: list[int], i: int) -> int:
+    """The question words (bits of `held`, one mask per sentence of `chunk`) that sentence `i`
+    lacks and the sentence before it holds, when `i` refers back to it, both are prose and in
+    the same block (no blank line between: a list item does not refer to the one before);
     else 0 (`i` > 0). Cheapest test first: most sentences lack nothing their neighbour has."""
+    sentences = chunk.sentences
     missing = held[i - 1] & ~held[i]
     if not missing or not refers_back(sentences[i].text):
         return 0
     if not (quotable(sentences[i].text) and quotable(sentences[i - 1].text)):
         return 0
-    return missing
+    between = chunk.text[sentences[i - 1].end - chunk.start : sentences[i].start - chunk.start]
+    return 0 if "\n\n" in between else missing
 
 
 def _mask(words: frozenset[str], terms: list[str], bit_of: dict[str, int]) -> int:

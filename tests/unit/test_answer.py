@@ -468,8 +468,15 @@ def test_a_sentence_referring_back_is_quoted_with_its_antecedent() -> None:
         ["The Golden Gate Bridge is in San Francisco.", "Traffic first crossed in 1937."],
         ["Fog is common in the bay.", "It opened to traffic in 1937."],
         [f"# {BRIDGE}", "It opened to traffic in 1937."],
+        # `_lines_passage` puts each line in its own block, as list items are
+        ["The Golden Gate Bridge is in San Francisco.", "It opened to traffic in 1937."],
     ],
-    ids=["not-referring-back", "antecedent-adds-nothing", "antecedent-is-a-heading"],
+    ids=[
+        "not-referring-back",
+        "antecedent-adds-nothing",
+        "antecedent-is-a-heading",
+        "antecedent-in-another-block",
+    ],
 )
 def test_other_sentences_are_never_joined(lines: list[str]) -> None:
     question = "When did traffic first cross the Golden Gate Bridge?"
