@@ -24,6 +24,7 @@ of each phase, optionally on its PDFs repeated to N pages.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -477,13 +478,20 @@ def _search_each(index, queries) -> tuple[list[float], list[list[int]]]:  # type
 # ---- the whole run -------------------------------------------------------------------------
 
 
+def index_folder(work: Path, docs: Path) -> Path:
+    """Where the benchmark keeps the index of `docs`: one folder per docs folder, so that a run
+    on another corpus never finds this one's index (a refresh would refuse to empty it)."""
+    digest = hashlib.sha1(str(docs.resolve()).encode()).hexdigest()[:8]
+    return work / f"index-{docs.name}-{digest}"
+
+
 def run_bench(config: BenchConfig) -> dict:
     """Run the selected parts in order and return the result object (see the module doc).
 
     A part that fails is recorded as `errors[part]` and the others still run; the result so far
     is saved to `<work>/bench-partial.json` after every part, since a full run takes long."""
     result: dict = {"machine": machine(), "corpus": {"docs": str(config.docs)}, "errors": {}}
-    index = config.work / "index"
+    index = index_folder(config.work, config.docs)
     embedder = config.embedder
     if embedder is None and config.parts & {"build", "answer", "http", "milvus"}:
         from qa.config import Settings

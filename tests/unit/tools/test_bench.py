@@ -21,7 +21,7 @@ from qa.embedding import DEFAULT_MODEL
 from qa.indexer import refresh
 from qa.pipeline import Assistant
 from qa.stores.faiss_store import FaissStore
-from qa.tools.bench import _parts, run_bench, squad_corpus, table
+from qa.tools.bench import _parts, index_folder, run_bench, squad_corpus, table
 from qa.tools.bench_base import BenchConfig, RunResult, Server, free_port, percentile
 from tests.support import milvus_fixture
 from tests.support.fakes import SEED_DOC, SEEDS, FakeEmbedder
@@ -345,3 +345,13 @@ def test_the_safety_parts_report_and_judge_their_figures() -> None:
     lines = safety_lines(result)
     assert lines[0].startswith("chunking one-line text: 1.0 MB in 1.6 s, 20.0 MB in 20.3 s")
     assert "368 MB after rebuild 10" in lines[1] and "torch in the server: False" in lines[1]
+
+
+def test_each_docs_folder_has_its_own_benchmark_index(tmp_path: Path):
+    """A run on the seeds after one on SQuAD must not refresh SQuAD's index from the seeds
+    (the refresh would refuse to remove every document, and the part would fail)."""
+    work = tmp_path / "bench"
+    seeds, squad = index_folder(work, Path("seeds")), index_folder(work, tmp_path / "squad")
+    assert seeds != squad and seeds.parent == squad.parent == work
+    assert index_folder(work, Path("seeds")) == seeds
+    assert index_folder(work, tmp_path / "other" / "seeds") != seeds
