@@ -20,6 +20,7 @@ from its text page, and the layout is rebuilt here from those boxes:
   joined word is an English word (`wordfreq`) or the part after it is none ("Post-greSQL"),
   kept otherwise ("data-intensive");
 - a block that does not end a sentence continues across a column or page break;
+- a spacing accent TeX draws over a letter is put on it ("Leit ˜ ao" -> "Leitão");
 - the text is NFKC-normalized (ligatures "ﬁ" -> "fi").
 
 Blocks are separated by a blank line, which is where `qa.chunking` cuts blocks. A page
@@ -53,7 +54,11 @@ _BULLET = re.compile(r"^([•◦▪▫‣⁃∙·●○■□►▸➢✓✔\-�
 _SENTENCE_END = re.compile(r"[.!?:][\"'”’)\]]*$")
 _PAGE_NUMBER = re.compile(r"^(page\s+)?(\d{1,4}|[ivxlc]{1,6})(\s*(of|/)\s*\d{1,4})?$", re.I)
 _DIGITS = re.compile(r"\d+")
-_SPACING_ACCENTS = frozenset("\u00b4\u0060\u00a8\u02c6\u02dc\u00b8\u02da\u02c7\u02d8\u00af\u02d9")
+# Spacing accents (as TeX's fonts draw them) and the combining marks that put them on a letter.
+_COMBINING = dict(zip("\u00b4\u0060\u00a8\u02c6\u02dc\u00b8\u02da\u02c7\u02d8\u00af\u02d9",
+                      "\u0301\u0300\u0308\u0302\u0303\u0327\u030a\u030c\u0306\u0304\u0307",
+                      strict=True))  # fmt: skip
+_SPACING_ACCENTS = frozenset(_COMBINING)
 _FILE_NAME = re.compile(r"\.(dvi|pdf|ps|tex|docx?|rtf|odt|txt|html?|indd|qxd)$", re.I)
 _HYPHENS = "-\u00ad\u2010\u2011\ufffe"
 _SOFT_SPACE = "\u2063"  # while a line is built: a space PDFium or a glyph gap added, not the file
@@ -198,13 +203,21 @@ def _lines_of(textpage, chars: str) -> list[_Line]:  # type: ignore[no-untyped-d
     handle = textpage.raw
     lines: list[_Line] = []
     parts: list[str] = []
-    x0 = x1 = bottom = top = size = last_left = last_height = 0.0
+    x0 = x1 = bottom = top = size = last_left = last_right = last_height = 0.0
     spaced = filed = accent = False
+    pending: tuple[str, float] | None = None  # an accent waiting for its letter, and its middle
     for index, char in enumerate(chars):
         if char in _SPACING_ACCENTS:
             # TeX's accents sit over their letter, out of order, with PDFium's spaces around
-            # them ("Leit ˜ ao"): dropped, and the glyph gaps decide the spacing there.
+            # them ("Leit ˜ ao"): put on the letter whose box holds the accent's middle (the
+            # one before, else the next), and the glyph gaps decide the spacing there.
             spaced, accent = False, True
+            if get_box(handle, index, pointer):
+                over = (rect.left + rect.right) / 2
+                if parts and last_left <= over <= last_right and parts[-1].isalpha():
+                    parts[-1] = _accented(parts[-1], _COMBINING[char])
+                else:
+                    pending = (_COMBINING[char], over)
             continue
         if char.isspace() or not get_box(handle, index, pointer):
             if char == " " and not accent:
@@ -217,6 +230,10 @@ def _lines_of(textpage, chars: str) -> list[_Line]:  # type: ignore[no-untyped-d
             continue
         height = glyph_height if not parts or glyph_height < last_height else last_height
         middle = (low + high) / 2
+        if pending is not None:
+            if char.isalpha() and left <= pending[1] <= right:
+                char = _accented(char, pending[0])
+            pending = None
         if (
             parts
             and bottom - 0.2 * height < middle < top + 0.2 * height
@@ -240,10 +257,20 @@ def _lines_of(textpage, chars: str) -> list[_Line]:  # type: ignore[no-untyped-d
             parts = [char]
             x0, x1, bottom, top = left, right, low, high
             size = glyph_height if char.isalpha() else 0.0
-        last_left, last_height, spaced, filed, accent = left, glyph_height, False, False, False
+        last_left, last_right, last_height = left, right, glyph_height
+        spaced = filed = accent = False
     if parts:
         lines.append(_Line("".join(parts), x0, x1, bottom, top, size or top - bottom))
     return [replace(line, text=_mend_spaces(line.text)) for line in lines if line.text.strip()]
+
+
+def _accented(letter: str, mark: str) -> str:
+    """`letter` with the combining `mark`, composed; TeX puts accents on a dotless i or j
+    ("\\'{\\i}"), which are the dotted letters once accented."""
+    return unicodedata.normalize("NFC", _UNDOTTED.get(letter, letter) + mark)
+
+
+_UNDOTTED = {"\u0131": "i", "\u0237": "j"}
 
 
 def _mend_spaces(text: str) -> str:

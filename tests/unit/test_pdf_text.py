@@ -141,6 +141,40 @@ def test_a_space_splits_a_word_only_when_a_part_is_no_word(before, after, splits
     assert pdf_text._splits_word(before, after) is splits
 
 
+def accents_pdf() -> bytes:
+    """ "João Leitão wrote to Gödel." drawn as TeX draws accents: a spacing accent glyph over
+    its letter, drawn before the letter (ã in João) or after it (ã in Leitão, ö)."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    def width(text: str) -> float:
+        return stringWidth(text, "Times-Roman", FONT)
+
+    out = io.BytesIO()
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
+    canvas.setFont("Times-Roman", FONT)
+    x, y = float(LEFT[0]), 700.0
+    for before, letter, accent, accent_first in [
+        ("Jo", "a", "\u02dc", True), ("o Leit", "a", "\u02dc", False),
+        ("o wrote to G", "o", "\u00a8", False),
+    ]:  # fmt: skip
+        canvas.drawString(x, y, before)
+        x += width(before)
+        over = x + (width(letter) - width(accent)) / 2
+        for text, at in [(accent, over), (letter, x)][:: 1 if accent_first else -1]:
+            canvas.drawString(at, y, text)
+        x += width(letter)
+    canvas.drawString(x, y, "del.")
+    canvas.showPage()
+    canvas.save()
+    return out.getvalue()
+
+
+def test_tex_accents_are_put_on_their_letters():
+    assert pdf_text.extract(accents_pdf()).text == "João Leitão wrote to Gödel."
+    assert pdf_text._accented("\u0131", "\u0301") == "í"  # TeX's \'{\i}: a dotless i
+
+
 def test_numbered_heading_is_its_own_block_and_a_section():
     result = pdf_text.extract(two_column_pdf(2))
     assert result.text.startswith("3.6 Backup Tasks\n\nOne of the common causes")
