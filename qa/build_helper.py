@@ -6,14 +6,14 @@ in its word pieces) and whether to tag. Out: each document's sentences and chunk
 sentences `short_answer.stored_at_build` picks (`short_answer.extract_entities`).
 
 A fresh build is single-threaded until its encode starts: it chunks the documents (mostly pysbd) and
-imports the embedding model (torch, sentence-transformers), one after the other, seconds each, while
-the second core sits idle. `BuildHelper` starts `python -m qa.build_helper` at once; it chunks while
-the build imports the model (so the encode starts earlier), sends the chunks back, then loads spaCy
-and tags, partly beside the encode. A thread would not do: chunking, importing and tagging all need
-the GIL (no gain measured), and beside the encode (torch keeps both cores busy) tagging slowed the
-build (docs/performance.md). A plain subprocess rather than `multiprocessing`: spawning re-runs the
-caller's main script, which a library must not do, and forking a process that may run torch's
-threads is not safe.
+loads the embedding model (seconds with torch; under one with the ONNX export, the default), one
+after the other, while the second core sits idle. `BuildHelper` starts `python -m qa.build_helper`
+at once; it chunks while the build loads the model (so the encode starts earlier), sends the
+chunks back, then loads spaCy and tags, partly beside the encode. A thread would not do:
+chunking, importing and tagging all need the GIL (no gain measured), and beside the encode
+(which keeps both cores busy) tagging slowed the build (docs/performance.md). A plain subprocess
+rather than `multiprocessing`: spawning re-runs the caller's main script, which a library must
+not do, and forking a process that may run torch's threads is not safe.
 
 The two processes talk by pickles on the helper's stdin and stdout (the same code on both ends):
 one request, then two replies (the chunks; the entities or None).
@@ -21,6 +21,7 @@ one request, then two replies (the chunks; the entities or None).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import pickle
 import subprocess
@@ -38,6 +39,7 @@ from qa.short_answer import Entity, _ner, extract_entities, stored_at_build
 log = logging.getLogger(__name__)
 
 Pieces = list[tuple[list[Span], list[ChunkSpan]]]
+STOP_SECONDS = 5.0  # how long leaving waits for the request's writer once the helper is gone
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class BuildHelper:
             env=child_env(),
         )
         self._errors: list[bytes] = []
+        self._writer: threading.Thread | None = None
         drain = threading.Thread(target=self._drain, name="qa-build-helper", daemon=True)
         drain.start()  # stderr read as it comes, so the helper never blocks on a full pipe
 
@@ -76,9 +79,13 @@ class BuildHelper:
         if self._process.poll() is None:
             self._process.kill()
         self._process.wait()
+        if self._writer is not None:
+            self._writer.join(timeout=STOP_SECONDS)  # it fails fast: the helper is gone
         for stream in (self._process.stdin, self._process.stdout):
             if stream is not None:
-                stream.close()
+                # A request left unsent to a helper that died: nothing to do.
+                with contextlib.suppress(OSError):
+                    stream.close()
 
     def send(
         self,
@@ -97,10 +104,11 @@ class BuildHelper:
             try:
                 self._process.stdin.write(payload)  # type: ignore[union-attr]
                 self._process.stdin.close()  # type: ignore[union-attr]
-            except OSError:
-                pass  # the helper died; reading its reply says so
+            except (OSError, ValueError):
+                pass  # the helper died (or was stopped); reading its reply says so
 
-        threading.Thread(target=write, name="qa-build-helper-send", daemon=True).start()
+        self._writer = threading.Thread(target=write, name="qa-build-helper-send", daemon=True)
+        self._writer.start()
 
     def pieces(self) -> Pieces | None:
         """Each document's (sentences, chunks), waited for; None if the helper failed."""

@@ -43,3 +43,18 @@ def test_a_helper_that_dies_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     with BuildHelper() as helper:
         helper.send(TEXTS, ChunkingOptions(), tmp_path / "tokenizer.json", tag=False)
         assert helper.pieces() is None
+
+
+@pytest.mark.parametrize("size", [10, 100_000])  # in the writer's buffer; past the pipe's
+def test_leaving_after_the_helper_died_never_raises(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, size: int
+) -> None:
+    """The request may still sit in the pipe's buffer, or be on its way, when the block is
+    left; closing the pipe to a dead helper must not fail the build (it did once in CI:
+    BrokenPipeError from the close)."""
+    monkeypatch.setattr(BuildHelper, "command", ("python3", "-c", "import sys; sys.exit(3)"))
+    texts = ["word " * size]
+    for _ in range(10):
+        with BuildHelper() as helper:
+            helper.send(texts, ChunkingOptions(), tmp_path / "tokenizer.json", tag=True)
+            assert helper.entities() is None
