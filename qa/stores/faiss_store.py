@@ -203,10 +203,10 @@ class FaissStore:
         number = self._next_generation_number()
         final = self.path / f"gen-{number:06d}"
         tmp = self.path / f"{final.name}.tmp-{os.getpid()}"
-        tmp.mkdir()
-        try:
+        try:  # the mkdir too: a SIGTERM just after it must not leave the folder behind
+            tmp.mkdir()
             _write_generation(tmp, model, dim, parts)
-        except BaseException:  # includes Ctrl-C and SIGTERM (SystemExit): leave nothing behind
+        except BaseException:  # includes Ctrl-C and SIGTERM (`qa.cli`): leave nothing behind
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         os.rename(tmp, final)
@@ -391,11 +391,15 @@ def _fsync_dir(path: Path) -> None:
 
 def _atomic_write(path: Path, content: str) -> None:
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as out:
-        out.write(content)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as out:
+            out.write(content)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # interrupted: the old file stands, and no temporary one beside it
+        tmp.unlink(missing_ok=True)
+        raise
     _fsync_dir(path.parent)
 
 
