@@ -129,8 +129,8 @@ class SentenceTransformerEmbedder:
         self.document_encoder = document_encoder
         self._path = resolve_model_path(name)
         self._onnx_lock = threading.Lock()
-        self._onnx: Any = None  # the question OnnxEncoder once loaded; False when unavailable
-        self._documents_onnx: Any = None  # the same for documents
+        # "questions" and "documents": the OnnxEncoder once loaded; False when unavailable.
+        self._encoders: dict[str, Any] = {}
 
     def __reduce__(self) -> tuple[type, tuple[str, int, str, str]]:
         """Pickled as its settings: a build in a child process (`qa.build_process`) loads its
@@ -156,7 +156,7 @@ class SentenceTransformerEmbedder:
 
     @cached_property
     def dim(self) -> int:
-        onnx = self._documents_onnx or self._onnx
+        onnx = self._encoders.get("documents") or self._encoders.get("questions")
         if onnx:  # the export knows it: no need to load torch for this
             return int(onnx.export.dim)
         if self.document_encoder != "torch" or self.query_encoder != "torch":
@@ -196,7 +196,8 @@ class SentenceTransformerEmbedder:
     def loaded(self) -> bool:
         """Whether the document encoder is loaded (a build that must still load it has work
         to hide behind the load: seconds for torch, a fraction of one for ONNX)."""
-        return bool(self._documents_onnx) or "model" in self.__dict__  # cached_property's
+        # cached_property keeps the torch model in __dict__
+        return bool(self._encoders.get("documents")) or "model" in self.__dict__
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         """Encode `texts` in batches into an (n, dim) float32 array of unit vectors."""
@@ -242,41 +243,35 @@ class SentenceTransformerEmbedder:
     def _onnx_encoder(self):  # type: ignore[no-untyped-def]
         """The ONNX question encoder (exported on first use), or None: `torch` configured, or
         onnxruntime or the export unavailable (then questions use torch; logged once)."""
-        if self._onnx is None:
-            with self._onnx_lock:
-                if self._onnx is None:
-                    self._onnx = self._load_onnx()
-        return self._onnx or None
-
-    def _load_onnx(self):  # type: ignore[no-untyped-def]
-        if self.query_encoder == "torch":
-            return False
-        try:
-            from qa.onnx_encoder import load_encoder
-
-            return load_encoder(Path(self._path), int8=self.query_encoder == "onnx-int8")
-        except Exception as exc:  # noqa: BLE001 - any failure means "use torch", said once
-            log.warning("questions will be encoded with torch: no ONNX encoder (%s)", exc)
-            return False
+        return self._encoder("questions") or None
 
     def _document_encoder(self):  # type: ignore[no-untyped-def]
         """The float32 ONNX encoder on every core for documents (exported on first use), or
         False: `torch` configured, or no export (then documents use torch; logged once)."""
-        if self._documents_onnx is None:
-            with self._onnx_lock:
-                if self._documents_onnx is None:
-                    self._documents_onnx = self._load_documents_onnx()
-        return self._documents_onnx
+        return self._encoder("documents")
 
-    def _load_documents_onnx(self):  # type: ignore[no-untyped-def]
-        if self.document_encoder == "torch":
+    def _encoder(self, use: str):  # type: ignore[no-untyped-def]
+        """The OnnxEncoder for `use` ("questions" or "documents"), loaded once, or False."""
+        if use not in self._encoders:
+            with self._onnx_lock:
+                if use not in self._encoders:
+                    self._encoders[use] = self._load_encoder(use)
+        return self._encoders[use]
+
+    def _load_encoder(self, use: str):  # type: ignore[no-untyped-def]
+        """Questions: the int8 or float32 export on one thread; documents: the float32 export
+        on every core. False when `torch` is configured for `use` or the export fails."""
+        setting = self.query_encoder if use == "questions" else self.document_encoder
+        if setting == "torch":
             return False
         try:
             from qa.onnx_encoder import available_cores, load_encoder
 
+            if use == "questions":
+                return load_encoder(Path(self._path), int8=setting == "onnx-int8")
             return load_encoder(Path(self._path), threads=available_cores())
         except Exception as exc:  # noqa: BLE001 - any failure means "use torch", said once
-            log.warning("documents will be encoded with torch: no ONNX encoder (%s)", exc)
+            log.warning("%s will be encoded with torch: no ONNX encoder (%s)", use, exc)
             return False
 
     def _encode_few(self, texts: list[str]) -> np.ndarray:

@@ -55,7 +55,7 @@ def test_documents_are_encoded_by_the_float_export_with_the_models_own_vectors(
     assert Settings().document_encoder == "onnx"
     texts = QUESTIONS + [SEED_TEXT[:2000], SEED_TEXT[2000:2100]]
     got = real_embedder.encode(texts)
-    assert real_embedder.loaded and real_embedder._documents_onnx.threads >= 1
+    assert real_embedder.loaded and real_embedder._encoders["documents"].threads >= 1
     np.testing.assert_allclose(got, torch_vectors(real_embedder, texts), atol=1e-5)
     assert real_embedder.dim == export.dim == got.shape[1]
 
@@ -64,7 +64,7 @@ def test_documents_can_be_encoded_by_torch(real_embedder):
     embedder = SentenceTransformerEmbedder(document_encoder="torch")
     embedder.model = real_embedder.model  # share the loaded model (cached_property slot)
     got = embedder.encode(QUESTIONS)
-    assert embedder._documents_onnx is False  # configured off: no session loaded
+    assert embedder._encoders["documents"] is False  # configured off: no session loaded
     np.testing.assert_allclose(got, torch_vectors(real_embedder, QUESTIONS), atol=1e-6)
 
 
