@@ -294,11 +294,9 @@ def _splits_word(before: str, after: str) -> bool:
     common word: joined they are one (Zipf frequency 3 or more: once in a million words) and
     one part is rare on its own (under 2). TeX's PDFs hold no spaces at all, so this decides
     between every two words there: "a n" and "the re" stay apart, "possi bility" joins."""
-    from wordfreq import zipf_frequency
-
-    if zipf_frequency((before + after).lower(), "en") < 3.0:
+    if _zipf((before + after).lower()) < 3.0:
         return False
-    return min(zipf_frequency(before.lower(), "en"), zipf_frequency(after.lower(), "en")) < 2.0
+    return min(_zipf(before.lower()), _zipf(after.lower())) < 2.0
 
 
 def _has_images(page) -> bool:  # type: ignore[no-untyped-def]
@@ -691,8 +689,14 @@ def _joins_word(before: str, after: str) -> bool:
     return _is_word((head.group(1) + tail.group(1)).lower()) or not _is_word(tail.group(1).lower())
 
 
-@lru_cache(maxsize=65536)
 def _is_word(word: str) -> bool:
+    return _zipf(word) > 1.0
+
+
+@lru_cache(maxsize=65536)
+def _zipf(word: str) -> float:
+    """How common the English `word` is (`wordfreq`'s Zipf scale: 0 unknown, 3 once in a
+    million words), remembered: the same words come back on every line."""
     from wordfreq import zipf_frequency
 
-    return zipf_frequency(word, "en") > 1.0
+    return float(zipf_frequency(word, "en"))
