@@ -325,6 +325,14 @@ class Service:
             log.warning("stopping during an index build; the previous index stays in use")
             self.assistant.stop_build()
 
+    def _ended_by_stop(self, exc: Exception) -> bool:
+        """Whether `exc` ended a build because `stop` killed it (the server is going away):
+        then it is said in one line, not as a failure with a traceback."""
+        if not self._stop.is_set():
+            return False
+        log.info("index build ended by the shutdown: %s", exc)
+        return True
+
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
         self._threads.append(thread)
@@ -350,6 +358,8 @@ class Service:
                 return
             log.warning("cannot refresh the index (%s); answering from the stored index", exc)
         except Exception as exc:  # noqa: BLE001 - keep serving; /health and 503s say why
+            if self._ended_by_stop(exc):
+                return
             self.error = f"index build failed: {exc}"
             log.exception("index build failed")
             return
@@ -415,8 +425,9 @@ class Service:
                     log.warning("change skipped, the index is unchanged: %s", exc)
                 except PRODUCT_ERRORS as exc:
                     log.warning("rebuild after change failed: %s", exc)
-                except Exception:  # noqa: BLE001 - keep watching; the next change retries
-                    log.exception("rebuild after change failed")
+                except Exception as exc:  # noqa: BLE001 - keep watching; the next change retries
+                    if not self._ended_by_stop(exc):
+                        log.exception("rebuild after change failed")
         except FileNotFoundError as exc:
             log.warning("cannot watch %s: %s", docs, exc)
 
