@@ -9,13 +9,15 @@ from its text page, and the layout is rebuilt here from those boxes:
   ("chunksize" -> "chunk size"), and a space the file did not hold (PDFium's or a gap's) is
   dropped where it splits one common word that `wordfreq` knows ("pr otocol" -> "protocol");
 - lines at the top or bottom of a page that repeat on other pages (numbers masked) are running
-  headers and footers and are dropped, as are lone page numbers there;
+  headers and footers and are dropped, as are lone page numbers there (a page's topmost or
+  bottom-most line needs to repeat as an edge of one other page only: a chapter's running head);
 - a two-column page is read band by band (a full-width line, such as a title or a wide figure,
   separates bands): the left column's lines, then the right column's;
 - lines become blocks: a paragraph ends where the step to the next line is wider than the
   column's leading, a line is indented, or a short line ends a sentence; a heading (a numbered
   section, a larger font, a short capitalized line set apart before a paragraph) and a list
-  item (a bullet or a number) are blocks of their own, and headings are the `sections`;
+  item (a bullet or a number) are blocks of their own, and headings are the `sections`; so is
+  each line of a table of contents (a dot leader and a page number), never run together;
 - inside a block lines are joined with a space; a hyphen at a line end is dropped when the
   joined word is an English word (`wordfreq`) or the part after it is none ("Post-greSQL"),
   kept otherwise ("data-intensive");
@@ -52,6 +54,8 @@ COLUMN_SHARE = 0.25  # each column holds at least this share of a two-column pag
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(\.\d{1,2})*\.?|[IVX]{1,5}\.|[A-Z]\.(\d{1,2}\.?)?)\s+\S")
 _BULLET = re.compile(r"^([•◦▪▫‣⁃∙·●○■□►▸➢✓✔\-–—*]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s")
 _SENTENCE_END = re.compile(r"[.!?:][\"'”’)\]]*$")
+# A table of contents' line: a dot leader, then a page number ("3.1 Arrays . . . . . 14").
+_CONTENTS_LINE = re.compile(r"(?:\.\s?){4,}\s*(\d{1,4}|[ivxlc]{1,6})$|…{2,}\s*\d{1,4}$", re.I)
 _PAGE_NUMBER = re.compile(r"^(page\s+)?(\d{1,4}|[ivxlc]{1,6})(\s*(of|/)\s*\d{1,4})?$", re.I)
 _DIGITS = re.compile(r"\d+")
 # Spacing accents (as TeX's fonts draw them) and the combining marks that put them on a letter.
@@ -328,12 +332,23 @@ def _in_margin(line: _Line, height: float) -> bool:
 
 
 def _running_lines(pages: list[list[_Line]], sizes: list[tuple[float, float]]) -> set[str]:
-    """Keys of margin lines that repeat on at least a third of the pages (and on two)."""
+    """Keys of margin lines that repeat on at least a third of the pages (and on two), and of
+    a page's topmost or bottom-most margin line that is that page's edge on another page too
+    (a book's running head names its chapter: "Chapter 1: Introduction" on that chapter's
+    pages only)."""
     seen: Counter[str] = Counter()
+    edges: Counter[str] = Counter()
     for lines, (_, height) in zip(pages, sizes, strict=True):
-        seen.update({_furniture_key(line.text) for line in lines if _in_margin(line, height)})
+        margin = [line for line in lines if _in_margin(line, height)]
+        seen.update({_furniture_key(line.text) for line in margin})
+        if margin:
+            outermost = (max(lines, key=lambda line: line.top),
+                         min(lines, key=lambda line: line.bottom))  # fmt: skip
+            edges.update({_furniture_key(line.text) for line in outermost if line in margin})
     needed = max(2, len(pages) // 3)
-    return {key for key, count in seen.items() if count >= needed}
+    return {key for key, count in seen.items() if count >= needed} | {
+        key for key, count in edges.items() if count >= 2
+    }
 
 
 def _is_furniture(line: _Line, height: float, running: set[str]) -> bool:
@@ -463,7 +478,7 @@ def _new_block(
     kind: str, current: str, line: _Line, previous: _Line, left: float, right: float, pitch: float
 ) -> bool:
     """Whether `line` (of `kind`) starts a block after `previous`, in a block of `current`."""
-    if kind == "item":
+    if kind in ("item", "contents") or current == "contents":
         return True
     if kind == "heading":  # a heading set on two lines of one size stays one heading
         return (
@@ -476,6 +491,8 @@ def _new_block(
 
 def _line_kind(line: _Line, body: float) -> str:
     text = line.text.strip()
+    if _CONTENTS_LINE.search(text):
+        return "contents"
     words = len(text.split())
     bullet = _BULLET.match(text)
     if bullet and not bullet.group(1)[:1].isdigit():

@@ -13,7 +13,8 @@ cached per text:
   or that is short (at most 12 words) and has no verb and no number (a terse line with a
   number, "Office hours 9am to 5pm", states a fact);
 - fragment: a list item or a "Label: value" line without a verb (a list item that ends like
-  a sentence and has more than four words is not), a table row, a line without letters,
+  a sentence and has more than four words is not), a table row, a line with a dot leader
+  (a table of contents: "Ranges . . . . 37"), a line without letters,
   three words or fewer without a verb;
 - reference: a strong bibliography marker (a leading "^" footnote mark, ISBN, ISSN, doi,
   "Retrieved <date>", "Archived from the original", PMID, arXiv), or two weak ones (a URL,
@@ -50,6 +51,8 @@ _DIGIT = re.compile(r"\d")
 _FOOTNOTE_MARKS = re.compile(r"\[[^\]]{1,20}\]")
 _MARKDOWN_HEADING = re.compile(r"^#{1,6}(\s|$)")
 _TABLE_ROW = re.compile(r"^\|")
+# A dot leader, as a table of contents or an index draws one ("Ranges . . . . . 37").
+_DOT_LEADER = re.compile(r"(?:\.\s?){4,}|…{2,}")
 _QUOTE_MARK = re.compile(r"^(>\s?)+")
 _LIST_MARK = re.compile(r"^([-*+•·–—]|\d{1,3}[.)]|[a-z][.)])\s+")
 _LABEL = re.compile(r"^[A-Z][\w ]{0,25}:\s")
@@ -173,7 +176,7 @@ def kind(text: str) -> SentenceKind:
     body = _QUOTE_MARK.sub("", text.strip())
     if _MARKDOWN_HEADING.match(body):
         return "heading"
-    if _TABLE_ROW.match(body) or not _LETTER.search(body):
+    if _TABLE_ROW.match(body) or _DOT_LEADER.search(body) or not _LETTER.search(body):
         return "fragment"
     item = _LIST_MARK.match(body)
     rest = body[item.end() :] if item else body

@@ -349,3 +349,49 @@ def test_figure_labels_are_lines_of_their_own_not_a_paragraph():
     canvas.save()
     text = pdf_text.extract(out.getvalue()).text
     assert text == "\n\n".join([*labels, "Figure 1: GFS Architecture"])
+
+
+def book_pdf(chapters: int = 4, pages_each: int = 3) -> bytes:  # at most 4 chapters
+    """A book: a contents page with dot leaders, then chapters of `pages_each` pages, each page
+    under its chapter's running head (so a head repeats on a few of the many pages) with a
+    page number, and a body paragraph at the top margin's edge."""
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    names = ["Introduction", "Simple manipulations", "Reading data", "Graphical procedures"]
+    out = io.BytesIO()
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
+    contents = [f"{n} Chapter title number {n} " + ". " * 30 + f"{2 + (n - 1) * pages_each}"
+                for n in range(1, chapters + 1)]  # fmt: skip
+    _draw_lines(canvas, LEFT[0], PAGE_H - 100, ["Table of Contents", "", *contents])
+    canvas.showPage()
+    page = 2
+    for chapter in range(1, chapters + 1):
+        for part in range(pages_each):
+            canvas.setFont("Helvetica", 8)
+            canvas.drawString(LEFT[0], PAGE_H - 50, f"Chapter {chapter}: {names[chapter - 1]}")
+            canvas.drawString(PAGE_W - 100, PAGE_H - 50, f"{page}")
+            _draw_lines(canvas, LEFT[0], PAGE_H - 100, [
+                f"The body of chapter {chapter} goes on with part {part} of its text,",
+                "and this sentence ends on its second line.",
+            ])  # fmt: skip
+            canvas.showPage()
+            page += 1
+    canvas.save()
+    return out.getvalue()
+
+
+def test_a_chapter_running_head_on_a_few_pages_is_dropped():
+    text = pdf_text.extract(book_pdf()).text
+    assert "Chapter 2: Simple" not in text and "Reading data" not in text
+    assert text.count("and this sentence ends on its second line.") == 12
+    assert "The body of chapter 2 goes on with part 1 of its text, and this sentence" in text
+
+
+def test_contents_lines_are_blocks_of_their_own_and_never_quoted():
+    from qa.sentence_kinds import quotable
+
+    text = pdf_text.extract(book_pdf()).text
+    lines = [block for block in text.split("\n\n") if "Chapter title number" in block]
+    assert len(lines) == 4 and all(line.endswith(tuple("0123456789")) for line in lines)
+    assert all("\n" not in line and line.count("Chapter title number") == 1 for line in lines)
+    assert not any(quotable(line) for line in lines)
