@@ -27,6 +27,11 @@ from qa.file_budget import FileBudget
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+# The revision of each format's text reader. Raise it when the text read from the same file
+# changes: an index re-reads that format's documents on its next refresh (`qa.indexer`). A
+# format not named here is at revision 1, as is every format of an index that records none.
+# .pdf 2: columns, running heads, hyphens, stray spaces, accents, contents lines (0.3.0).
+READER_REVISIONS: dict[str, int] = {".pdf": 2}
 
 MB = 1024 * 1024  # one unit everywhere: QA_MAX_FILE_MB, messages and the library page
 
@@ -492,6 +497,16 @@ def _docx_rows(table) -> list[str]:  # type: ignore[no-untyped-def]
         if cells:
             rows.append("; ".join(cells))
     return rows
+
+
+def reader_revision(suffix: str) -> int:
+    """The revision of the text reader of files ending in `suffix` (see `READER_REVISIONS`)."""
+    return READER_REVISIONS.get(suffix.lower(), 1)
+
+
+def reader_revisions() -> dict[str, int]:
+    """Every supported suffix's reader revision: what an index records when it is written."""
+    return {suffix: reader_revision(suffix) for suffix in SUPPORTED_SUFFIXES}
 
 
 def _title_from_name(path: Path) -> str:

@@ -4,7 +4,8 @@ In: a docs folder, a `ChunkStore`, an `Embedder`. Out: an `IndexReport` (the `qa
 object). Documents are compared by the sha256 of their bytes: unchanged ones keep their stored
 vectors, new and changed ones are extracted, chunked and embedded, vanished ones are deleted.
 If the store was built with another model or dimension, or by another major version of the
-package (`qa.version.incompatible`), everything is rebuilt. All changes go
+package (`qa.version.incompatible`), everything is rebuilt; documents of a format whose text
+reader changed since they were read (`qa.documents.READER_REVISIONS`) are read again. All changes go
 to the store in one `apply`, which is atomic: a failure anywhere leaves the old index as it was.
 
 A caller may follow a refresh with `on_progress`, which gets a `Progress` at each stage:
@@ -34,6 +35,7 @@ from qa.documents import (
     Document,
     Skipped,
     SourceFile,
+    reader_revision,
     scan,
 )
 from qa.embedding import Embedder
@@ -248,6 +250,9 @@ def _refresh_locked(
             )
         stored, state, report.reason = _usable_state(store, embedder)
     known = stored.hashes if stored else {}  # for the counts, even when nothing is reusable
+    reread = _reread(state, sources)
+    if reread and not report.reason:
+        report.reason = f"re-read {reread}: a newer text reader"
     current = {s.doc_id for s in sources}
     check_removals(docs_dir, set(known), current, run.allow_removals, run.expected_removals)
     try:
@@ -258,7 +263,7 @@ def _refresh_locked(
         skipped[:] = [s for s in skipped if s.path not in current]
         updates, deletes = _apply(sources, skipped, known, None, store, embedder, options, run)
     report.rebuilt = state is None and (stored is not None or bool(report.reason))
-    reusable = state.hashes if state else {}
+    reusable = _reusable(state, sources)
     unchanged = [s.doc_id for s in sources if reusable.get(s.doc_id) == s.sha256]
     report.added = sum(1 for u in updates if u.doc_id not in known)
     report.updated = len(updates) - report.added
@@ -283,7 +288,7 @@ def _apply(
     run: _Run,
 ) -> tuple[list[DocumentUpdate], list[str]]:
     """Embed what `state` cannot supply, write it with the deletes; return both."""
-    reusable = state.hashes if state else {}
+    reusable = _reusable(state, sources)
     todo = [s for s in sources if reusable.get(s.doc_id) != s.sha256]
     # The model's imports (seconds) run beside the file worker, which reads and chunks, and
     # the entity tagger loads in a helper process meanwhile (see `_embed`).
@@ -304,6 +309,42 @@ def _apply(
             dim = state.dim if state else embedder.dim
             store.apply(embedder.name, dim, updates, deletes, reset=state is None)
     return updates, deletes
+
+
+def _stale(state: IndexState | None, sources: list[SourceFile]) -> list[SourceFile]:
+    """The sources `state` read with another revision of their format's text reader than
+    this package's (`qa.documents.reader_revision`; an index that records none read every
+    format at revision 1): their stored text is not what reading them now gives."""
+    if state is None:
+        return []
+    recorded = state.readers or {}
+    return [s for s in sources
+            if recorded.get(_suffix(s), 1) != reader_revision(_suffix(s))]  # fmt: skip
+
+
+def _suffix(source: SourceFile) -> str:
+    return Path(source.doc_id).suffix.lower()
+
+
+def _reusable(state: IndexState | None, sources: list[SourceFile]) -> dict[str, str]:
+    """doc_id -> sha256 of the stored documents whose vectors may be kept when the file's hash
+    is the same: all of `state`'s but those read by an older text reader."""
+    if state is None:
+        return {}
+    stale = {s.doc_id for s in _stale(state, sources)}
+    return {doc_id: sha for doc_id, sha in state.hashes.items() if doc_id not in stale}
+
+
+def _reread(state: IndexState | None, sources: list[SourceFile]) -> str:
+    """What a refresh reads again because its text reader changed ("3 .pdf documents"), or
+    "" when nothing (only documents the index holds count)."""
+    held = state.hashes if state else {}
+    counts: dict[str, int] = {}
+    for source in _stale(state, sources):
+        if source.doc_id in held:
+            counts[_suffix(source)] = counts.get(_suffix(source), 0) + 1
+    return ", ".join(f"{n} {suffix} document{'s' if n > 1 else ''}"
+                     for suffix, n in sorted(counts.items()))  # fmt: skip
 
 
 def _usable_state(

@@ -120,14 +120,16 @@ class ScoredChunk:
 @dataclass(frozen=True)
 class IndexState:
     """What a refresh must know about the stored index: its model, each document's hash and
-    chunk count, and the package version that wrote it (None: one from before versions were
-    recorded)."""
+    chunk count, the package version that wrote it (None: one from before versions were
+    recorded) and the text readers' revisions it was read with (`qa.documents.
+    reader_revisions`; None: not recorded, every format at revision 1)."""
 
     model: str
     dim: int
     hashes: dict[str, str]
     chunks: dict[str, int]
     built_by: str | None = None
+    readers: dict[str, int] | None = None
 
 
 class Snapshot(Protocol):
@@ -198,7 +200,9 @@ class ChunkStore(Protocol):
         reset: bool = False,
     ) -> None:
         """Write `updates`, drop `deletes` (and everything else when `reset`), atomically,
-        recording this package's version (`qa.version`) as the writer of the new state."""
+        recording this package's version (`qa.version`) as the writer of the new state and
+        the text readers' revisions (`qa.documents.reader_revisions`: the indexer re-reads
+        every document whose reader changed in the same refresh)."""
         ...
 
     def lock(self) -> AbstractContextManager[None]:

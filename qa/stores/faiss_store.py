@@ -5,6 +5,7 @@ Layout of `--index DIR`:
     CURRENT          name of the live generation (replaced atomically with os.replace)
     gen-000007/      one complete generation:
         manifest.json        model, dim, the package version that wrote it (qa_version),
+                             the text readers' revisions (readers: {".pdf": 2, ...}),
                              documents (id, title, sha256, counts, and when known `pages`:
                              page starts, `sections`: [offset, heading] pairs), file sizes
         texts.jsonl          one JSON string per document: its plain text
@@ -39,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.documents import reader_revisions
 from qa.layout import NO_LAYOUT, DocumentLayout, layout_from_json
 from qa.short_answer import Entity, ner_model_id
 from qa.stores.base import (
@@ -139,7 +141,15 @@ class FaissStore:
             hashes = {d["doc_id"]: d["sha256"] for d in docs}
             chunks = {d["doc_id"]: int(d["chunks"]) for d in docs}
             model, dim = str(manifest["model"]), int(manifest["dim"])
-            return IndexState(model, dim, hashes, chunks, _built_by(manifest))
+            readers = manifest.get("readers")
+            return IndexState(
+                model,
+                dim,
+                hashes,
+                chunks,
+                _built_by(manifest),
+                {str(k): int(v) for k, v in readers.items()} if readers else None,
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise IndexCorrupt(f"index manifest in {self.path} is incomplete: {exc}") from exc
 
@@ -314,7 +324,7 @@ def _write_generation(folder: Path, model: str, dim: int, parts: list[_Part]) ->
     written = (*_FILES, ENTITIES)
     manifest = {
         "format": FORMAT, "model": model, "dim": dim, "created": time.time(),
-        "qa_version": package_version(),
+        "qa_version": package_version(), "readers": reader_revisions(),
         "documents": documents,
         "sizes": {name: (folder / name).stat().st_size for name in written},
         "crc32": {name: zlib.crc32((folder / name).read_bytes()) for name in written},

@@ -60,6 +60,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import numpy as np
 
+from qa.documents import reader_revisions
 from qa.layout import NO_LAYOUT, DocumentLayout, layout_from_json
 from qa.lexical import tokens
 from qa.stores.base import (
@@ -168,6 +169,7 @@ class _Head:
     chunks: int
     schema: int = 0  # SCHEMA of the collections; 0: written before the field existed
     qa_version: str | None = None  # the package version that wrote it; None: unrecorded
+    readers: dict[str, int] | None = None  # `qa.documents.reader_revisions`; None: unrecorded
 
     @property
     def version(self) -> str:
@@ -310,7 +312,7 @@ class MilvusStore:
             live = self._live(head)
         hashes = {doc_id: row["sha256"] for doc_id, row in live.items()}
         chunks = {doc_id: int(row["chunks"]) for doc_id, row in live.items()}
-        return IndexState(head.model, head.dim, hashes, chunks, head.qa_version)
+        return IndexState(head.model, head.dim, hashes, chunks, head.qa_version, head.readers)
 
     def _live(self, head: _Head) -> dict[str, dict]:
         """doc_id -> its live part-0 document row (born, sha256, chunks); no vectors read."""
@@ -432,7 +434,9 @@ class MilvusStore:
         chunks = sum(len(u.chunks) for u in updates)
         self._check_lock()
         count = len({u.doc_id for u in updates})
-        new = _Head(gen, epoch, model, dim, count, chunks, SCHEMA, package_version())
+        new = _Head(
+            gen, epoch, model, dim, count, chunks, SCHEMA, package_version(), reader_revisions()
+        )
         self._write("head", new.__dict__, "head")
         if head is not None:
             self._retire(new)
@@ -455,7 +459,12 @@ class MilvusStore:
         )
         self._check_lock()
         new = replace(
-            head, epoch=epoch, documents=len(after), chunks=chunks, qa_version=package_version()
+            head,
+            epoch=epoch,
+            documents=len(after),
+            chunks=chunks,
+            qa_version=package_version(),
+            readers=reader_revisions(),
         )
         self._write("head", new.__dict__, "head")
         if dead:

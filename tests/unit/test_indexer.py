@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from qa.documents import READER_REVISIONS, reader_revisions
 from qa.indexer import DocsFolderError, refresh
 from qa.stores.faiss_store import FaissStore
 from tests.support.fakes import FakeEmbedder
@@ -162,3 +163,47 @@ def test_expected_removals_do_not_trip_the_removal_guard(tmp_path):
         refresh(docs, store, FakeEmbedder())
     report = refresh(docs, store, FakeEmbedder(), expected_removals=frozenset(gone))
     assert report.removed == 6 and report.documents == 2
+
+
+def test_documents_read_by_an_older_text_reader_are_read_again_once(folder, tmp_path, monkeypatch):
+    store, embedder = FaissStore(tmp_path / "index"), FakeEmbedder()
+    refresh(folder, store, embedder)
+    beta = store.open().chunk("beta.md#0")
+    encoded = embedder.encoded
+    monkeypatch.setitem(READER_REVISIONS, ".html", 2)  # the HTML reader changed
+    report = refresh(folder, store, embedder)
+    assert counts(report) == (3, 0, 1, 0, 2)
+    assert report.reason == "re-read 1 .html document: a newer text reader"
+    assert not report.rebuilt and report.embedded == store.open().document("gamma.html").chunks
+    assert embedder.encoded > encoded
+    assert (store.open().chunk("beta.md#0").vector == beta.vector).all()
+    assert store.state().readers[".html"] == 2
+    again = refresh(folder, store, embedder)
+    assert counts(again) == (3, 0, 0, 0, 3) and again.reason == ""
+
+
+def _pdf(path: Path, text: str) -> None:
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    canvas = pdfcanvas.Canvas(str(path))
+    canvas.drawString(72, 700, text)
+    canvas.save()
+
+
+def test_an_index_that_records_no_readers_reads_its_pdfs_again(folder, tmp_path):
+    import json
+
+    _pdf(folder / "plant.pdf", "The plant opened in 1921 beside the river.")
+    store, embedder = FaissStore(tmp_path / "index"), FakeEmbedder()
+    refresh(folder, store, embedder)
+    manifest = tmp_path / "index" / (tmp_path / "index" / "CURRENT").read_text().strip()
+    manifest = manifest / "manifest.json"
+    data = json.loads(manifest.read_text())
+    del data["readers"]  # as written before readers were recorded (release 0.2.0)
+    manifest.write_text(json.dumps(data))
+    assert store.state().readers is None
+    report = refresh(folder, store, embedder)
+    assert counts(report) == (4, 0, 1, 0, 3)
+    assert report.reason == "re-read 1 .pdf document: a newer text reader"
+    assert "1921" in store.open().document("plant.pdf").text
+    assert store.state().readers == reader_revisions()

@@ -21,6 +21,7 @@ import qa.stores.faiss_store
 import qa.stores.milvus_store
 from qa.chunking import ChunkingOptions, chunk_document
 from qa.config import Settings
+from qa.documents import READER_REVISIONS, reader_revisions
 from qa.indexer import TooManyRemovals, refresh
 from qa.layout import NO_LAYOUT, DocumentLayout
 from qa.pipeline import Assistant
@@ -364,6 +365,20 @@ def test_a_commit_records_the_package_version_that_wrote_it(
     reopened = backend.reopen(store)
     assert reopened.state().built_by == "7.2.0"  # type: ignore[union-attr]
     assert reopened.open().built_by == "7.2.0"
+
+
+def test_a_commit_records_the_text_readers_and_a_newer_one_reads_its_format_again(
+    backend: Backend, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = backend.make()
+    refresh(folder, store, FakeEmbedder(), OPTIONS)
+    assert store.state().readers == reader_revisions()  # type: ignore[union-attr]
+    monkeypatch.setitem(READER_REVISIONS, ".txt", 5)
+    report = refresh(folder, backend.reopen(store), FakeEmbedder(), OPTIONS)
+    assert (report.updated, report.unchanged) == (2, 1) and "2 .txt documents" in report.reason
+    reopened = backend.reopen(store)
+    assert reopened.state().readers[".txt"] == 5  # type: ignore[union-attr]
+    assert refresh(folder, reopened, FakeEmbedder(), OPTIONS).updated == 0
 
 
 def test_crash_before_the_switch_keeps_the_old_state(
