@@ -15,9 +15,11 @@ from its text page, and the layout is rebuilt here from those boxes:
   separates bands): the left column's lines, then the right column's;
 - lines become blocks: a paragraph ends where the step to the next line is wider than the
   column's leading, a line is indented, or a short line ends a sentence; a heading (a numbered
-  section, a larger font, a short capitalized line set apart before a paragraph) and a list
-  item (a bullet or a number) are blocks of their own, and headings are the `sections`; so is
-  each line of a table of contents (a dot leader and a page number), never run together;
+  section, a larger font, a bold line over a paragraph, a short capitalized line set apart
+  before one) and a list item (a bullet or a number) are blocks of their own, and headings
+  are the `sections`; so is each line of a table of contents (a dot leader and a page
+  number), never run together. Bold is a font heavier than the body text's: weights only
+  compare within a file;
 - inside a block lines are joined with a space; a hyphen at a line end is dropped when the
   joined word is an English word (`wordfreq`) or the part after it is none ("Post-greSQL"),
   kept otherwise ("data-intensive");
@@ -32,6 +34,7 @@ without any text layer is handed to `ocr` (Tesseract, `qa.pdf_ocr`) when one is 
 from __future__ import annotations
 
 import ctypes
+import math
 import re
 import statistics
 import unicodedata
@@ -49,6 +52,7 @@ SET_APART_WORDS = 8  # a line alone in its block this short, before a paragraph,
 FIGURE_WORDS = 4  # a block whose lines mostly have fewer words, without a sentence end, is labels
 OPEN_WORDS = 8  # a block this long without a sentence end continues in the next column
 COLUMN_SHARE = 0.25  # each column holds at least this share of a two-column page's lines
+BOLD_STEP = 150  # a line's font this much heavier than the body text's is bold
 
 # "3.6 Backup Tasks", "2. Consensus Protocols", "IV. RESULTS", "A.1 Proofs"
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(\.\d{1,2})*\.?|[IVX]{1,5}\.|[A-Z]\.(\d{1,2}\.?)?)\s+\S")
@@ -63,6 +67,7 @@ _COMBINING = dict(zip("\u00b4\u0060\u00a8\u02c6\u02dc\u00b8\u02da\u02c7\u02d8\u0
                       "\u0301\u0300\u0308\u0302\u0303\u0327\u030a\u030c\u0306\u0304\u0307",
                       strict=True))  # fmt: skip
 _SPACING_ACCENTS = frozenset(_COMBINING)
+_BOLD_NAME = re.compile(r"bold|black|heavy|demi|medi|semib", re.I)  # "Helvetica-Bold", "-Medi"
 _FILE_NAME = re.compile(r"\.(dvi|pdf|ps|tex|docx?|rtf|odt|txt|html?|indd|qxd)$", re.I)
 _HYPHENS = "-\u00ad\u2010\u2011\ufffe"
 _SOFT_SPACE = "\u2063"  # while a line is built: a space PDFium or a glyph gap added, not the file
@@ -92,13 +97,15 @@ class _Line:
     bottom: float
     top: float
     height: float  # the first letter's (font) height: a symbol or superscript does not count
+    weight: int = 0  # the font weight of its first and last glyphs (the lighter; <0: unknown)
 
 
 @dataclass
 class _Block:
     """A paragraph, heading or list item of one page (`lines` in reading order)."""
 
-    kind: str  # "para", "heading", "item" or "figure" (a label: never continued)
+    kind: str  # "para", "heading", "item", "figure" (a label: never continued), "contents"
+    # or "bold" (a bold line alone: a heading when a paragraph follows, else a para)
     lines: list[str] = field(default_factory=list)
     run_start: bool = False  # first block of a column or page: may continue the one before
 
@@ -148,12 +155,13 @@ def _assemble(
         layered, [s for p, s in zip(pages, sizes, strict=True) if isinstance(p, list)]
     )
     body = _body_height(layered)
+    bold = _body_weight(layered) + BOLD_STEP
     writer = _Writer()
     for page, (width, height) in zip(pages, sizes, strict=True):
         writer.start_page()
         if isinstance(page, list):
             kept = [line for line in page if not _is_furniture(line, height, furniture)]
-            writer.add(_blocks(_reading_order(kept, width), body))
+            writer.add(_blocks(_reading_order(kept, width), body, bold))
         elif isinstance(page, str):
             writer.add(_text_blocks(page))
     if title is None:
@@ -208,6 +216,7 @@ def _lines_of(textpage, chars: str) -> list[_Line]:  # type: ignore[no-untyped-d
     lines: list[_Line] = []
     parts: list[str] = []
     x0 = x1 = bottom = top = size = last_left = last_right = last_height = 0.0
+    first = last = 0  # the indices of the line's first and last glyph
     spaced = filed = accent = False
     pending: tuple[str, float] | None = None  # an accent waiting for its letter, and its middle
     for index, char in enumerate(chars):
@@ -257,15 +266,38 @@ def _lines_of(textpage, chars: str) -> list[_Line]:  # type: ignore[no-untyped-d
                 size = glyph_height
         else:
             if parts:
-                lines.append(_Line("".join(parts), x0, x1, bottom, top, size or top - bottom))
+                lines.append(_Line("".join(parts), x0, x1, bottom, top, size or top - bottom,
+                                   _weight(handle, first, last)))  # fmt: skip
             parts = [char]
+            first = index
             x0, x1, bottom, top = left, right, low, high
             size = glyph_height if char.isalpha() else 0.0
         last_left, last_right, last_height = left, right, glyph_height
+        last = index
         spaced = filed = accent = False
     if parts:
-        lines.append(_Line("".join(parts), x0, x1, bottom, top, size or top - bottom))
+        lines.append(_Line("".join(parts), x0, x1, bottom, top, size or top - bottom,
+                           _weight(handle, first, last)))  # fmt: skip
     return [replace(line, text=_mend_spaces(line.text)) for line in lines if line.text.strip()]
+
+
+def _weight(handle, first: int, last: int) -> int:  # type: ignore[no-untyped-def]
+    """The lighter font weight of the glyphs `first` and `last` of a text page. Weights are
+    only comparable within a file: TeX's roman is 345-370 and its bold 545-585, Times 420 and
+    695, but an embedded font without a weight may read 756 throughout. A font that has none
+    (the standard 14: "Helvetica-Bold") is 700 when its name says bold, else 400."""
+    return min(_glyph_weight(handle, first), _glyph_weight(handle, last))
+
+
+def _glyph_weight(handle, index: int) -> int:  # type: ignore[no-untyped-def]
+    import pypdfium2.raw as raw
+
+    weight = raw.FPDFText_GetFontWeight(handle, index)
+    if weight > 0:
+        return int(weight)
+    name = ctypes.create_string_buffer(128)
+    raw.FPDFText_GetFontInfo(handle, index, name, 128, None)
+    return 700 if _BOLD_NAME.search(name.value.decode("latin-1")) else 400
 
 
 def _accented(letter: str, mark: str) -> str:
@@ -406,8 +438,20 @@ def _body_height(pages: list[list[_Line]]) -> float:
     return heights.most_common(1)[0][0] if heights else 12.0
 
 
-def _blocks(runs: list[list[_Line]], body: float) -> list[_Block]:
-    """Paragraphs, headings and list items of a page's runs, in order."""
+def _body_weight(pages: list[list[_Line]]) -> int:
+    """The font weight of most of the text (by characters): the body text's; a weight
+    unknown there reads as infinitely heavy, so that no line is bold."""
+    weights: Counter[int] = Counter()
+    for lines in pages:
+        for line in lines:
+            weights[line.weight] += len(line.text)
+    common = weights.most_common(1)[0][0] if weights else -1
+    return common if common >= 0 else 1 << 30
+
+
+def _blocks(runs: list[list[_Line]], body: float, bold: float = math.inf) -> list[_Block]:
+    """Paragraphs, headings and list items of a page's runs, in order (`body`: the body text's
+    line height; `bold`: the font weight from which a line is bold)."""
     blocks: list[_Block] = []
     for run in runs:
         if not run:
@@ -416,7 +460,7 @@ def _blocks(runs: list[list[_Line]], body: float) -> list[_Block]:
         pitch = _line_pitch(run)
         previous: _Line | None = None
         for index, line in enumerate(run):
-            kind = _line_kind(line, body)
+            kind = _line_kind(line, body, bold)
             # the right edge near the line: an indented abstract has its own
             right = max(other.x1 for other in run[max(0, index - 3) : index + 2])
             if previous is None or _new_block(
@@ -425,8 +469,10 @@ def _blocks(runs: list[list[_Line]], body: float) -> list[_Block]:
                 blocks.append(_Block(kind, run_start=previous is None))
             blocks[-1].lines.append(line.text)
             previous = line
-    for block, following in zip(blocks, blocks[1:], strict=False):
-        if _set_apart_heading(block, following):
+    for block, following in zip(blocks, [*blocks[1:], None], strict=False):
+        if block.kind == "bold":
+            block.kind = "heading" if _opens_paragraph(following) else "para"
+        elif following is not None and _set_apart_heading(block, following):
             block.kind = "heading"
     return [piece for block in blocks for piece in _split_figure_text(block)]
 
@@ -442,6 +488,17 @@ def _split_figure_text(block: _Block) -> list[_Block]:
     return [
         _Block("figure", [line], block.run_start and i == 0) for i, line in enumerate(block.lines)
     ]
+
+
+def _opens_paragraph(following: _Block | None) -> bool:
+    """Whether a bold line before `following` heads it: a paragraph or list item of the same
+    column that ends a sentence (a bold label in a figure is followed by more labels)."""
+    return (
+        following is not None
+        and not following.run_start
+        and following.kind in ("para", "item")
+        and bool(_SENTENCE_END.search(following.lines[-1].rstrip()))
+    )
 
 
 def _set_apart_heading(block: _Block, following: _Block) -> bool:
@@ -478,7 +535,7 @@ def _new_block(
     kind: str, current: str, line: _Line, previous: _Line, left: float, right: float, pitch: float
 ) -> bool:
     """Whether `line` (of `kind`) starts a block after `previous`, in a block of `current`."""
-    if kind in ("item", "contents") or current == "contents":
+    if kind in ("item", "contents", "bold") or current in ("contents", "bold"):
         return True
     if kind == "heading":  # a heading set on two lines of one size stays one heading
         return (
@@ -489,7 +546,7 @@ def _new_block(
     return current == "heading" or _starts_paragraph(line, previous, left, right, pitch)
 
 
-def _line_kind(line: _Line, body: float) -> str:
+def _line_kind(line: _Line, body: float, bold: float = math.inf) -> str:
     text = line.text.strip()
     if _CONTENTS_LINE.search(text):
         return "contents"
@@ -502,6 +559,8 @@ def _line_kind(line: _Line, body: float) -> str:
             return "heading"
         if _NUMBERED_HEADING.match(text) and _names_section(text):
             return "heading"
+        if line.weight >= bold and _capitalized(text) and not bullet and text[-1] not in _HYPHENS:
+            return "bold"
     return "item" if bullet else "para"
 
 

@@ -395,3 +395,61 @@ def test_contents_lines_are_blocks_of_their_own_and_never_quoted():
     assert len(lines) == 4 and all(line.endswith(tuple("0123456789")) for line in lines)
     assert all("\n" not in line and line.count("Chapter title number") == 1 for line in lines)
     assert not any(quotable(line) for line in lines)
+
+
+def test_a_page_holding_only_its_running_header_and_number_is_read_as_empty():
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    out = io.BytesIO()
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
+    for number in range(1, 5):
+        canvas.setFont("Helvetica", 8)
+        canvas.drawString(LEFT[0], PAGE_H - 40, "Journal of Repeated Headers, Volume 7")
+        canvas.drawString(PAGE_W / 2, 40, f"{number}")
+        if number != 2:  # page 2: furniture only
+            _draw_lines(canvas, LEFT[0], PAGE_H - 100, LEFT_TEXT)
+        canvas.showPage()
+    canvas.save()
+    read = pdf_text.extract(out.getvalue())
+    assert read.text.count("One of the common causes") == 3 and "Journal" not in read.text
+    assert len(read.pages) == 4
+
+
+def bold_headings_pdf() -> bytes:
+    """A reference page: bold section names in the body's size ("Description", "Value"), each
+    over a short paragraph, and a bold label among figure labels."""
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    out = io.BytesIO()
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
+    y = PAGE_H - 100
+    for font, line in [
+        ("Helvetica-Bold", "Description"),
+        ("Helvetica", "rev provides a reversed version of its argument."),
+        ("Helvetica-Bold", "Value"),
+        ("Helvetica", "A vector of the same length and type as its argument,"),
+        ("Helvetica", "with its elements in the opposite order."),
+        ("Helvetica", ""),
+        ("Helvetica-Bold", "GFS master"),
+        ("Helvetica", "chunk data"),
+        ("Helvetica", "Linux file system"),
+    ]:
+        canvas.setFont(font, FONT)
+        canvas.drawString(LEFT[0], y, line)
+        y -= LEADING
+    canvas.showPage()
+    canvas.save()
+    return out.getvalue()
+
+
+def test_a_bold_line_over_a_paragraph_is_a_heading_and_a_bold_label_is_not():
+    read = pdf_text.extract(bold_headings_pdf())
+    blocks = read.text.split("\n\n")
+    assert blocks[:4] == [
+        "Description",
+        "rev provides a reversed version of its argument.",
+        "Value",
+        "A vector of the same length and type as its argument, with its elements in the "
+        "opposite order.",
+    ]
+    assert [name for _, name in read.sections] == ["Description", "Value"]
