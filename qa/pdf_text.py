@@ -58,8 +58,11 @@ BOLD_STEP = 150  # a line's font this much heavier than the body text's is bold
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(\.\d{1,2})*\.?|[IVX]{1,5}\.|[A-Z]\.(\d{1,2}\.?)?)\s+\S")
 _BULLET = re.compile(r"^([•◦▪▫‣⁃∙·●○■□►▸➢✓✔\-–—*]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s")
 _SENTENCE_END = re.compile(r"[.!?:][\"'”’)\]]*$")
-# A table of contents' line: a dot leader, then a page number ("3.1 Arrays . . . . . 14").
-_CONTENTS_LINE = re.compile(r"(?:\.\s?){4,}\s*(\d{1,4}|[ivxlc]{1,6})$|…{2,}\s*\d{1,4}$", re.I)
+# A table of contents' or an index's line: a dot leader, then page numbers ("3.1 Arrays . . .
+# 14", ".xls . . . . 23, 32"); a long title leaves a short leader ("... vectors . . 8").
+_CONTENTS_LINE = re.compile(
+    r"(?:(?:\.\s?){4,}|(?:\s\.){2,}|…{2,})\s*(\d{1,4}(?:\s?[,–-]\s?\d{1,4})*|[ivxlc]{1,6})$", re.I
+)
 _PAGE_NUMBER = re.compile(r"^(page\s+)?(\d{1,4}|[ivxlc]{1,6})(\s*(of|/)\s*\d{1,4})?$", re.I)
 _DIGITS = re.compile(r"\d+")
 # Spacing accents (as TeX's fonts draw them) and the combining marks that put them on a letter.
@@ -461,6 +464,12 @@ def _blocks(runs: list[list[_Line]], body: float, bold: float = math.inf) -> lis
         previous: _Line | None = None
         for index, line in enumerate(run):
             kind = _line_kind(line, body, bold)
+            if previous is not None and _wraps(kind, blocks[-1], line, previous, body):
+                if kind == "contents":
+                    blocks[-1].kind = kind
+                blocks[-1].lines.append(line.text)
+                previous = line
+                continue
             # the right edge near the line: an indented abstract has its own
             right = max(other.x1 for other in run[max(0, index - 3) : index + 2])
             if previous is None or _new_block(
@@ -488,6 +497,29 @@ def _split_figure_text(block: _Block) -> list[_Block]:
     return [
         _Block("figure", [line], block.run_start and i == 0) for i, line in enumerate(block.lines)
     ]
+
+
+def _wraps(kind: str, block: _Block, line: _Line, previous: _Line, body: float) -> bool:
+    """Whether `line` (of `kind`) goes on the heading or contents entry `block` that its
+    line `previous` (just above) began: a heading's second line in the same large size ("7.18
+    Why does the output from anova() depend on the" / "order of factors in the model?"), or
+    the line with the dot leader after an entry's first line."""
+    step = previous.top - line.top
+    if not 0 < step <= 1.6 * max(line.height, previous.height) or len(block.lines) != 1:
+        return False
+    if kind == "contents":  # not onto an index's letter ("B" / "bzfile . . . 26")
+        first = block.lines[0]
+        return (
+            block.kind in ("para", "heading")
+            and len(first.split()) >= 3
+            and not _SENTENCE_END.search(first)
+        )
+    return (
+        block.kind == "heading"
+        and kind == "para"
+        and line.height > HEADING_SIZE * body
+        and abs(line.height - previous.height) <= 0.5
+    )
 
 
 def _opens_paragraph(following: _Block | None) -> bool:

@@ -453,3 +453,50 @@ def test_a_bold_line_over_a_paragraph_is_a_heading_and_a_bold_label_is_not():
         "opposite order.",
     ]
     assert [name for _, name in read.sections] == ["Description", "Value"]
+
+
+def wrapped_entries_pdf() -> bytes:
+    """A contents entry and a large heading each set on two lines, then index lines listing
+    several pages, one under an index letter."""
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    out = io.BytesIO()
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
+    y = PAGE_H - 100
+    for size, line in [
+        (FONT, "7.18 Why does the output from anova() depend on the"),
+        (FONT, "order of factors in the model? " + ". " * 20 + "33"),
+        (FONT, "7.19 How do I produce PNG graphics in batch mode? " + ". " * 12 + "34"),
+        (FONT, ""),
+        (14, "2.7 Index vectors; selecting and modifying subsets of a data"),
+        (14, "set"),
+        (FONT, "Subsets of the elements of a vector may be selected by appending an"),
+        (FONT, "index vector in square brackets to the name of the vector."),
+        (FONT, ""),
+        (FONT, "B"),
+        (FONT, "bzfile " + ". " * 20 + "26"),
+        (FONT, "cat " + ". " * 22 + "4, 27"),
+        (FONT, "close " + ". " * 21 + "22, 26"),
+    ]:
+        if line:
+            canvas.setFont("Helvetica", size)
+            canvas.drawString(LEFT[0], y, line)
+        y -= LEADING * (1.4 if size > FONT else 1)
+    canvas.showPage()
+    canvas.save()
+    return out.getvalue()
+
+
+def test_an_entry_or_a_heading_set_on_two_lines_stays_one_and_index_lines_stay_apart():
+    read = pdf_text.extract(wrapped_entries_pdf())
+    blocks = read.text.split("\n\n")
+    assert blocks[0].startswith(
+        "7.18 Why does the output from anova() depend on the order of factors in the model? ."
+    )
+    assert blocks[1].startswith("7.19 How do I") and blocks[1].endswith("34")
+    assert "2.7 Index vectors; selecting and modifying subsets of a data set" in blocks
+    assert [name for _, name in read.sections] == [
+        "2.7 Index vectors; selecting and modifying subsets of a data set"
+    ]
+    assert blocks[3].startswith("Subsets of the elements")
+    assert [b.split()[0] for b in blocks[4:]] == ["B", "bzfile", "cat", "close"]
