@@ -30,7 +30,7 @@ DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 # The revision of each format's text reader. Raise it when the text read from the same file
 # changes: an index re-reads that format's documents on its next refresh (`qa.indexer`). A
 # format not named here is at revision 1, as is every format of an index that records none.
-# .pdf 2: columns, running heads, hyphens, stray spaces, accents, contents lines (0.3.0).
+# .pdf 2 (0.3.0): stray spaces, accents, chapter heads, bold headings, contents and index lines.
 READER_REVISIONS: dict[str, int] = {".pdf": 2}
 
 MB = 1024 * 1024  # one unit everywhere: QA_MAX_FILE_MB, messages and the library page
