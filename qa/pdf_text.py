@@ -100,7 +100,7 @@ class _Line:
     bottom: float
     top: float
     height: float  # the first letter's (font) height: a symbol or superscript does not count
-    weight: int = 0  # the font weight of its first and last glyphs (the lighter; <0: unknown)
+    weight: int = 400  # the font weight of its first and last glyphs (the lighter)
 
 
 @dataclass
@@ -442,14 +442,12 @@ def _body_height(pages: list[list[_Line]]) -> float:
 
 
 def _body_weight(pages: list[list[_Line]]) -> int:
-    """The font weight of most of the text (by characters): the body text's; a weight
-    unknown there reads as infinitely heavy, so that no line is bold."""
+    """The font weight of most of the text (by characters): the body text's."""
     weights: Counter[int] = Counter()
     for lines in pages:
         for line in lines:
             weights[line.weight] += len(line.text)
-    common = weights.most_common(1)[0][0] if weights else -1
-    return common if common >= 0 else 1 << 30
+    return weights.most_common(1)[0][0] if weights else 400
 
 
 def _blocks(runs: list[list[_Line]], body: float, bold: float = math.inf) -> list[_Block]:
