@@ -14,8 +14,9 @@ cached per text:
   number, "Office hours 9am to 5pm", states a fact);
 - fragment: a list item or a "Label: value" line without a verb (a list item that ends like
   a sentence and has more than four words is not), a table row, a line with a dot leader
-  (a table of contents: "Ranges . . . . 37"), a line without letters,
-  three words or fewer without a verb;
+  (a table of contents: "Ranges . . . . 37"), a line of code (no sentence end, and an
+  operator or brace prose does not use, or two calls: "x <- rev(sort(x))"), a line without
+  letters, three words or fewer without a verb;
 - reference: a strong bibliography marker (a leading "^" footnote mark, ISBN, ISSN, doi,
   "Retrieved <date>", "Archived from the original", PMID, arXiv), or two weak ones (a URL,
   "et al.", "pp. 12", "(2004).", "Surname, I.", "Vol. 2", "University Press"), or one
@@ -53,6 +54,9 @@ _MARKDOWN_HEADING = re.compile(r"^#{1,6}(\s|$)")
 _TABLE_ROW = re.compile(r"^\|")
 # A dot leader, as a table of contents or an index draws one ("Ranges . . . . . 37").
 _DOT_LEADER = re.compile(r"(?:\.\s?){4,}|…{2,}")
+# Code: an operator prose does not use, a brace, or (counted) a name called with "(".
+_CODE_SIGN = re.compile(r"<-|==|!=|:=|=>|&&|\|\||[{}]")
+_CALL = re.compile(r"[A-Za-z_][\w.]*\(")
 _QUOTE_MARK = re.compile(r"^(>\s?)+")
 _LIST_MARK = re.compile(r"^([-*+•·–—]|\d{1,3}[.)]|[a-z][.)])\s+")
 _LABEL = re.compile(r"^[A-Z][\w ]{0,25}:\s")
@@ -178,6 +182,8 @@ def kind(text: str) -> SentenceKind:
         return "heading"
     if _TABLE_ROW.match(body) or _DOT_LEADER.search(body) or not _LETTER.search(body):
         return "fragment"
+    if _is_code(body):
+        return "fragment"
     item = _LIST_MARK.match(body)
     rest = body[item.end() :] if item else body
     words = words_of(rest)
@@ -198,6 +204,15 @@ def quotable(text: str) -> bool:
     """Whether the sentence may be quoted on its own: only prose may. Cached itself: it is
     asked for every candidate of every question."""
     return kind(text) == "prose"
+
+
+def _is_code(text: str) -> bool:
+    """A line of code: no sentence end, and an operator prose does not use or a brace ("x <-
+    c(1:5)", "if (a == b) {"), or two calls ("stopifnot(rev(x) == y)"). A sentence that ends
+    like one ("Use sort() to order it.") is prose."""
+    if _FINAL.search(text):
+        return False
+    return bool(_CODE_SIGN.search(text)) or len(_CALL.findall(text)) >= 2
 
 
 def _listed_fragment(text: str, words: list[str], item: bool) -> bool:

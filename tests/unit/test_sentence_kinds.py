@@ -33,6 +33,12 @@ CASES = {
         "p. 12.",
         "Corpus Christi procession.",
         "\u2013 Fast recovery from failure.",  # a short verbless list item
+        "2 A Brief Introduction to Octave . . . . . . . . . . . 13",  # contents
+        # code: an operator or a brace prose does not use, or two calls, and no sentence end
+        "x <- c(1:5, 5:3) ## sort into descending order; first more efficiently:",
+        "stopifnot(sort(x, decreasing = TRUE) == rev(sort(x)))",
+        "test1 <- function(x = pi, dig = 3) {",
+        'if (length(env) > 0 && any(names(env) == "")) stop("all arguments must be named")',
     ],
     "reference": [
         "^ Smith, John (2004). Bridges of Europe.",
@@ -74,6 +80,10 @@ CASES = {
         "[3]:309 While working on the game (1996), Blackburn concluded that he was done.",
         "Note: the bridge is closed on Sundays.",
         "Office hours 9am to 5pm Monday to Friday",
+        # code in a sentence that ends like one, or one call in a line: still prose
+        "To quit the R program the command is q() and nothing else.",
+        "Under S, sq() does not know about the variable n unless it is defined globally:",
+        "Use x <- rev(x) to reverse a vector.",
         # list items from PDFs: a curly apostrophe, a verb the rules miss (a sentence anyway)
         "\u2022 It\u2019s Free Software.",
         "\u2022 The system stores a modest number of large files.",
