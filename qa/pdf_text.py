@@ -23,7 +23,9 @@ from its text page, and the layout is rebuilt here from those boxes:
 - inside a block lines are joined with a space; a hyphen at a line end is dropped when the
   joined word is an English word (`wordfreq`) or the part after it is none ("Post-greSQL"),
   kept otherwise ("data-intensive");
-- a block that does not end a sentence continues across a column or page break;
+- a block that does not end a sentence continues across a column or page break, but prose that
+  follows a line of code (monospaced from end to end, by the font's name) and starts with a
+  capital starts its own ("... the command is > q()" / "At this point ...");
 - a spacing accent TeX draws over a letter is put on it ("Leit ˜ ao" -> "Leitão");
 - the text is NFKC-normalized (ligatures "ﬁ" -> "fi").
 
@@ -71,6 +73,8 @@ _COMBINING = dict(zip("\u00b4\u0060\u00a8\u02c6\u02dc\u00b8\u02da\u02c7\u02d8\u0
                       strict=True))  # fmt: skip
 _SPACING_ACCENTS = frozenset(_COMBINING)
 _BOLD_NAME = re.compile(r"bold|black|heavy|demi|medi|semib", re.I)  # "Helvetica-Bold", "-Medi"
+# Monospaced fonts by name: "Courier", "CMTT10" and "SFTT" (TeX), "Inconsolata", "DejaVuSansMono".
+_MONO_NAME = re.compile(r"mono|courier|cmtt|sftt|typewriter|inconsolata|consola|menlo|fixed", re.I)
 _FILE_NAME = re.compile(r"\.(dvi|pdf|ps|tex|docx?|rtf|odt|txt|html?|indd|qxd)$", re.I)
 _HYPHENS = "-\u00ad\u2010\u2011\ufffe"
 _SOFT_SPACE = "\u2063"  # while a line is built: a space PDFium or a glyph gap added, not the file
@@ -101,6 +105,13 @@ class _Line:
     top: float
     height: float  # the first letter's (font) height: a symbol or superscript does not count
     weight: int = 400  # the font weight of its first and last glyphs (the lighter)
+    mono_first: bool = False  # its first glyph is in a monospaced font
+    mono_last: bool = False  # and its last
+
+    @property
+    def mono(self) -> bool:
+        """A line of code: set in a monospaced font from end to end."""
+        return self.mono_first and self.mono_last
 
 
 @dataclass
@@ -111,6 +122,7 @@ class _Block:
     # or "bold" (a bold line alone: a heading when a paragraph follows, else a para)
     lines: list[str] = field(default_factory=list)
     run_start: bool = False  # first block of a column or page: may continue the one before
+    code_end: bool = False  # its last line is code (monospaced)
 
 
 Ocr = Callable[[object], str]  # a pypdfium2 page -> its text (paragraphs split by blank lines)
@@ -270,7 +282,7 @@ def _lines_of(textpage, chars: str) -> list[_Line]:  # type: ignore[no-untyped-d
         else:
             if parts:
                 lines.append(_Line("".join(parts), x0, x1, bottom, top, size or top - bottom,
-                                   _weight(handle, first, last)))  # fmt: skip
+                                   *_font(handle, first, last)))  # fmt: skip
             parts = [char]
             first = index
             x0, x1, bottom, top = left, right, low, high
@@ -280,27 +292,31 @@ def _lines_of(textpage, chars: str) -> list[_Line]:  # type: ignore[no-untyped-d
         spaced = filed = accent = False
     if parts:
         lines.append(_Line("".join(parts), x0, x1, bottom, top, size or top - bottom,
-                           _weight(handle, first, last)))  # fmt: skip
+                           *_font(handle, first, last)))  # fmt: skip
     return [replace(line, text=_mend_spaces(line.text)) for line in lines if line.text.strip()]
 
 
-def _weight(handle, first: int, last: int) -> int:  # type: ignore[no-untyped-def]
-    """The lighter font weight of the glyphs `first` and `last` of a text page. Weights are
-    only comparable within a file: TeX's roman is 345-370 and its bold 545-585, Times 420 and
-    695, but an embedded font without a weight may read 756 throughout. A font that has none
-    (the standard 14: "Helvetica-Bold") is 700 when its name says bold, else 400."""
-    return min(_glyph_weight(handle, first), _glyph_weight(handle, last))
+def _font(handle, first: int, last: int) -> tuple[int, bool, bool]:  # type: ignore[no-untyped-def]
+    """The lighter font weight of the glyphs `first` and `last` of a text page, and whether
+    each is in a monospaced font (by its name: PDFium reports no fixed-pitch flag for TeX's
+    "CMTT10"). Weights are only comparable within a file: TeX's roman is 345-370 and its bold
+    545-585, Times 420 and 695, but an embedded font without a weight may read 756 throughout.
+    A font that has none (the standard 14: "Helvetica-Bold") is 700 when its name says bold,
+    else 400."""
+    (weight, mono), (other, also) = _glyph_font(handle, first), _glyph_font(handle, last)
+    return min(weight, other), mono, also
 
 
-def _glyph_weight(handle, index: int) -> int:  # type: ignore[no-untyped-def]
+def _glyph_font(handle, index: int) -> tuple[int, bool]:  # type: ignore[no-untyped-def]
     import pypdfium2.raw as raw
 
+    buffer = ctypes.create_string_buffer(128)
+    raw.FPDFText_GetFontInfo(handle, index, buffer, 128, None)
+    name = buffer.value.decode("latin-1")
     weight = raw.FPDFText_GetFontWeight(handle, index)
-    if weight > 0:
-        return int(weight)
-    name = ctypes.create_string_buffer(128)
-    raw.FPDFText_GetFontInfo(handle, index, name, 128, None)
-    return 700 if _BOLD_NAME.search(name.value.decode("latin-1")) else 400
+    if weight <= 0:
+        weight = 700 if _BOLD_NAME.search(name) else 400
+    return int(weight), bool(_MONO_NAME.search(name))
 
 
 def _accented(letter: str, mark: str) -> str:
@@ -475,6 +491,7 @@ def _blocks(runs: list[list[_Line]], body: float, bold: float = math.inf) -> lis
             ):
                 blocks.append(_Block(kind, run_start=previous is None))
             blocks[-1].lines.append(line.text)
+            blocks[-1].code_end = line.mono
             previous = line
     for block, following in zip(blocks, [*blocks[1:], None], strict=False):
         if block.kind == "bold":
@@ -573,6 +590,8 @@ def _new_block(
             or abs(line.height - previous.height) > 0.5
             or (previous.bottom - line.top > PARA_GAP * line.height)
         )
+    if previous.mono and not line.mono_first and line.text[:1].isupper() and line.x0 < previous.x0:
+        return True  # prose back left of an indented code line: "> q()" / "At this point"
     return current == "heading" or _starts_paragraph(line, previous, left, right, pitch)
 
 
@@ -667,6 +686,7 @@ class _Writer:
         self.page_starts: list[int] = []
         self.sections: list[tuple[int, str]] = []
         self.open = False  # the last paragraph written has not ended its sentence
+        self.code_end = False  # and its last line was code
         self.pending_page = False
 
     def start_page(self) -> None:
@@ -710,7 +730,9 @@ class _Writer:
         body = _join_lines(block.lines)
         if not body:
             return
-        if self.open and block.kind == "para" and block.run_start:
+        # Prose after a line of code goes on the sentence only when it starts in lower case.
+        if (self.open and block.kind == "para" and block.run_start
+                and not (self.code_end and body[:1].isupper())):  # fmt: skip
             separator = "" if self._hyphen_joins(body) else " "
             if separator == "":
                 self._drop_hyphen()
@@ -728,6 +750,7 @@ class _Writer:
             and len(body.split()) >= OPEN_WORDS
             and not _SENTENCE_END.search(body)
         )
+        self.code_end = block.code_end
 
     def _hyphen_joins(self, following: str) -> bool:
         last = self.parts[-1] if self.parts else ""

@@ -500,3 +500,40 @@ def test_an_entry_or_a_heading_set_on_two_lines_stays_one_and_index_lines_stay_a
     ]
     assert blocks[3].startswith("Subsets of the elements")
     assert [b.split()[0] for b in blocks[4:]] == ["B", "bzfile", "cat", "close"]
+
+
+def code_display_pdf() -> bytes:
+    """Prose with an indented line of code (Courier) inside a sentence, then prose back at the
+    margin; a line of code at a page's foot, the prose going on at the next page's head."""
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    out = io.BytesIO()
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
+    y = PAGE_H - 100
+    for font, x, line in [
+        ("Helvetica", LEFT[0], "3. Work in the folder you made for the data files."),
+        ("Helvetica", LEFT[0], "4. To get help on a function the command is"),
+        ("Courier", LEFT[0] + 40, "> help(solve)"),
+        ("Helvetica", LEFT[0], "An alternative is the question mark before the name."),
+    ]:
+        canvas.setFont(font, FONT)
+        canvas.drawString(x, y, line)
+        y -= LEADING
+    canvas.setFont("Helvetica", FONT)
+    canvas.drawString(LEFT[0], 100, "5. To quit the R program the command is")
+    canvas.setFont("Courier", FONT)
+    canvas.drawString(LEFT[0] + 40, 88, "> q()")
+    canvas.showPage()
+    canvas.setFont("Helvetica", FONT)
+    canvas.drawString(LEFT[0], PAGE_H - 100, "At this point you will be asked whether to save.")
+    canvas.showPage()
+    canvas.save()
+    return out.getvalue()
+
+
+def test_prose_after_a_line_of_code_starts_its_own_sentence_even_across_a_page():
+    blocks = pdf_text.extract(code_display_pdf()).text.split("\n\n")
+    assert "4. To get help on a function the command is > help(solve)" in blocks
+    assert "An alternative is the question mark before the name." in blocks
+    assert "5. To quit the R program the command is > q()" in blocks
+    assert "At this point you will be asked whether to save." in blocks
