@@ -250,20 +250,22 @@ def _refresh_locked(
             )
         stored, state, report.reason = _usable_state(store, embedder)
     known = stored.hashes if stored else {}  # for the counts, even when nothing is reusable
-    reread = _reread(state, sources)
+    reusable = _reusable(state, sources)
+    reread = _reread(state.hashes if state else {}, reusable, sources)
     if reread and not report.reason:
         report.reason = f"re-read {reread}: a newer text reader"
     current = {s.doc_id for s in sources}
     check_removals(docs_dir, set(known), current, run.allow_removals, run.expected_removals)
     try:
-        updates, deletes = _apply(sources, skipped, known, state, store, embedder, options, run)
+        updates, deletes = _apply(
+            sources, skipped, known, state, reusable, store, embedder, options, run
+        )
     except IndexCorrupt as exc:
         # The stored vectors cannot be reused after all: embed everything again.
-        state, report.reason = None, f"rebuilt: {exc}"
+        state, reusable, report.reason = None, {}, f"rebuilt: {exc}"
         skipped[:] = [s for s in skipped if s.path not in current]
-        updates, deletes = _apply(sources, skipped, known, None, store, embedder, options, run)
+        updates, deletes = _apply(sources, skipped, known, None, {}, store, embedder, options, run)
     report.rebuilt = state is None and (stored is not None or bool(report.reason))
-    reusable = _reusable(state, sources)
     unchanged = [s.doc_id for s in sources if reusable.get(s.doc_id) == s.sha256]
     report.added = sum(1 for u in updates if u.doc_id not in known)
     report.updated = len(updates) - report.added
@@ -282,13 +284,14 @@ def _apply(
     skipped: list[Skipped],
     known: dict[str, str],
     state: IndexState | None,
+    reusable: dict[str, str],
     store: ChunkStore,
     embedder: Embedder,
     options: ChunkingOptions,
     run: _Run,
 ) -> tuple[list[DocumentUpdate], list[str]]:
-    """Embed what `state` cannot supply, write it with the deletes; return both."""
-    reusable = _reusable(state, sources)
+    """Embed what `state` cannot supply (`reusable`: doc_id -> sha256 of the stored documents
+    it can, see `_reusable`), write it with the deletes; return both."""
     todo = [s for s in sources if reusable.get(s.doc_id) != s.sha256]
     # The model's imports (seconds) run beside the file worker, which reads and chunks, and
     # the entity tagger loads in a helper process meanwhile (see `_embed`).
@@ -311,37 +314,29 @@ def _apply(
     return updates, deletes
 
 
-def _stale(state: IndexState | None, sources: list[SourceFile]) -> list[SourceFile]:
-    """The sources `state` read with another revision of their format's text reader than
-    this package's (`qa.documents.reader_revision`; an index that records none read every
-    format at revision 1): their stored text is not what reading them now gives."""
-    if state is None:
-        return []
-    recorded = state.readers or {}
-    return [s for s in sources
-            if recorded.get(_suffix(s), 1) != reader_revision(_suffix(s))]  # fmt: skip
-
-
 def _suffix(source: SourceFile) -> str:
     return Path(source.doc_id).suffix.lower()
 
 
 def _reusable(state: IndexState | None, sources: list[SourceFile]) -> dict[str, str]:
     """doc_id -> sha256 of the stored documents whose vectors may be kept when the file's hash
-    is the same: all of `state`'s but those read by an older text reader."""
+    is the same: all of `state`'s but those its format's text reader read at another revision
+    than this package's (`qa.documents.reader_revision`; an index that records none read
+    every format at revision 1): their stored text is not what reading them now gives."""
     if state is None:
         return {}
-    stale = {s.doc_id for s in _stale(state, sources)}
+    recorded = state.readers or {}
+    stale = {s.doc_id for s in sources
+             if recorded.get(_suffix(s), 1) != reader_revision(_suffix(s))}  # fmt: skip
     return {doc_id: sha for doc_id, sha in state.hashes.items() if doc_id not in stale}
 
 
-def _reread(state: IndexState | None, sources: list[SourceFile]) -> str:
-    """What a refresh reads again because its text reader changed ("3 .pdf documents"), or
-    "" when nothing (only documents the index holds count)."""
-    held = state.hashes if state else {}
+def _reread(held: dict[str, str], reusable: dict[str, str], sources: list[SourceFile]) -> str:
+    """What a refresh reads again because its text reader changed ("3 .pdf documents": held
+    in the index, `held`, but not `reusable`), or "" when nothing."""
     counts: dict[str, int] = {}
-    for source in _stale(state, sources):
-        if source.doc_id in held:
+    for source in sources:
+        if source.doc_id in held and source.doc_id not in reusable:
             counts[_suffix(source)] = counts.get(_suffix(source), 0) + 1
     return ", ".join(f"{n} {suffix} document{'s' if n > 1 else ''}"
                      for suffix, n in sorted(counts.items()))  # fmt: skip
