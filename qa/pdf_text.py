@@ -44,6 +44,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import TypeVar
 
 WORD_GAP = 0.2  # of the glyph height: a wider gap between glyphs is a space
 PARA_GAP = 0.5  # of the line height: a step this much wider than the leading ends a paragraph
@@ -395,7 +396,9 @@ def _running_lines(pages: list[list[_Line]], sizes: list[tuple[float, float]]) -
         if margin:
             outermost = (max(lines, key=lambda line: line.top),
                          min(lines, key=lambda line: line.bottom))  # fmt: skip
-            edges.update({_furniture_key(line.text) for line in outermost if line in margin})
+            edges.update(
+                {_furniture_key(line.text) for line in outermost if _in_margin(line, height)}
+            )
     needed = max(2, len(pages) // 3)
     return {key for key, count in seen.items() if count >= needed} | {
         key for key, count in edges.items() if count >= 2
@@ -450,20 +453,24 @@ def _columns(band: list[_Line], middle: float) -> list[list[_Line]]:
 
 def _body_height(pages: list[list[_Line]]) -> float:
     """The line height (rounded to half points) of most of the text: the body text's."""
-    heights: Counter[float] = Counter()
-    for lines in pages:
-        for line in lines:
-            heights[round(line.height * 2) / 2] += len(line.text)
-    return heights.most_common(1)[0][0] if heights else 12.0
+    return _most_text(pages, lambda line: round(line.height * 2) / 2, 12.0)
 
 
 def _body_weight(pages: list[list[_Line]]) -> int:
-    """The font weight of most of the text (by characters): the body text's."""
-    weights: Counter[int] = Counter()
+    """The font weight of most of the text: the body text's."""
+    return _most_text(pages, lambda line: line.weight, 400)
+
+
+T = TypeVar("T")
+
+
+def _most_text(pages: list[list[_Line]], value: Callable[[_Line], T], default: T) -> T:
+    """The `value` of the lines that hold most of the characters, `default` when none."""
+    counts: Counter[T] = Counter()
     for lines in pages:
         for line in lines:
-            weights[line.weight] += len(line.text)
-    return weights.most_common(1)[0][0] if weights else 400
+            counts[value(line)] += len(line.text)
+    return counts.most_common(1)[0][0] if counts else default
 
 
 def _blocks(runs: list[list[_Line]], body: float, bold: float = math.inf) -> list[_Block]:
@@ -478,18 +485,16 @@ def _blocks(runs: list[list[_Line]], body: float, bold: float = math.inf) -> lis
         previous: _Line | None = None
         for index, line in enumerate(run):
             kind = _line_kind(line, body, bold)
-            if previous is not None and _wraps(kind, blocks[-1], line, previous, body):
+            if previous is None:
+                blocks.append(_Block(kind, run_start=True))
+            elif _wraps(kind, blocks[-1], line, previous, body):
                 if kind == "contents":
                     blocks[-1].kind = kind
-                blocks[-1].lines.append(line.text)
-                previous = line
-                continue
-            # the right edge near the line: an indented abstract has its own
-            right = max(other.x1 for other in run[max(0, index - 3) : index + 2])
-            if previous is None or _new_block(
-                kind, blocks[-1].kind, line, previous, left, right, pitch
-            ):
-                blocks.append(_Block(kind, run_start=previous is None))
+            else:
+                # the right edge near the line: an indented abstract has its own
+                right = max(other.x1 for other in run[max(0, index - 3) : index + 2])
+                if _new_block(kind, blocks[-1].kind, line, previous, left, right, pitch):
+                    blocks.append(_Block(kind))
             blocks[-1].lines.append(line.text)
             blocks[-1].code_end = line.mono
             previous = line
