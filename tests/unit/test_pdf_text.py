@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,25 @@ RIGHT_TEXT = [
     "\u2022 Anybody can redistribute the library under",
     "the terms of the license.",
 ]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a test page: its text (empty: a blank line), font, size and indent."""
+
+    text: str
+    font: str = "Helvetica"
+    size: float = FONT
+    indent: float = 0.0
+
+
+def _draw_rows(canvas, y: float, rows: list[Row]) -> None:  # type: ignore[no-untyped-def]
+    """`rows` down the left column from `y`, each line's leading in proportion to its size."""
+    for row in rows:
+        if row.text:
+            canvas.setFont(row.font, row.size)
+            canvas.drawString(LEFT[0] + row.indent, y, row.text)
+        y -= LEADING * row.size / FONT
 
 
 def _draw_lines(canvas, x: float, y: float, lines: list[str], font: str = "Helvetica") -> None:  # type: ignore[no-untyped-def]
@@ -422,21 +442,17 @@ def bold_headings_pdf() -> bytes:
 
     out = io.BytesIO()
     canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
-    y = PAGE_H - 100
-    for font, line in [
-        ("Helvetica-Bold", "Description"),
-        ("Helvetica", "rev provides a reversed version of its argument."),
-        ("Helvetica-Bold", "Value"),
-        ("Helvetica", "A vector of the same length and type as its argument,"),
-        ("Helvetica", "with its elements in the opposite order."),
-        ("Helvetica", ""),
-        ("Helvetica-Bold", "GFS master"),
-        ("Helvetica", "chunk data"),
-        ("Helvetica", "Linux file system"),
-    ]:
-        canvas.setFont(font, FONT)
-        canvas.drawString(LEFT[0], y, line)
-        y -= LEADING
+    _draw_rows(canvas, PAGE_H - 100, [
+        Row("Description", "Helvetica-Bold"),
+        Row("rev provides a reversed version of its argument."),
+        Row("Value", "Helvetica-Bold"),
+        Row("A vector of the same length and type as its argument,"),
+        Row("with its elements in the opposite order."),
+        Row(""),
+        Row("GFS master", "Helvetica-Bold"),
+        Row("chunk data"),
+        Row("Linux file system"),
+    ])  # fmt: skip
     canvas.showPage()
     canvas.save()
     return out.getvalue()
@@ -462,26 +478,21 @@ def wrapped_entries_pdf() -> bytes:
 
     out = io.BytesIO()
     canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
-    y = PAGE_H - 100
-    for size, line in [
-        (FONT, "7.18 Why does the output from anova() depend on the"),
-        (FONT, "order of factors in the model? " + ". " * 20 + "33"),
-        (FONT, "7.19 How do I produce PNG graphics in batch mode? " + ". " * 12 + "34"),
-        (FONT, ""),
-        (14, "2.7 Index vectors; selecting and modifying subsets of a data"),
-        (14, "set"),
-        (FONT, "Subsets of the elements of a vector may be selected by appending an"),
-        (FONT, "index vector in square brackets to the name of the vector."),
-        (FONT, ""),
-        (FONT, "B"),
-        (FONT, "bzfile " + ". " * 20 + "26"),
-        (FONT, "cat " + ". " * 22 + "4, 27"),
-        (FONT, "close " + ". " * 21 + "22, 26"),
-    ]:
-        if line:
-            canvas.setFont("Helvetica", size)
-            canvas.drawString(LEFT[0], y, line)
-        y -= LEADING * (1.4 if size > FONT else 1)
+    _draw_rows(canvas, PAGE_H - 100, [
+        Row("7.18 Why does the output from anova() depend on the"),
+        Row("order of factors in the model? " + ". " * 20 + "33"),
+        Row("7.19 How do I produce PNG graphics in batch mode? " + ". " * 12 + "34"),
+        Row(""),
+        Row("2.7 Index vectors; selecting and modifying subsets of a data", size=14),
+        Row("set", size=14),
+        Row("Subsets of the elements of a vector may be selected by appending an"),
+        Row("index vector in square brackets to the name of the vector."),
+        Row(""),
+        Row("B"),
+        Row("bzfile " + ". " * 20 + "26"),
+        Row("cat " + ". " * 22 + "4, 27"),
+        Row("close " + ". " * 21 + "22, 26"),
+    ])  # fmt: skip
     canvas.showPage()
     canvas.save()
     return out.getvalue()
@@ -509,16 +520,12 @@ def code_display_pdf() -> bytes:
 
     out = io.BytesIO()
     canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
-    y = PAGE_H - 100
-    for font, x, line in [
-        ("Helvetica", LEFT[0], "3. Work in the folder you made for the data files."),
-        ("Helvetica", LEFT[0], "4. To get help on a function the command is"),
-        ("Courier", LEFT[0] + 40, "> help(solve)"),
-        ("Helvetica", LEFT[0], "An alternative is the question mark before the name."),
-    ]:
-        canvas.setFont(font, FONT)
-        canvas.drawString(x, y, line)
-        y -= LEADING
+    _draw_rows(canvas, PAGE_H - 100, [
+        Row("3. Work in the folder you made for the data files."),
+        Row("4. To get help on a function the command is"),
+        Row("> help(solve)", "Courier", indent=40),
+        Row("An alternative is the question mark before the name."),
+    ])  # fmt: skip
     canvas.setFont("Helvetica", FONT)
     canvas.drawString(LEFT[0], 100, "5. To quit the R program the command is")
     canvas.setFont("Courier", FONT)
