@@ -40,7 +40,7 @@ from qa.lexical import term_weights, token_set, weighted_overlap
 from qa.reader import Cascade, Reader, Span, Window
 from qa.resources import template_dir
 from qa.retrieval import Passage
-from qa.sentence_kinds import quotable, refers_back
+from qa.sentence_kinds import in_table, quotable, refers_back
 from qa.short_answer import (
     MENTION_CACHE,
     ShortAnswer,
@@ -327,13 +327,15 @@ def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Ca
                 sentences.append(sentence)
                 passage_of.append(index)
                 referent = _antecedent_mask(chunk, held, i) if i else 0
-                masks.append(held[i] | referent)
+                header = _header_row(chunk, i)
+                masks.append(held[i] | referent | (held[header] if header >= 0 else 0))
                 antecedents.append(chunk.sentences[i - 1].start if referent else -1)
                 prose.append(quotable(sentence.text))
                 window_masks.append(padded[i] | padded[i + 1] | padded[i + 2])
                 lengths.append(len(words_in_chunk[i]))
                 leads.append(1.0 if i == 0 and chunk.chunk_id.endswith("#0") else 0.0)
-                previous.append(chunk.sentences[i - 1].text if i else "")
+                before = header if header >= 0 else i - 1
+                previous.append(chunk.sentences[before].text if before >= 0 else "")
             rows.append(row)
     if not sentences:
         return Candidates([], [], [], [], np.zeros((0, len(FEATURES))), members)
@@ -368,6 +370,24 @@ def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Ca
     return Candidates(
         sentences, titles, passage_of, words, matrix, members, previous, prose, antecedents
     )
+
+
+def _header_row(chunk: StoredChunk, i: int) -> int:
+    """The index of the header row of the table whose row is sentence `i` of `chunk` (the
+    first of the rows just before it in the chunk: "Cluster; Machines; Disk space" over
+    "B; 227; 180 TB"), or -1: not a row, the first row, or the rows reach back to the start of
+    a chunk that is not the document's first and the first of them gives figures (the table
+    may start in the chunk before). A row is scored with its header's question words, and
+    read with it."""
+    sentences = chunk.sentences
+    if i == 0 or not in_table(sentences[i].text) or not in_table(sentences[i - 1].text):
+        return -1
+    first = i - 1
+    while first > 0 and in_table(sentences[first - 1].text):
+        first -= 1
+    if first == 0 and not chunk.chunk_id.endswith("#0") and quotable(sentences[0].text):
+        return -1  # the table may start in the chunk before: a row with figures is no header
+    return first
 
 
 def _antecedent_mask(chunk: StoredChunk, held: list[int], i: int) -> int:

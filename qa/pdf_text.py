@@ -56,6 +56,9 @@ FIGURE_WORDS = 4  # a block whose lines mostly have fewer words, without a sente
 OPEN_WORDS = 8  # a block this long without a sentence end continues in the next column
 COLUMN_SHARE = 0.25  # each column holds at least this share of a two-column page's lines
 BOLD_STEP = 150  # a line's font this much heavier than the body text's is bold
+CELL_WORDS = 6  # a table's cell has at most this many words (on one line)
+ALIGN = 2.0  # points: cell edges this close are in line
+TABLE_ROWS = 3  # a table has at least this many rows
 
 # "3.6 Backup Tasks", "2. Consensus Protocols", "IV. RESULTS", "A.1 Proofs"
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(\.\d{1,2})*\.?|[IVX]{1,5}\.|[A-Z]\.(\d{1,2}\.?)?)\s+\S")
@@ -68,6 +71,7 @@ _CONTENTS_LINE = re.compile(
 )
 _PAGE_NUMBER = re.compile(r"^(page\s+)?(\d{1,4}|[ivxlc]{1,6})(\s*(of|/)\s*\d{1,4})?$", re.I)
 _DIGITS = re.compile(r"\d+")
+_PAGE_NUMBER_ONLY = re.compile(r"^\d{1,4}$")
 # Spacing accents (as TeX's fonts draw them) and the combining marks that put them on a letter.
 _COMBINING = dict(zip("\u00b4\u0060\u00a8\u02c6\u02dc\u00b8\u02da\u02c7\u02d8\u00af\u02d9",
                       "\u0301\u0300\u0308\u0302\u0303\u0327\u030a\u030c\u0306\u0304\u0307",
@@ -108,6 +112,7 @@ class _Line:
     weight: int = 400  # the font weight of its first and last glyphs (the lighter)
     mono_first: bool = False  # its first glyph is in a monospaced font
     mono_last: bool = False  # and its last
+    row: bool = False  # a table's row, its cells joined by "; "
 
     @property
     def mono(self) -> bool:
@@ -119,7 +124,7 @@ class _Line:
 class _Block:
     """A paragraph, heading or list item of one page (`lines` in reading order)."""
 
-    kind: str  # "para", "heading", "item", "figure" (a label: never continued), "contents"
+    kind: str  # "para", "heading", "item", "figure" (a label: never continued), "contents", "row"
     # or "bold" (a bold line alone: a heading when a paragraph follows, else a para)
     lines: list[str] = field(default_factory=list)
     run_start: bool = False  # first block of a column or page: may continue the one before
@@ -176,7 +181,7 @@ def _assemble(
     for page, (width, height) in zip(pages, sizes, strict=True):
         writer.start_page()
         if isinstance(page, list):
-            kept = [line for line in page if not _is_furniture(line, height, furniture)]
+            kept = _table_rows(_without_furniture(page, height, furniture))
             writer.add(_blocks(_reading_order(kept, width), body, bold))
         elif isinstance(page, str):
             writer.add(_text_blocks(page))
@@ -405,11 +410,150 @@ def _running_lines(pages: list[list[_Line]], sizes: list[tuple[float, float]]) -
     }
 
 
-def _is_furniture(line: _Line, height: float, running: set[str]) -> bool:
-    if not _in_margin(line, height):
+def _without_furniture(lines: list[_Line], height: float, running: set[str]) -> list[_Line]:
+    """The page's `lines` without its running heads and footers (`running` keys, in the
+    margins) and its page number: a number in a margin alone on its row (a table's number in
+    the margin has cells beside it)."""
+    furniture = [_in_margin(line, height) and _furniture_key(line.text) in running
+                 for line in lines]  # fmt: skip
+    content = [line for line, dropped in zip(lines, furniture, strict=True) if not dropped]
+    return [
+        line
+        for line in content
+        if not (
+            _in_margin(line, height)
+            and _PAGE_NUMBER.match(line.text.strip())
+            and not any(other is not line and _same_row(line, other) for other in content)
+        )
+    ]
+
+
+def _same_row(a: _Line, b: _Line) -> bool:
+    """Whether two lines stand side by side: they overlap by half the lower one's height."""
+    overlap = min(a.top, b.top) - max(a.bottom, b.bottom)
+    return overlap > 0.5 * min(a.top - a.bottom, b.top - b.bottom)
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+
+def _table_rows(lines: list[_Line]) -> list[_Line]:
+    """The page's `lines` with each table row made one line, "cell; cell; cell" (`row` set).
+
+    A row is two or more short lines (cells, at most `CELL_WORDS` words) side by side; a table
+    is three or more such rows one under the other, a cell edge of each in line with one of the
+    row before. A row does not reach over where a column of prose starts: side by side, two
+    columns' short lines (a heading beside a paragraph's last line) are no row."""
+    starts = _column_starts([line for line in lines if len(line.text.split()) > CELL_WORDS])
+    cells = [line for line in lines if len(line.text.split()) <= CELL_WORDS]
+    rows = [part for row in _rows_of(cells) for part in _split_at_columns(row, starts)]
+    merged: dict[int, _Line] = {}
+    for table in _tables(rows):
+        for row in table:
+            line = _row_line(row)
+            merged[id(row[0])] = line
+            merged.update({id(cell): line for cell in row[1:]})
+    out: list[_Line] = []
+    written: set[int] = set()
+    for line in lines:
+        row_line = merged.get(id(line), line)
+        if id(row_line) not in written:
+            written.add(id(row_line))
+            out.append(row_line)
+    return out
+
+
+def _column_starts(prose: list[_Line]) -> list[float]:
+    """Where the columns of `prose` lines start: an x shared (to `ALIGN`) by a quarter of the
+    lines or more (a paragraph's indent is not)."""
+    starts = Counter(round(line.x0 / ALIGN) for line in prose)
+    return [key * ALIGN for key, count in starts.items() if count >= max(2, len(prose) / 4)]
+
+
+def _split_at_columns(row: list[_Line], starts: list[float]) -> list[list[_Line]]:
+    """The parts of `row` (cells left to right) that each stay inside a column of prose: a
+    part ends before a cell at a column's start or beyond one; parts of two cells or more."""
+    parts = [[row[0]]]
+    for before, cell in zip(row, row[1:], strict=False):
+        if any(before.x1 < start <= cell.x0 + ALIGN for start in starts):
+            parts.append([cell])
+        else:
+            parts[-1].append(cell)
+    return [part for part in parts if len(part) >= 2]
+
+
+def _rows_of(cells: list[_Line]) -> list[list[_Line]]:
+    """`cells` grouped into rows (lines side by side), top to bottom, each left to right."""
+    rows: list[list[_Line]] = []
+    for cell in sorted(cells, key=lambda line: -line.top):
+        if rows and _same_row(rows[-1][0], cell):
+            rows[-1].append(cell)
+        else:
+            rows.append([cell])
+    return [sorted(row, key=lambda line: line.x0) for row in rows]
+
+
+def _tables(rows: list[list[_Line]]) -> list[list[list[_Line]]]:
+    """Runs of `TABLE_ROWS` or more `rows` (top to bottom), each close under the one before
+    (within three of its lines' height) and with a cell edge in line with one of its cells.
+    Two rows are too often a figure's labels side by side."""
+    tables: list[list[list[_Line]]] = []
+    current: list[list[_Line]] = []
+    for row in rows:
+        if current and _continues(current[-1], row):
+            current.append(row)
+            continue
+        if len(current) >= TABLE_ROWS:
+            tables.append(current)
+        current = [row]
+    if len(current) >= TABLE_ROWS:
+        tables.append(current)
+    return [table for table in tables if _has_words(table) and not _is_contents(table)]
+
+
+def _has_words(table: list[list[_Line]]) -> bool:
+    """Whether most of a table's cells are more than one character: a chart's axis is read
+    letter by letter ("s", "e", "c"), and its ticks beside them are no table."""
+    cells = [cell.text.strip() for row in table for cell in row]
+    return sum(len(cell) > 1 for cell in cells) >= 0.75 * len(cells)
+
+
+def _is_contents(table: list[list[_Line]]) -> bool:
+    """Whether a "table" is a table of contents without dot leaders: each row ends in a page
+    number, and they never go down ("Introduction 21", "Seeking-assistance 22")."""
+    last = [row[-1].text.strip() for row in table]
+    if not all(_PAGE_NUMBER_ONLY.match(cell) for cell in last):
         return False
-    text = line.text.strip()
-    return _furniture_key(text) in running or bool(_PAGE_NUMBER.match(text))
+    numbers = [int(cell) for cell in last]
+    return all(a <= b for a, b in zip(numbers, numbers[1:], strict=False))
+
+
+def _continues(above: list[_Line], row: list[_Line]) -> bool:
+    height = max(cell.height for cell in above)
+    if min(cell.bottom for cell in above) - max(cell.top for cell in row) > 3 * height:
+        return False
+    edges = [(c.x0, c.x1, (c.x0 + c.x1) / 2) for c in above]
+    return any(
+        abs(a - b) <= ALIGN
+        for cell in row
+        for mine in [(cell.x0, cell.x1, (cell.x0 + cell.x1) / 2)]
+        for theirs in edges
+        for a, b in zip(mine, theirs, strict=True)
+    )
+
+
+def _row_line(row: list[_Line]) -> _Line:
+    """One table row as one line: its cells' text joined by "; ", its box around them all."""
+    first = row[0]
+    return replace(
+        first,
+        text="; ".join(cell.text.strip() for cell in row),
+        x1=max(cell.x1 for cell in row),
+        bottom=min(cell.bottom for cell in row),
+        top=max(cell.top for cell in row),
+        mono_last=row[-1].mono_last,
+        row=True,
+    )
 
 
 # --- reading order ---------------------------------------------------------------------------
@@ -587,7 +731,7 @@ def _new_block(
     kind: str, current: str, line: _Line, previous: _Line, left: float, right: float, pitch: float
 ) -> bool:
     """Whether `line` (of `kind`) starts a block after `previous`, in a block of `current`."""
-    if kind in ("item", "contents", "bold") or current in ("contents", "bold"):
+    if kind in ("item", "contents", "bold", "row") or current in ("contents", "bold", "row"):
         return True
     if kind == "heading":  # a heading set on two lines of one size stays one heading
         return (
@@ -601,6 +745,8 @@ def _new_block(
 
 
 def _line_kind(line: _Line, body: float, bold: float = math.inf) -> str:
+    if line.row:
+        return "row"
     text = line.text.strip()
     if _CONTENTS_LINE.search(text):
         return "contents"
@@ -776,8 +922,9 @@ _CAPTION = re.compile(r"^(Figure|Fig\.|Table|Algorithm|Listing|Chart)\s*\d+", re
 
 
 def _is_float(block: _Block) -> bool:
-    """A figure's caption or its labels: text that may sit between a paragraph's two halves."""
-    if block.kind == "figure":
+    """A figure's caption or its labels, a table's row: text that may sit between a
+    paragraph's two halves."""
+    if block.kind in ("figure", "row"):
         return True
     if block.kind == "heading" and _NUMBERED_HEADING.match(block.lines[0]):
         return False

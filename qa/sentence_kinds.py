@@ -1,19 +1,23 @@
 """What kind of text a stored sentence is, and whether its subject is in the sentence before.
 
-In: one sentence's text (as `qa.chunking` cut it). Out: `kind(text)`, one of `prose`,
+In: one sentence's text (as `qa.chunking` cut it). Out: `kind(text)`, one of `prose`, `row`,
 `heading`, `fragment`, `reference` or `boilerplate`, and `refers_back(text)`: it starts with a
 pronoun or a short definite noun phrase followed by a verb ("It is ...", "The company was ...").
-Only prose may be quoted on its own (`quotable`); the rest stays context.
+Only prose and table rows that hold a figure may be quoted on their own (`quotable`); the rest
+stays context.
 
 Everything is a cheap rule (regexes, small closed word lists), a few microseconds per sentence,
 cached per text:
 
+- row: a table's row as the readers write it, "cell; cell; cell" (no sentence end), that
+  names something and gives a figure ("Chunkservers; 342; 227", "fail-over duration; 14s");
 - heading: a Markdown `#` heading; a common section name ("See also", "References"); a line
   without final punctuation that is in Title Case (at most 24 words: news headlines run long),
   or that is short (at most 12 words) and has no verb and no number (a terse line with a
   number, "Office hours 9am to 5pm", states a fact);
 - fragment: a list item or a "Label: value" line without a verb (a list item that ends like
-  a sentence and has more than four words is not), a table row, a line with a dot leader
+  a sentence and has more than four words is not), a Markdown table row, a row without a
+  figure ("GFS client; File namespace": a diagram's labels), a line with a dot leader
   (a table of contents: "Ranges . . . . 37"), a line of code (no sentence end, and an
   operator or brace prose does not use, or two calls: "x <- rev(sort(x))"), a line without
   letters, three words or fewer without a verb;
@@ -35,8 +39,11 @@ import re
 from functools import lru_cache
 from typing import Literal
 
-SentenceKind = Literal["prose", "heading", "fragment", "reference", "boilerplate"]
-KINDS: tuple[SentenceKind, ...] = ("prose", "heading", "fragment", "reference", "boilerplate")
+SentenceKind = Literal["prose", "row", "heading", "fragment", "reference", "boilerplate"]
+KINDS: tuple[SentenceKind, ...] = (
+    "prose", "row", "heading", "fragment", "reference", "boilerplate"
+)  # fmt: skip
+QUOTABLE: frozenset[SentenceKind] = frozenset({"prose", "row"})
 
 SHORT_LINE = 12  # words: an unpunctuated line this short may be a heading
 TITLE_LINE = 24  # words: an unpunctuated Title Case line this short is a heading (a headline)
@@ -52,10 +59,12 @@ _DIGIT = re.compile(r"\d")
 _FOOTNOTE_MARKS = re.compile(r"\[[^\]]{1,20}\]")
 _MARKDOWN_HEADING = re.compile(r"^#{1,6}(\s|$)")
 _TABLE_ROW = re.compile(r"^\|")
+# A row as the PDF, DOCX and HTML readers write one: cells joined by "; ".
+_CELLS = re.compile(r"^[^;]+(?:; [^;]+)+$")
 # A dot leader, as a table of contents or an index draws one ("Ranges . . . . . 37").
 _DOT_LEADER = re.compile(r"(?:\.\s?){4,}|…{2,}")
 # Code: an operator prose does not use, a brace, or (counted) a name called with "(".
-_CODE_SIGN = re.compile(r"<-|==|!=|:=|=>|&&|\|\||[{}]")
+_CODE_SIGN = re.compile(r"<-|←|==|!=|:=|=>|&&|\|\||[{}]")
 _CALL = re.compile(r"[A-Za-z_][\w.]*\(")
 _QUOTE_MARK = re.compile(r"^(>\s?)+")
 _LIST_MARK = re.compile(r"^([-*+•·–—]|\d{1,3}[.)]|[a-z][.)])\s+")
@@ -184,6 +193,8 @@ def kind(text: str) -> SentenceKind:
         return "fragment"
     if _is_code(body):
         return "fragment"
+    if in_table(body):
+        return "row" if _gives_figure(body) else "fragment"
     item = _LIST_MARK.match(body)
     rest = body[item.end() :] if item else body
     words = words_of(rest)
@@ -201,9 +212,25 @@ def kind(text: str) -> SentenceKind:
 
 @lru_cache(maxsize=CACHE)
 def quotable(text: str) -> bool:
-    """Whether the sentence may be quoted on its own: only prose may. Cached itself: it is
-    asked for every candidate of every question."""
-    return kind(text) == "prose"
+    """Whether the sentence may be quoted on its own: prose and table rows with a figure may.
+    Cached itself: it is asked for every candidate of every question."""
+    return kind(text) in QUOTABLE
+
+
+def in_table(text: str) -> bool:
+    """Whether `text` is a table's row as the readers write one: "cell; cell; cell", without
+    a sentence end (a header row too: "Cluster; Machines; Disk space"). Asked for every
+    candidate of every question: most sentences are ruled out by a substring test."""
+    return "; " in text and bool(_CELLS.match(text)) and not _FINAL.search(text)
+
+
+def _gives_figure(row: str) -> bool:
+    """Whether a table row names something (a cell with a letter) and gives a figure (a cell
+    with a digit): "Chunkservers; 342; 227", "B; 227; 180 TB"."""
+    cells = row.split("; ")
+    return any(_LETTER.search(cell) for cell in cells) and any(
+        _DIGIT.search(cell) for cell in cells
+    )
 
 
 def _is_code(text: str) -> bool:

@@ -108,15 +108,22 @@ It opened to traffic on May 27, 1937, after four years of construction.
 NOT_PROSE = ("#", "-", "1.", "2.", "^", "Bloomsbury")  # how its non-prose lines start
 
 
+def _one_document(tmp_path, make_assistant, embedder, name: str, content: str):  # type: ignore[no-untyped-def]
+    """An assistant over a folder holding only `name` (with `content`), indexed, and that
+    document's text."""
+    docs = tmp_path / "one-doc"
+    docs.mkdir()
+    (docs / name).write_text(content)
+    assistant = make_assistant(docs, embedder)
+    assistant.refresh()
+    return assistant, assistant.document(name).text
+
+
 def test_markdown_structure_is_never_quoted_and_it_is_quoted_with_its_subject(
     tmp_path, real_embedder, make_assistant
 ):
-    docs = tmp_path / "bridge-docs"
-    docs.mkdir()
-    (docs / "bridge.md").write_text(BRIDGE_DOC)
-    assistant = make_assistant(docs, real_embedder)
-    assistant.refresh()
-    text = assistant.document("bridge.md").text
+    assistant, text = _one_document(tmp_path, make_assistant, real_embedder, "bridge.md",
+                                    BRIDGE_DOC)  # fmt: skip
     opened = assistant.ask("When did the Golden Gate Bridge open?")
     assert opened.outcome in {"answer", "candidates"} and opened.citations, opened
     first = opened.citations[0]
@@ -132,6 +139,33 @@ def test_markdown_structure_is_never_quoted_and_it_is_quoted_with_its_subject(
         for citation in assistant.ask(question).citations:
             assert text[citation.start : citation.end] == citation.quote
             assert not citation.quote.startswith(NOT_PROSE), question
+
+
+CLUSTERS_PAGE = """<html><head><title>Storage clusters</title></head><body>
+<h1>Storage clusters</h1>
+<p>We run two storage clusters. Cluster A serves research and development; cluster B holds
+production data. Both grew steadily over the last year.</p>
+<table>
+<tr><th>Cluster</th><th>Machines</th><th>Disk space</th></tr>
+<tr><td>A</td><td>342</td><td>72 TB</td></tr>
+<tr><td>B</td><td>227</td><td>180 TB</td></tr>
+</table>
+<p>Cluster B stores larger files than cluster A.</p>
+</body></html>
+"""
+
+
+def test_a_table_row_that_gives_the_figure_is_quoted(tmp_path, real_embedder, make_assistant):
+    assistant, text = _one_document(tmp_path, make_assistant, real_embedder, "clusters.html",
+                                    CLUSTERS_PAGE)  # fmt: skip
+    found = assistant.ask("How much disk space does cluster B have?")
+    assert found.citations, found
+    first = found.citations[0]
+    assert first.quote == "B; 227; 180 TB"
+    assert text[first.start : first.end] == first.quote
+    for question, row in [("How many machines does cluster A have?", "A; 342; 72 TB"),
+                          ("Which cluster has 227 machines?", "B; 227; 180 TB")]:  # fmt: skip
+        assert assistant.ask(question).citations[0].quote == row, question
 
 
 def test_the_installed_qa_command_indexes_and_answers(docs, tmp_path):

@@ -484,3 +484,37 @@ def test_other_sentences_are_never_joined(lines: list[str]) -> None:
     result, text = _ask_lines(question, lines, model)
     first = result.citations[0]
     assert first.quote == lines[1] == text[first.start : first.end]
+
+
+TABLE_LINES = [
+    "We run two storage clusters.",
+    "Cluster; Machines; Disk space",
+    "A; 342; 72 TB",
+    "B; 227; 180 TB",
+]
+
+
+def test_a_table_row_is_scored_and_read_with_its_header_row() -> None:
+    question = "How much disk space does cluster B have?"
+    embedder = FakeEmbedder()
+    found = candidates(question, embedder.encode([question])[0], [
+        _lines_passage(embedder, TABLE_LINES)])  # fmt: skip
+    assert found.quotable == [True, False, True, True]  # a header without figures is context
+    assert found.previous[2:] == [TABLE_LINES[1], TABLE_LINES[1]]
+    assert found.antecedent == [-1, -1, -1, -1]  # the header is not quoted with the row
+    overlap = found.matrix[:, FEATURES.index("overlap")]
+    weights = term_weights(question)
+    assert overlap[3] == weighted_overlap(weights, token_set(f"{TABLE_LINES[1]} {TABLE_LINES[3]}"))
+    assert overlap[3] > overlap[2]  # only row B holds "B"
+    result, text = _ask_lines(question, TABLE_LINES, OVERLAP)
+    first = result.citations[0]
+    assert first.quote == "B; 227; 180 TB" == text[first.start : first.end]
+
+
+def test_rows_at_the_start_of_a_later_chunk_have_no_header_when_the_first_gives_figures() -> None:
+    embedder = FakeEmbedder()
+    lines = ["A; 342; 72 TB", "B; 227; 180 TB"]
+    text = "\n\n".join(lines)
+    passage = _chunk_passage(embedder, text, "t.txt", [(0, 13), (15, 29)], 1)  # chunk "#1"
+    found = candidates("cluster B", embedder.encode(["cluster B"])[0], [passage])
+    assert found.previous == ["", "A; 342; 72 TB"]  # the sentence before, no header

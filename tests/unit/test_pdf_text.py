@@ -544,3 +544,60 @@ def test_prose_after_a_line_of_code_starts_its_own_sentence_even_across_a_page()
     assert "An alternative is the question mark before the name." in blocks
     assert "5. To quit the R program the command is > q()" in blocks
     assert "At this point you will be asked whether to save." in blocks
+
+
+def _draw_table(canvas, x: float, y: float, rows: list[tuple[str, ...]], size: float = 7) -> None:  # type: ignore[no-untyped-def]
+    """`rows` from `y` down, a row every 9 points: the first cell at `x`, the others ending 130
+    and 200 points further (right-aligned, as numbers are)."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    for row in rows:
+        canvas.setFont("Helvetica", size)
+        canvas.drawString(x, y, row[0])
+        for right, cell in zip((x + 130, x + 200), row[1:], strict=False):
+            canvas.drawString(right - stringWidth(cell, "Helvetica", size), y, cell)
+        y -= 9
+
+
+TABLE = [
+    ("Cluster", "A", "B"),
+    ("Chunkservers", "342", "227"),
+    ("Available disk space", "72 TB", "180 TB"),
+    ("Number of Files", "735 k", "737 k"),
+]
+
+
+def table_pdf() -> bytes:
+    """Two columns of prose; at the top of the right column, in the page's top margin, a table
+    under a caption; a short heading in the left column beside the table's first rows."""
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    out = io.BytesIO()
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
+    prose = ["The clusters store many files for the teams and"] * 3
+    prose += ["for production work."]
+    _draw_lines(canvas, LEFT[0], PAGE_H - 50, ["6.2 Storage", "", *prose * 6])
+    _draw_table(canvas, RIGHT[0] + 20, PAGE_H - 50, TABLE)
+    _draw_lines(canvas, RIGHT[0], PAGE_H - 100, ["Table 2: Two clusters", "", *prose * 6])
+    canvas.setFont("Helvetica", 8)
+    canvas.drawString(PAGE_W / 2, 40, "7")  # the page number: alone on its row
+    canvas.save()
+    return out.getvalue()
+
+
+def test_a_table_is_read_row_by_row_and_its_numbers_are_kept_in_the_margin():
+    text = pdf_text.extract(table_pdf()).text
+    rows = "\n\n".join("; ".join(row) for row in TABLE)
+    assert rows + "\n\nTable 2: Two clusters" in text
+    assert "\n\n6.2 Storage\n\n" in f"\n\n{text}"  # the heading beside the table: no cell
+    assert not text.rstrip().endswith("7")
+
+
+def test_two_rows_of_labels_side_by_side_are_no_table():
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    out = io.BytesIO()
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
+    _draw_table(canvas, 72, 700, [("GFS client", "chunk 2ef0"), ("GFS master", "chunk 2ef1")])
+    canvas.save()
+    assert "; " not in pdf_text.extract(out.getvalue()).text
