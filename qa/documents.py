@@ -31,7 +31,9 @@ DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 # changes: an index re-reads that format's documents on its next refresh (`qa.indexer`). A
 # format not named here is at revision 1, as is every format of an index that records none.
 # .pdf 2 (0.3.0): stray spaces, accents, chapter heads, bold headings, contents and index lines.
-# .pdf 3: table rows ("cell; cell; cell"); a number in a margin is a page number only alone.
+# .pdf 3: table rows ("cell; cell; cell"); a number in a margin is a page number only alone;
+# text set at an angle read along its lines; sentences run past footnotes; two columns are
+# judged by prose lines.
 READER_REVISIONS: dict[str, int] = {".pdf": 3}
 
 MB = 1024 * 1024  # one unit everywhere: QA_MAX_FILE_MB, messages and the library page

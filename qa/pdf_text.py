@@ -56,6 +56,8 @@ FIGURE_WORDS = 4  # a block whose lines mostly have fewer words, without a sente
 OPEN_WORDS = 8  # a block this long without a sentence end continues in the next column
 COLUMN_SHARE = 0.25  # each column holds at least this share of a two-column page's lines
 BOLD_STEP = 150  # a line's font this much heavier than the body text's is bold
+FOOTNOTE_SIZE = 0.85  # of the body text's line height: a column's foot set smaller is notes
+SIZE_TOLERANCE = 0.15  # a paragraph runs on into a column or page set this close to its size
 CELL_WORDS = 6  # a table's cell has at most this many words (on one line)
 ALIGN = 2.0  # points: cell edges this close are in line
 TABLE_ROWS = 3  # a table has at least this many rows
@@ -82,6 +84,7 @@ _BOLD_NAME = re.compile(r"bold|black|heavy|demi|medi|semib", re.I)  # "Helvetica
 _MONO_NAME = re.compile(r"mono|courier|cmtt|sftt|typewriter|inconsolata|consola|menlo|fixed", re.I)
 _FILE_NAME = re.compile(r"\.(dvi|pdf|ps|tex|docx?|rtf|odt|txt|html?|indd|qxd)$", re.I)
 _HYPHENS = "-\u00ad\u2010\u2011\ufffe"
+_LEVEL = 0.1  # radians: a glyph turned further than this is read in its own frame
 _SOFT_SPACE = "\u2063"  # while a line is built: a space PDFium or a glyph gap added, not the file
 _MARKS = " *\u2217\u2020\u2021\u00a7\u00b6"  # footnote marks after a title: * ∗ † ‡ § ¶
 
@@ -113,6 +116,7 @@ class _Line:
     mono_first: bool = False  # its first glyph is in a monospaced font
     mono_last: bool = False  # and its last
     row: bool = False  # a table's row, its cells joined by "; "
+    turned: bool = False  # set at 90, 180 or 270 degrees; its box is in the text's own frame
 
     @property
     def mono(self) -> bool:
@@ -129,6 +133,8 @@ class _Block:
     lines: list[str] = field(default_factory=list)
     run_start: bool = False  # first block of a column or page: may continue the one before
     code_end: bool = False  # its last line is code (monospaced)
+    foot: bool = False  # set smaller than the body text at the foot of its column: a footnote
+    size: float = 0.0  # its first line's type size (height); 0.0: not known (OCR text)
 
 
 Ocr = Callable[[object], str]  # a pypdfium2 page -> its text (paragraphs split by blank lines)
@@ -181,8 +187,11 @@ def _assemble(
     for page, (width, height) in zip(pages, sizes, strict=True):
         writer.start_page()
         if isinstance(page, list):
-            kept = _table_rows(_without_furniture(page, height, furniture))
-            writer.add(_blocks(_reading_order(kept, width), body, bold))
+            kept = _without_furniture(page, height, furniture)
+            flat = _table_rows([line for line in kept if not line.turned])
+            turned = _table_rows([line for line in kept if line.turned])
+            runs = _reading_order(flat, width) + ([turned] if turned else [])
+            writer.add(_blocks(runs, body, bold))
         elif isinstance(page, str):
             writer.add(_text_blocks(page))
     if title is None:
@@ -233,8 +242,10 @@ def _lines_of(textpage, chars: str) -> list[_Line]:  # type: ignore[no-untyped-d
     rect = raw.FS_RECTF()
     pointer = ctypes.byref(rect)
     get_box = raw.FPDFText_GetLooseCharBox
+    get_angle = raw.FPDFText_GetCharAngle
     handle = textpage.raw
     lines: list[_Line] = []
+    turned: list[int] = []  # glyphs set at an angle (only asked where a line starts)
     parts: list[str] = []
     x0 = x1 = bottom = top = size = last_left = last_right = last_height = 0.0
     first = last = 0  # the indices of the line's first and last glyph
@@ -286,6 +297,9 @@ def _lines_of(textpage, chars: str) -> list[_Line]:  # type: ignore[no-untyped-d
             if not size and char.isalpha():
                 size = glyph_height
         else:
+            if abs(get_angle(handle, index)) > _LEVEL and char.isprintable():
+                turned.append(index)  # read in its own frame, see `_turned_lines`
+                continue
             if parts:
                 lines.append(_Line("".join(parts), x0, x1, bottom, top, size or top - bottom,
                                    *_font(handle, first, last)))  # fmt: skip
@@ -299,7 +313,57 @@ def _lines_of(textpage, chars: str) -> list[_Line]:  # type: ignore[no-untyped-d
     if parts:
         lines.append(_Line("".join(parts), x0, x1, bottom, top, size or top - bottom,
                            *_font(handle, first, last)))  # fmt: skip
+    if turned:
+        lines += _turned_lines(textpage, chars, turned)
     return [replace(line, text=_mend_spaces(line.text)) for line in lines if line.text.strip()]
+
+
+def _turned_lines(textpage, chars: str, glyphs: list[int]) -> list[_Line]:  # type: ignore[no-untyped-def]
+    """Lines of the glyphs set at an angle (an arXiv stamp up the margin, a landscape table on a
+    portrait page, a chart's axis title), each glyph's box turned into the frame where its
+    text runs left to right; `turned` lines, in file order. A glyph continues the line before
+    it when it sits on that line's baseline and not far ahead; a space the file holds between
+    two glyphs, or a gap, is a space."""
+    import pypdfium2.raw as raw
+
+    rect = raw.FS_RECTF()
+    lines: list[_Line] = []
+    current: _Line | None = None
+    previous = -1
+    for index in glyphs:
+        if not raw.FPDFText_GetLooseCharBox(textpage.raw, index, ctypes.byref(rect)):
+            continue
+        quarter = round(raw.FPDFText_GetCharAngle(textpage.raw, index) / (math.pi / 2)) % 4
+        left, right, low, high = _turn(quarter, rect.left, rect.right, rect.bottom, rect.top)
+        height = high - low
+        if height <= 0:
+            continue
+        char = chars[index]
+        if (
+            current is not None
+            and current.bottom - 0.2 * height < (low + high) / 2 < current.top + 0.2 * height
+            and current.x1 - 0.5 * height < left < current.x1 + 3 * height
+        ):
+            spaced = " " in chars[previous + 1 : index] or left - current.x1 > WORD_GAP * height
+            current.text += (" " if spaced else "") + char
+            current.x1 = max(current.x1, right)
+        else:
+            current = _Line(char, left, right, low, high, height, turned=True)
+            lines.append(current)
+        previous = index
+    return lines
+
+
+def _turn(quarter: int, left: float, right: float, low: float, high: float) -> tuple[float, ...]:
+    """A glyph box (left, right, bottom, top) of text set `quarter` quarter turns clockwise
+    (PDFium's angle), turned back so that the text runs left to right."""
+    if quarter == 1:  # reads downwards: x' = -y, y' = x
+        return -high, -low, left, right
+    if quarter == 2:  # upside down
+        return -right, -left, -high, -low
+    if quarter == 3:  # reads upwards: x' = y, y' = -x
+        return low, high, -right, -left
+    return left, right, low, high
 
 
 def _font(handle, first: int, last: int) -> tuple[int, bool, bool]:  # type: ignore[no-untyped-def]
@@ -385,7 +449,10 @@ def _furniture_key(text: str) -> str:
 
 
 def _in_margin(line: _Line, height: float) -> bool:
-    return line.bottom > height * (1 - MARGIN) or line.top < height * MARGIN
+    """Whether `line` is in the page's top or bottom margin; a turned line counts as one (a
+    stamp up the side, a landscape page's number): it is dropped when it repeats or is a
+    number alone."""
+    return line.turned or line.bottom > height * (1 - MARGIN) or line.top < height * MARGIN
 
 
 def _running_lines(pages: list[list[_Line]], sizes: list[tuple[float, float]]) -> set[str]:
@@ -398,9 +465,10 @@ def _running_lines(pages: list[list[_Line]], sizes: list[tuple[float, float]]) -
     for lines, (_, height) in zip(pages, sizes, strict=True):
         margin = [line for line in lines if _in_margin(line, height)]
         seen.update({_furniture_key(line.text) for line in margin})
-        if margin:
-            outermost = (max(lines, key=lambda line: line.top),
-                         min(lines, key=lambda line: line.bottom))  # fmt: skip
+        flat = [line for line in lines if not line.turned]
+        if margin and flat:
+            outermost = (max(flat, key=lambda line: line.top),
+                         min(flat, key=lambda line: line.bottom))  # fmt: skip
             edges.update(
                 {_furniture_key(line.text) for line in outermost if _in_margin(line, height)}
             )
@@ -560,11 +628,14 @@ def _row_line(row: list[_Line]) -> _Line:
 
 
 def _reading_order(lines: list[_Line], width: float) -> list[list[_Line]]:
-    """The page's lines as runs read top to bottom: one run per column of each band."""
+    """The page's lines as runs read top to bottom: one run per column of each band. Whether
+    the page has two columns is asked of its prose lines (more than `CELL_WORDS` words): a
+    table's or a chart's short lines sit on both sides of a one-column page."""
     middle = width / 2
-    left = [line for line in lines if line.x1 < middle + 0.02 * width]
-    right = [line for line in lines if line.x0 > middle - 0.02 * width]
-    two_columns = min(len(left), len(right)) >= COLUMN_SHARE * len(lines) and len(lines) >= 8
+    prose = [line for line in lines if len(line.text.split()) > CELL_WORDS]
+    left = [line for line in prose if line.x1 < middle + 0.02 * width]
+    right = [line for line in prose if line.x0 > middle - 0.02 * width]
+    two_columns = min(len(left), len(right)) >= COLUMN_SHARE * len(prose) and len(prose) >= 8
     if not two_columns:
         return [lines] if lines else []
     runs: list[list[_Line]] = []
@@ -627,10 +698,11 @@ def _blocks(runs: list[list[_Line]], body: float, bold: float = math.inf) -> lis
         left = statistics.median_low(line.x0 for line in run)
         pitch = _line_pitch(run)
         previous: _Line | None = None
+        start, small = len(blocks), []  # this run's blocks, and which of its lines are small
         for index, line in enumerate(run):
             kind = _line_kind(line, body, bold)
             if previous is None:
-                blocks.append(_Block(kind, run_start=True))
+                blocks.append(_Block(kind, run_start=True, size=line.height))
             elif _wraps(kind, blocks[-1], line, previous, body):
                 if kind == "contents":
                     blocks[-1].kind = kind
@@ -638,16 +710,31 @@ def _blocks(runs: list[list[_Line]], body: float, bold: float = math.inf) -> lis
                 # the right edge near the line: an indented abstract has its own
                 right = max(other.x1 for other in run[max(0, index - 3) : index + 2])
                 if _new_block(kind, blocks[-1].kind, line, previous, left, right, pitch):
-                    blocks.append(_Block(kind))
+                    blocks.append(_Block(kind, size=line.height))
             blocks[-1].lines.append(line.text)
             blocks[-1].code_end = line.mono
+            small.append(line.height < FOOTNOTE_SIZE * body and not line.mono_first)
             previous = line
+        _mark_footnotes(blocks[start:], small)
     for block, following in zip(blocks, [*blocks[1:], None], strict=False):
         if block.kind == "bold":
             block.kind = "heading" if _opens_paragraph(following) else "para"
         elif following is not None and _set_apart_heading(block, following):
             block.kind = "heading"
     return [piece for block in blocks for piece in _split_figure_text(block)]
+
+
+def _mark_footnotes(blocks: list[_Block], small: list[bool]) -> None:
+    """Mark the paragraphs and items at the foot of a run (`blocks`, whose lines in order are
+    `small` or not) that are set smaller than the body text: its footnotes (code in a small
+    font is not: `small` leaves it out)."""
+    end = len(small)
+    for block in reversed(blocks):
+        lines = small[end - len(block.lines) : end]
+        if block.kind not in ("para", "item") or not all(lines):
+            return
+        block.foot = True
+        end -= len(block.lines)
 
 
 def _split_figure_text(block: _Block) -> list[_Block]:
@@ -659,7 +746,8 @@ def _split_figure_text(block: _Block) -> list[_Block]:
     if words[len(words) // 2] >= FIGURE_WORDS or _SENTENCE_END.search(block.lines[-1].rstrip()):
         return [block]
     return [
-        _Block("figure", [line], block.run_start and i == 0) for i, line in enumerate(block.lines)
+        _Block("figure", [line], block.run_start and i == 0, size=block.size)
+        for i, line in enumerate(block.lines)
     ]
 
 
@@ -837,8 +925,10 @@ class _Writer:
         self.page_starts: list[int] = []
         self.sections: list[tuple[int, str]] = []
         self.open = False  # the last paragraph written has not ended its sentence
+        self.open_size = 0.0  # the type size of the last paragraph written
         self.code_end = False  # and its last line was code
         self.pending_page = False
+        self.waiting: list[_Block] = []  # figure text waiting for an open paragraph's end
 
     def start_page(self) -> None:
         """Begin a page: it starts at its first block (a page without any, where it is)."""
@@ -852,17 +942,27 @@ class _Writer:
 
     def add(self, blocks: Iterable[_Block]) -> None:
         """Write a page's blocks. While a paragraph is open, figure text and captions at the
-        top of the next column wait until the paragraph's continuation is written."""
-        waiting: list[_Block] = []
+        top of the next column, and footnotes at the foot of its own, wait until the
+        paragraph's continuation is written; those at the end of a page (a turned chart's
+        labels) wait for the next page's."""
+        waiting = self.waiting
         for block in blocks:
-            if self.open and (block.run_start or waiting) and _is_float(block):
+            if self.open and (block.foot or ((block.run_start or waiting) and _is_float(block))):
                 waiting.append(block)
                 continue
             if waiting:
                 block.run_start = True
             self._write(block)
             self._write_floats(waiting)
-        self._write_floats(waiting)
+        if not self.open:
+            self._write_floats(waiting)
+
+    def _same_size(self, block: _Block) -> bool:
+        """Whether `block` is set in the open paragraph's type size (to `SIZE_TOLERANCE`; a
+        size not known matches): a sentence does not run on into a figure's smaller labels."""
+        if not block.size or not self.open_size:
+            return True
+        return abs(block.size - self.open_size) <= SIZE_TOLERANCE * self.open_size
 
     def _write_floats(self, waiting: list[_Block]) -> None:
         """Write the figure text that waited; it ends any open paragraph."""
@@ -874,6 +974,7 @@ class _Writer:
             waiting.clear()
 
     def text(self) -> str:
+        self._write_floats(self.waiting)
         self.finish()
         return "".join(self.parts)
 
@@ -882,13 +983,14 @@ class _Writer:
         if not body:
             return
         # Prose after a line of code goes on the sentence only when it starts in lower case.
-        if (self.open and block.kind == "para" and block.run_start
+        if (self.open and block.kind == "para" and block.run_start and self._same_size(block)
                 and not (self.code_end and body[:1].isupper())):  # fmt: skip
             separator = "" if self._hyphen_joins(body) else " "
             if separator == "":
                 self._drop_hyphen()
         else:
             separator = "\n\n" if self.length else ""
+            self.open_size = block.size
         self._emit(separator)
         if self.pending_page:
             self.page_starts.append(self.length)

@@ -601,3 +601,95 @@ def test_two_rows_of_labels_side_by_side_are_no_table():
     _draw_table(canvas, 72, 700, [("GFS client", "chunk 2ef0"), ("GFS master", "chunk 2ef1")])
     canvas.save()
     assert "; " not in pdf_text.extract(out.getvalue()).text
+
+
+def stamped_pdf() -> bytes:
+    """A two-column page with an arXiv-style stamp set up the left margin (turned 90 degrees)
+    and a landscape table's rows set down the right margin (turned 270 degrees)."""
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    out = io.BytesIO()
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
+    for x in (LEFT[0], RIGHT[0]):
+        _draw_lines(canvas, x, PAGE_H - 100, (LEFT_TEXT[1:] + RIGHT_TEXT[:4]) * 4)
+    canvas.saveState()
+    canvas.translate(40, 250)
+    canvas.rotate(90)
+    canvas.setFont("Helvetica", 16)
+    canvas.drawString(0, 0, "arXiv:1706.03762v7 [cs.CL] 2 Aug 2023")
+    canvas.restoreState()
+    canvas.saveState()
+    canvas.translate(PAGE_W - 30, 500)
+    canvas.rotate(-90)
+    _draw_table(canvas, 0, 0, TABLE)
+    canvas.restoreState()
+    canvas.save()
+    return out.getvalue()
+
+
+def test_turned_text_is_read_along_its_lines_and_keeps_out_of_the_columns():
+    text = pdf_text.extract(stamped_pdf()).text
+    blocks = text.split("\n\n")
+    assert "arXiv:1706.03762v7 [cs.CL] 2 Aug 2023" in blocks
+    assert "\n\n".join("; ".join(row) for row in TABLE) in text  # the landscape table's rows
+    sentence = (
+        "One of the common causes that lengthens the total time is a straggler: a machine that "
+        "takes an unusually long time to complete one of the last few map or reduce tasks in "
+        "the computation and delays the whole operation by many minutes."
+    )
+    assert text.count(sentence) == 8  # no stamp letter inside the columns' sentences
+    assert all(len(block) > 1 for block in blocks)
+
+
+def footnote_pdf() -> bytes:
+    """Two columns: the left one ends inside a sentence above two footnotes in a smaller font;
+    the right one goes on with the sentence and ends inside another above a figure's small
+    label, which the next page goes on with."""
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    out = io.BytesIO()
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
+    left = ["The master keeps all file system metadata, which"] * 20
+    left[-1] = "includes the current locations of the"
+    _draw_lines(canvas, LEFT[0], PAGE_H - 100, left)
+    canvas.setFont("Helvetica", 7)
+    canvas.drawString(LEFT[0], 100, "1 The master also logs every change to an operation log.")
+    canvas.drawString(LEFT[0], 92, "2 Chunk locations are not stored persistently.")
+    right = ["replicas of each chunk, which it learns from the", "chunkservers at start-up."]
+    right += ["Each line here is filler text for the column."] * 12
+    _draw_lines(canvas, RIGHT[0], PAGE_H - 100, right + ["The master keeps them fresh by"])
+    canvas.setFont("Helvetica", 7)
+    canvas.drawString(RIGHT[0], 120, "Legend: chunk handle and byte range")
+    canvas.showPage()
+    _draw_lines(canvas, LEFT[0], PAGE_H - 100, ["regular HeartBeat messages to the servers."])
+    canvas.save()
+    return out.getvalue()
+
+
+def test_a_sentence_runs_past_footnotes_and_not_into_smaller_figure_text():
+    text = pdf_text.extract(footnote_pdf()).text
+    assert (
+        "includes the current locations of the replicas of each chunk, which it learns from the "
+        "chunkservers at start-up."
+    ) in text
+    assert "The master keeps them fresh by regular HeartBeat messages to the servers." in text
+    notes = "1 The master also logs every change to an operation log.\n\n2 Chunk locations"
+    assert notes in text
+    assert text.endswith("servers.\n\nLegend: chunk handle and byte range")  # waited its turn
+
+
+def test_a_one_column_page_with_short_lines_on_both_sides_is_not_read_as_two_columns():
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    out = io.BytesIO()
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
+    prose = ["A paragraph across the page keeps its lines in order, one after the other, and"]
+    prose += ["its short lines, set apart by"]
+    for i in range(12):  # a chart's labels on both sides: short lines, out of line (no table)
+        canvas.setFont("Helvetica", FONT)
+        canvas.drawString(72 + 7 * i, 700 - 12 * i, f"label {i}")
+        canvas.drawString(400 + 9 * i, 700 - 12 * i, f"{i} units")
+    _draw_lines(canvas, 72, 540, [*prose, "no stop"])
+    canvas.save()
+    text = pdf_text.extract(out.getvalue()).text
+    assert "one after the other, and its short lines, set apart by no stop" in text
