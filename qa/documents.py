@@ -434,6 +434,7 @@ def _paragraphs(raw: str) -> list[str]:
 # --- PDF and DOCX --------------------------------------------------------------------------
 
 SCANNED_PDF = "scanned PDF: no text layer (install the ocr extra)"
+ENCRYPTED_PDF = "PDF is encrypted: it opens only with a password (add a copy saved without one)"
 
 
 def _extract_pdf(data: bytes, ocr_later: bool = False) -> Extracted:
@@ -448,7 +449,7 @@ def _extract_pdf(data: bytes, ocr_later: bool = False) -> Extracted:
         result = pdf_text.extract(data, ocr)
     except PdfiumError as exc:
         if "password" in str(exc).lower():
-            raise ExtractionError("PDF is encrypted") from exc
+            raise ExtractionError(ENCRYPTED_PDF) from exc
         raise
     if not result.text.strip() and result.scanned_pages:
         raise ExtractionError(SCANNED_PDF)

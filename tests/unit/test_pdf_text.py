@@ -279,6 +279,25 @@ def test_a_scan_without_ocr_is_skipped_with_the_reason(monkeypatch, tmp_path: Pa
     ]
 
 
+@pytest.mark.parametrize(("user", "readable"), [("secret", False), ("", True)])
+def test_a_pdf_that_needs_a_password_is_skipped_with_the_reason(tmp_path: Path, user, readable):
+    from reportlab.lib.pdfencrypt import StandardEncryption
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    out = io.BytesIO()
+    lock = StandardEncryption(user, ownerPassword="owner", canPrint=0)
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H), encrypt=lock)
+    _draw_lines(canvas, LEFT[0], 700, ["The report is kept under lock and key."])
+    canvas.save()
+    (tmp_path / "locked.pdf").write_bytes(out.getvalue())
+    docs, skipped = documents.read_all(tmp_path)
+    if readable:  # only an owner password: it opens, as in any reader
+        assert [d.text for d in docs] == ["The report is kept under lock and key."]
+    else:
+        assert docs == []
+        assert [(s.path, s.reason) for s in skipped] == [("locked.pdf", documents.ENCRYPTED_PDF)]
+
+
 def test_a_scanned_page_is_read_by_ocr_and_text_pages_are_kept(tmp_path: Path):
     require_system_tool(pdf_ocr.available(), "OCR needs `pip install .[ocr]` and tesseract-ocr")
     import pypdfium2 as pdfium
