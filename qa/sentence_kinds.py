@@ -9,15 +9,16 @@ stays context.
 Everything is a cheap rule (regexes, small closed word lists), a few microseconds per sentence,
 cached per text:
 
-- row: a table's row as the readers write it, "cell; cell; cell" (no sentence end), that
-  names something and gives a figure ("Chunkservers; 342; 227", "fail-over duration; 14s");
+- row: a table's row as the readers write it, "cell; cell; cell" (no sentence end), or a
+  Markdown row "| cell | cell |", that names something and gives a figure ("Chunkservers;
+  342; 227", "fail-over duration; 14s", "| B | 227 | 180 TB |");
 - heading: a Markdown `#` heading; a common section name ("See also", "References"); a line
   without final punctuation that is in Title Case (at most 24 words: news headlines run long),
   or that is short (at most 12 words) and has no verb and no number (a terse line with a
   number, "Office hours 9am to 5pm", states a fact);
 - fragment: a list item or a "Label: value" line without a verb (a list item that ends like
-  a sentence and has more than four words is not), a Markdown table row, a row without a
-  figure ("GFS client; File namespace": a diagram's labels), a line with a dot leader
+  a sentence and has more than four words is not), a table row without a figure ("GFS
+  client; File namespace": a diagram's labels; "| Name | Year |"), a line with a dot leader
   (a table of contents: "Ranges . . . . 37"), a line of code (no sentence end, and an
   operator or brace prose does not use, or two calls: "x <- rev(sort(x))"), a line without
   letters, three words or fewer without a verb;
@@ -58,9 +59,9 @@ _FINAL = re.compile(r"[.!?…][\"'”’)]*(\[[^\]]{1,20}\])*$")
 _DIGIT = re.compile(r"\d")
 _FOOTNOTE_MARKS = re.compile(r"\[[^\]]{1,20}\]")
 _MARKDOWN_HEADING = re.compile(r"^#{1,6}(\s|$)")
-_TABLE_ROW = re.compile(r"^\|")
-# A row as the PDF, DOCX and HTML readers write one: cells joined by "; ".
+# A row as the PDF, DOCX and HTML readers write one: cells joined by "; "; a Markdown row.
 _CELLS = re.compile(r"^[^;]+(?:; [^;]+)+$")
+_PIPE_ROW = re.compile(r"^\|.*\|\s*$")
 # A dot leader, as a table of contents or an index draws one ("Ranges . . . . . 37").
 _DOT_LEADER = re.compile(r"(?:\.\s?){4,}|…{2,}")
 # Code: an operator prose does not use, a brace, or (counted) a name called with "(".
@@ -189,12 +190,12 @@ def kind(text: str) -> SentenceKind:
     body = _QUOTE_MARK.sub("", text.strip())
     if _MARKDOWN_HEADING.match(body):
         return "heading"
-    if _TABLE_ROW.match(body) or _DOT_LEADER.search(body) or not _LETTER.search(body):
-        return "fragment"
-    if _is_code(body):
+    if body.startswith("|"):  # a Markdown table's row (or its rule)
+        return "row" if _PIPE_ROW.match(body) and _gives_figure(_cells(body)) else "fragment"
+    if _DOT_LEADER.search(body) or not _LETTER.search(body) or _is_code(body):
         return "fragment"
     if in_table(body):
-        return "row" if _gives_figure(body) else "fragment"
+        return "row" if _gives_figure(_cells(body)) else "fragment"
     item = _LIST_MARK.match(body)
     rest = body[item.end() :] if item else body
     words = words_of(rest)
@@ -218,16 +219,25 @@ def quotable(text: str) -> bool:
 
 
 def in_table(text: str) -> bool:
-    """Whether `text` is a table's row as the readers write one: "cell; cell; cell", without
-    a sentence end (a header row too: "Cluster; Machines; Disk space"). Asked for every
-    candidate of every question: most sentences are ruled out by a substring test."""
+    """Whether `text` is a table's row: "cell; cell; cell" as the PDF, DOCX and HTML readers
+    write one, without a sentence end, or a Markdown row "| cell | cell |" (a header row and
+    a Markdown rule too). Asked for every candidate of every question: most sentences are
+    ruled out by a substring test."""
+    if text.startswith("|"):
+        return bool(_PIPE_ROW.match(text))
     return "; " in text and bool(_CELLS.match(text)) and not _FINAL.search(text)
 
 
-def _gives_figure(row: str) -> bool:
+def _cells(row: str) -> list[str]:
+    """The cells of a table row (see `in_table`)."""
+    if row.startswith("|"):
+        return [cell.strip() for cell in row.strip().strip("|").split("|")]
+    return row.split("; ")
+
+
+def _gives_figure(cells: list[str]) -> bool:
     """Whether a table row names something (a cell with a letter) and gives a figure (a cell
-    with a digit): "Chunkservers; 342; 227", "B; 227; 180 TB"."""
-    cells = row.split("; ")
+    with a digit): "Chunkservers; 342; 227", "| B | 227 | 180 TB |"."""
     return any(_LETTER.search(cell) for cell in cells) and any(
         _DIGIT.search(cell) for cell in cells
     )

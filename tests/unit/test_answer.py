@@ -511,6 +511,17 @@ def test_a_table_row_is_scored_and_read_with_its_header_row() -> None:
     assert first.quote == "B; 227; 180 TB" == text[first.start : first.end]
 
 
+def test_a_markdown_row_is_read_with_its_header_over_the_rule() -> None:
+    lines = ["| Cluster | Machines | Disk space |", "|---|---|---|", "| A | 342 | 72 TB |",
+             "| B | 227 | 180 TB |"]  # fmt: skip
+    question = "How much disk space does cluster B have?"
+    embedder = FakeEmbedder()
+    found = candidates(question, embedder.encode([question])[0], [
+        _lines_passage(embedder, lines)])  # fmt: skip
+    assert found.quotable == [False, False, True, True]
+    assert found.previous[2:] == [lines[0], lines[0]]
+
+
 def test_rows_at_the_start_of_a_later_chunk_have_no_header_when_the_first_gives_figures() -> None:
     embedder = FakeEmbedder()
     lines = ["A; 342; 72 TB", "B; 227; 180 TB"]

@@ -11,6 +11,7 @@ CASES = {
         "Chunkservers; 342; 227",
         "fail-over duration; 14s",
         "Agnostic; 27; 34; 60; 81; 76; 137",
+        "| B       | 227      | 180 TB     |",  # a Markdown row
     ],
     "heading": [
         "# Early life",
@@ -48,6 +49,8 @@ CASES = {
         # a row without a figure (a diagram's labels) or without a name
         "GFS client; File namespace",
         "Cluster; A; B",
+        "| Cluster | Machines | Disk space |",
+        "|---------|----------|------------|",
     ],
     "reference": [
         "^ Smith, John (2004). Bridges of Europe.",
