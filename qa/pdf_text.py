@@ -64,7 +64,12 @@ TABLE_ROWS = 3  # a table has at least this many rows
 
 # "3.6 Backup Tasks", "2. Consensus Protocols", "IV. RESULTS", "A.1 Proofs"
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(\.\d{1,2})*\.?|[IVX]{1,5}\.|[A-Z]\.(\d{1,2}\.?)?)\s+\S")
-_BULLET = re.compile(r"^([•◦▪▫‣⁃∙·●○■□►▸➢✓✔\-–—*]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s")
+_BULLET = re.compile(r"^([•◦▪▫‣⁃∙·●○■□►▸➢✓✔❖\-–—*]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s")
+# Word's and LibreOffice's bullets in the Symbol and Wingdings fonts come out of PDFium as
+# private-use characters (U+F0B7 for "•"): read as the bullets they draw.
+_SYMBOL_BULLETS = str.maketrans(
+    {"\uf0b7": "•", "\uf0a7": "▪", "\uf0d8": "➢", "\uf0fc": "✓", "\uf076": "❖", "\uf0a8": "◦"}
+)
 _SENTENCE_END = re.compile(r"[.!?:][\"'”’)\]]*$")
 # A table of contents' or an index's line: a dot leader, then page numbers ("3.1 Arrays . . .
 # 14", ".xls . . . . 23, 32"); a long title leaves a short leader ("... vectors . . 8").
@@ -315,7 +320,13 @@ def _lines_of(textpage, chars: str) -> list[_Line]:  # type: ignore[no-untyped-d
                            *_font(handle, first, last)))  # fmt: skip
     if turned:
         lines += _turned_lines(textpage, chars, turned)
-    return [replace(line, text=_mend_spaces(line.text)) for line in lines if line.text.strip()]
+    return [replace(line, text=_clean_line(line.text)) for line in lines if line.text.strip()]
+
+
+def _clean_line(text: str) -> str:
+    """A line's text with the spaces the file did not hold mended (`_mend_spaces`) and the
+    Symbol and Wingdings fonts' bullets read as the bullets they draw."""
+    return _mend_spaces(text).translate(_SYMBOL_BULLETS)
 
 
 def _turned_lines(textpage, chars: str, glyphs: list[int]) -> list[_Line]:  # type: ignore[no-untyped-def]

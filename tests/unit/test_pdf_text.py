@@ -712,3 +712,19 @@ def test_a_one_column_page_with_short_lines_on_both_sides_is_not_read_as_two_col
     canvas.save()
     text = pdf_text.extract(out.getvalue()).text
     assert "one after the other, and its short lines, set apart by no stop" in text
+
+
+@pytest.mark.parametrize(
+    ("raw", "read"),
+    [
+        ("\uf0b7 A power failure took the cluster offline.", "• A power failure took"),
+        ("\uf0a7 Second level", "▪ Second level"),
+        ("\uf0fc Done", "✓ Done"),
+    ],
+)
+def test_word_and_libreoffice_symbol_bullets_read_as_bullets(raw, read):
+    # Word's and LibreOffice's exports draw bullets in the Symbol or Wingdings font, which
+    # PDFium reports as private-use characters (seen in a LibreOffice 7.4 export of a DOCX).
+    line = pdf_text._clean_line(raw)
+    assert line.startswith(read)
+    assert pdf_text._line_kind(pdf_text._Line(line, 72, 300, 700, 710, 10), 10) == "item"
