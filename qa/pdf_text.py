@@ -61,6 +61,7 @@ SIZE_TOLERANCE = 0.15  # a paragraph runs on into a column or page set this clos
 CELL_WORDS = 6  # a table's cell has at most this many words (on one line)
 ALIGN = 2.0  # points: cell edges this close are in line
 TABLE_ROWS = 3  # a table has at least this many rows
+WRAP_ROOM = 1.5  # of the line height: a cell's padding, beyond the next word, where a line wraps
 
 # "3.6 Backup Tasks", "2. Consensus Protocols", "IV. RESULTS", "A.1 Proofs"
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(\.\d{1,2})*\.?|[IVX]{1,5}\.|[A-Z]\.(\d{1,2}\.?)?)\s+\S")
@@ -491,19 +492,18 @@ def _running_lines(pages: list[list[_Line]], sizes: list[tuple[float, float]]) -
 
 def _without_furniture(lines: list[_Line], height: float, running: set[str]) -> list[_Line]:
     """The page's `lines` without its running heads and footers (`running` keys, in the
-    margins) and its page number: a number in a margin alone on its row (a table's number in
-    the margin has cells beside it)."""
-    furniture = [_in_margin(line, height) and _furniture_key(line.text) in running
-                 for line in lines]  # fmt: skip
-    content = [line for line, dropped in zip(lines, furniture, strict=True) if not dropped]
+    margins) and its page number: a number in a margin alone on its row. A number with cells
+    beside it is a table's, even where its key is a page number's ("#")."""
+    number = [_in_margin(line, height) and bool(_PAGE_NUMBER.match(line.text.strip()))
+              for line in lines]  # fmt: skip
+    content = [line for line, is_number in zip(lines, number, strict=True) if is_number or not
+               (_in_margin(line, height) and _furniture_key(line.text) in running)]  # fmt: skip
+    numbers = {id(line) for line, is_number in zip(lines, number, strict=True) if is_number}
     return [
         line
         for line in content
-        if not (
-            _in_margin(line, height)
-            and _PAGE_NUMBER.match(line.text.strip())
-            and not any(other is not line and _same_row(line, other) for other in content)
-        )
+        if id(line) not in numbers
+        or any(other is not line and _same_row(line, other) for other in content)
     ]
 
 
@@ -521,17 +521,17 @@ def _table_rows(lines: list[_Line]) -> list[_Line]:
 
     A row is two or more short lines (cells, at most `CELL_WORDS` words) side by side; a table
     is three or more such rows one under the other, a cell edge of each in line with one of the
-    row before. A row does not reach over where a column of prose starts: side by side, two
-    columns' short lines (a heading beside a paragraph's last line) are no row."""
+    row before. A cell's text may wrap onto the lines under it (see `_wraps_row`). A row does
+    not reach over where a column of prose starts: side by side, two columns' short lines (a
+    heading beside a paragraph's last line) are no row."""
     starts = _column_starts([line for line in lines if len(line.text.split()) > CELL_WORDS])
     cells = [line for line in lines if len(line.text.split()) <= CELL_WORDS]
     rows = [part for row in _rows_of(cells) for part in _split_at_columns(row, starts)]
     merged: dict[int, _Line] = {}
     for table in _tables(rows):
         for row in table:
-            line = _row_line(row)
-            merged[id(row[0])] = line
-            merged.update({id(cell): line for cell in row[1:]})
+            line = _row_line(row.cells)
+            merged.update({id(member): line for member in row.members})
     out: list[_Line] = []
     written: set[int] = set()
     for line in lines:
@@ -540,6 +540,37 @@ def _table_rows(lines: list[_Line]) -> list[_Line]:
             written.add(id(row_line))
             out.append(row_line)
     return out
+
+
+@dataclass
+class _TableRow:
+    """A table's row: one line per cell (its whole text, wrapped lines joined), where each
+    cell's last line ends, and every line of the page it took."""
+
+    cells: list[_Line]
+    ends: list[float]  # the right edge of each cell's last line
+    members: list[_Line]
+    last: list[_Line]  # the lines of its lowest visual row
+
+    @classmethod
+    def of(cls, cells: list[_Line]) -> _TableRow:
+        return cls(list(cells), [cell.x1 for cell in cells], list(cells), list(cells))
+
+    def cell_of(self, line: _Line) -> int | None:
+        """The index of the cell whose column `line` starts in, None if none."""
+        return next((i for i, cell in enumerate(self.cells) if _inside(line, cell)), None)
+
+    def wrap(self, lines: list[_Line]) -> None:
+        """Add the lines of a visual row that goes on this row's cells, each to its cell."""
+        for line in lines:
+            index = self.cell_of(line)
+            assert index is not None  # `_wraps_row` checked
+            cell = self.cells[index]
+            self.cells[index] = replace(cell, text=_join_lines([cell.text, line.text]),
+                                        bottom=min(cell.bottom, line.bottom))  # fmt: skip
+            self.ends[index] = line.x1
+        self.members += lines
+        self.last = list(lines)
 
 
 def _column_starts(prose: list[_Line]) -> list[float]:
@@ -551,14 +582,14 @@ def _column_starts(prose: list[_Line]) -> list[float]:
 
 def _split_at_columns(row: list[_Line], starts: list[float]) -> list[list[_Line]]:
     """The parts of `row` (cells left to right) that each stay inside a column of prose: a
-    part ends before a cell at a column's start or beyond one; parts of two cells or more."""
+    part ends before a cell at a column's start or beyond one."""
     parts = [[row[0]]]
     for before, cell in zip(row, row[1:], strict=False):
         if any(before.x1 < start <= cell.x0 + ALIGN for start in starts):
             parts.append([cell])
         else:
             parts[-1].append(cell)
-    return [part for part in parts if len(part) >= 2]
+    return parts
 
 
 def _rows_of(cells: list[_Line]) -> list[list[_Line]]:
@@ -572,35 +603,73 @@ def _rows_of(cells: list[_Line]) -> list[list[_Line]]:
     return [sorted(row, key=lambda line: line.x0) for row in rows]
 
 
-def _tables(rows: list[list[_Line]]) -> list[list[list[_Line]]]:
-    """Runs of `TABLE_ROWS` or more `rows` (top to bottom), each close under the one before
-    (within three of its lines' height) and with a cell edge in line with one of its cells.
-    Two rows are too often a figure's labels side by side."""
-    tables: list[list[list[_Line]]] = []
-    current: list[list[_Line]] = []
+def _tables(rows: list[list[_Line]]) -> list[list[_TableRow]]:
+    """Runs of `TABLE_ROWS` or more rows of two cells or more (`rows`: the page's visual rows,
+    top to bottom), each close under the one before (within three of its lines' height) and
+    with a cell edge in line with one of its cells; a visual row that wraps the row above
+    (`_wraps_row`) goes on it. Two rows are too often a figure's labels side by side."""
+    tables: list[list[_TableRow]] = []
+    current: list[_TableRow] = []
     for row in rows:
-        if current and _continues(current[-1], row):
-            current.append(row)
+        if current and _continues(current[-1].last, row) and _wraps_row(current, row):
+            current[-1].wrap(row)
+            continue
+        if len(row) < 2:
+            continue  # a line alone: no row (as before a table, or between its rows)
+        if current and _continues(current[-1].last, row):
+            current.append(_TableRow.of(row))
             continue
         if len(current) >= TABLE_ROWS:
             tables.append(current)
-        current = [row]
+        current = [_TableRow.of(row)]
     if len(current) >= TABLE_ROWS:
         tables.append(current)
     return [table for table in tables if _has_words(table) and not _is_contents(table)]
 
 
-def _has_words(table: list[list[_Line]]) -> bool:
+def _wraps_row(table: list[_TableRow], row: list[_Line]) -> bool:
+    """Whether the visual `row` holds the wrapped lines of the table's last row: no line in
+    the table's first column (from its first cells' left edge to their right: an indented
+    label under another is a row of its own), and each line goes on a cell of the last row
+    that it starts inside, that ends in a word (numbers do not wrap), and whose last line left
+    no room for the line's first word before the next column (or the table's right edge)."""
+    firsts = [entry.cells[0] for entry in table]
+    left, right = min(c.x0 for c in firsts) - ALIGN, max(c.x1 for c in firsts)
+    edge = max(x1 for entry in table for x1 in entry.ends)
+    last = table[-1]
+    for line in row:
+        index = last.cell_of(line)
+        if left <= line.x0 <= right or index is None:
+            return False
+        cell = last.cells[index]
+        if not cell.text.rstrip()[-1:].isalpha():
+            return False
+        room = (last.cells[index + 1].x0 if index + 1 < len(last.cells) else edge) - last.ends[
+            index
+        ]
+        word = line.text.split()[0]
+        width = (line.x1 - line.x0) * len(word) / max(1, len(line.text))
+        if room > width + WRAP_ROOM * line.height:
+            return False
+    return True
+
+
+def _inside(line: _Line, cell: _Line) -> bool:
+    """Whether `line` starts inside the column of `cell` (its left edge to its right)."""
+    return cell.x0 - ALIGN <= line.x0 <= cell.x1
+
+
+def _has_words(table: list[_TableRow]) -> bool:
     """Whether most of a table's cells are more than one character: a chart's axis is read
     letter by letter ("s", "e", "c"), and its ticks beside them are no table."""
-    cells = [cell.text.strip() for row in table for cell in row]
+    cells = [cell.text.strip() for row in table for cell in row.cells]
     return sum(len(cell) > 1 for cell in cells) >= 0.75 * len(cells)
 
 
-def _is_contents(table: list[list[_Line]]) -> bool:
+def _is_contents(table: list[_TableRow]) -> bool:
     """Whether a "table" is a table of contents without dot leaders: each row ends in a page
     number, and they never go down ("Introduction 21", "Seeking-assistance 22")."""
-    last = [row[-1].text.strip() for row in table]
+    last = [row.cells[-1].text.strip() for row in table]
     if not all(_PAGE_NUMBER_ONLY.match(cell) for cell in last):
         return False
     numbers = [int(cell) for cell in last]
@@ -724,7 +793,7 @@ def _blocks(runs: list[list[_Line]], body: float, bold: float = math.inf) -> lis
                     blocks.append(_Block(kind, size=line.height))
             blocks[-1].lines.append(line.text)
             blocks[-1].code_end = line.mono
-            small.append(line.height < FOOTNOTE_SIZE * body and not line.mono_first)
+            small.append(line.height < FOOTNOTE_SIZE * body)
             previous = line
         _mark_footnotes(blocks[start:], small)
     for block, following in zip(blocks, [*blocks[1:], None], strict=False):
@@ -737,8 +806,7 @@ def _blocks(runs: list[list[_Line]], body: float, bold: float = math.inf) -> lis
 
 def _mark_footnotes(blocks: list[_Block], small: list[bool]) -> None:
     """Mark the paragraphs and items at the foot of a run (`blocks`, whose lines in order are
-    `small` or not) that are set smaller than the body text: its footnotes (code in a small
-    font is not: `small` leaves it out)."""
+    `small` or not) that are set smaller than the body text: its footnotes."""
     end = len(small)
     for block in reversed(blocks):
         lines = small[end - len(block.lines) : end]

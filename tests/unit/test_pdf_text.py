@@ -587,8 +587,9 @@ TABLE = [
 
 
 def table_pdf() -> bytes:
-    """Two columns of prose; at the top of the right column, in the page's top margin, a table
-    under a caption; a short heading in the left column beside the table's first rows."""
+    """Two pages of two columns of prose; at the top of the first page's right column, in the
+    page's top margin, a table under a caption; a short heading in the left column beside the
+    table's first rows; page numbers (so a bare number in a margin repeats as running text)."""
     from reportlab.pdfgen import canvas as pdfcanvas
 
     out = io.BytesIO()
@@ -598,8 +599,11 @@ def table_pdf() -> bytes:
     _draw_lines(canvas, LEFT[0], PAGE_H - 50, ["6.2 Storage", "", *prose * 6])
     _draw_table(canvas, RIGHT[0] + 20, PAGE_H - 50, TABLE)
     _draw_lines(canvas, RIGHT[0], PAGE_H - 100, ["Table 2: Two clusters", "", *prose * 6])
-    canvas.setFont("Helvetica", 8)
-    canvas.drawString(PAGE_W / 2, 40, "7")  # the page number: alone on its row
+    for number in ("7", "8"):
+        canvas.setFont("Helvetica", 8)
+        canvas.drawString(PAGE_W / 2, 40, number)  # the page number: alone on its row
+        canvas.showPage()
+        _draw_lines(canvas, LEFT[0], PAGE_H - 100, prose * 6)
     canvas.save()
     return out.getvalue()
 
@@ -609,7 +613,7 @@ def test_a_table_is_read_row_by_row_and_its_numbers_are_kept_in_the_margin():
     rows = "\n\n".join("; ".join(row) for row in TABLE)
     assert rows + "\n\nTable 2: Two clusters" in text
     assert "\n\n6.2 Storage\n\n" in f"\n\n{text}"  # the heading beside the table: no cell
-    assert not text.rstrip().endswith("7")
+    assert "\n\n7\n\n" not in text and not text.rstrip().endswith("8")
 
 
 def test_two_rows_of_labels_side_by_side_are_no_table():
@@ -728,3 +732,58 @@ def test_word_and_libreoffice_symbol_bullets_read_as_bullets(raw, read):
     line = pdf_text._clean_line(raw)
     assert line.startswith(read)
     assert pdf_text._line_kind(pdf_text._Line(line, 72, 300, 700, 710, 10), 10) == "item"
+
+
+def _draw_cells(canvas, y: float, rows: list[list[str]], width: float = 130) -> None:  # type: ignore[no-untyped-def]
+    """A table as a word processor sets it: columns `width` apart, each cell's text wrapped
+    greedily inside them (5 points of padding a side), its lines at the text's leading, the
+    next row under the row's longest cell (no padding between rows)."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    for row in rows:
+        height = 1
+        for column, cell in enumerate(row):
+            lines: list[str] = []
+            for word in cell.split():
+                line = f"{lines[-1]} {word}" if lines else word
+                if lines and stringWidth(line, "Helvetica", FONT) <= width - 10:
+                    lines[-1] = line
+                else:
+                    lines.append(word)
+            _draw_lines(canvas, 77 + column * width, y, lines)
+            height = max(height, len(lines))
+        y -= LEADING * height
+
+
+def test_a_cell_wrapped_onto_lines_under_it_stays_in_its_row():
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    out = io.BytesIO()
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
+    rows = [
+        ["Date", "Cause", "Fix"],
+        ["12 March", "A power failure at the Cirrus site took the whole cluster offline",
+         "Second power feed installed"],
+        ["3 July", "A faulty network switch slowed reads on Borealis", "Switch replaced"],
+    ]  # fmt: skip
+    _draw_cells(canvas, 700, rows)
+    _draw_lines(canvas, 72, 580, ["No incident lost customer data."])
+    canvas.save()
+    text = pdf_text.extract(out.getvalue()).text
+    assert text.split("\n\n") == ["; ".join(row) for row in rows] + [
+        "No incident lost customer data."
+    ]
+
+
+def test_a_row_with_an_empty_first_cell_is_a_row_of_its_own():
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    out = io.BytesIO()
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
+    rows = [["Region", "City", "Sales"], ["North", "Oslo", "12"], ["", "Bergen", "8"],
+            ["South", "Rome", "20"]]  # fmt: skip
+    _draw_cells(canvas, 700, rows)
+    canvas.save()
+    assert pdf_text.extract(out.getvalue()).text.split("\n\n") == [
+        "; ".join(cell for cell in row if cell) for row in rows
+    ]
