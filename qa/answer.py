@@ -77,7 +77,9 @@ class Citation:
     at most one sentence of the same block either side (`qa.context`):
     `context == text_of(doc_id)[context_start:context_end]`, which contains the quote (left at
     -1 / '', they default to the quote itself). `confidence`: the calibrated probability that
-    this quote answers the question (None: not computed)."""
+    this quote answers the question (None: not computed). A quote that is a table's row
+    names its table's header row: `header == text_of(doc_id)[header_start:header_end]`
+    (None when it is no row or its header is not known)."""
 
     n: int
     doc_id: str
@@ -92,6 +94,9 @@ class Citation:
     context_end: int = -1
     context: str = ""
     confidence: float | None = None
+    header: str | None = None
+    header_start: int | None = None
+    header_end: int | None = None
 
     def __post_init__(self) -> None:
         if self.context_start < 0 or self.context_end < 0:
@@ -265,6 +270,8 @@ class Candidates:
     # The document start of the sentence before each when the quote must include it (it names
     # what this one refers back to, see `_antecedent_mask`), else -1; [] = none.
     antecedent: list[int] = field(default_factory=list)
+    # The header row of each table row (see `_header_row`), else None; [] = none.
+    headers: list[StoredSentence | None] = field(default_factory=list)
 
 
 WARM_SENTENCES = MENTION_CACHE // 5  # as many as the per-sentence caches hold
@@ -307,6 +314,7 @@ def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Ca
     previous: list[str] = []
     prose: list[bool] = []
     antecedents: list[int] = []
+    headers: list[StoredSentence | None] = []
     row_of: dict[tuple[str, int], int] = {}
     for index, passage in enumerate(passages):
         chunk = passage.chunk
@@ -336,6 +344,7 @@ def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Ca
                 leads.append(1.0 if i == 0 and chunk.chunk_id.endswith("#0") else 0.0)
                 before = header if header >= 0 else i - 1
                 previous.append(chunk.sentences[before].text if before >= 0 else "")
+                headers.append(chunk.sentences[header] if header >= 0 else None)
             rows.append(row)
     if not sentences:
         return Candidates([], [], [], [], np.zeros((0, len(FEATURES))), members)
@@ -368,7 +377,16 @@ def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Ca
     titles = [passages[p].chunk.title for p in passage_of]
     words = [share.words(mask) for mask in masks]
     return Candidates(
-        sentences, titles, passage_of, words, matrix, members, previous, prose, antecedents
+        sentences,
+        titles,
+        passage_of,
+        words,
+        matrix,
+        members,
+        previous,
+        prose,
+        antecedents,
+        headers,
     )
 
 
@@ -639,11 +657,14 @@ def _citations(
             chunk = passages[found.passage_of[j]].chunk
             start, quote = before, chunk.text[before - chunk.start : sentence.end - chunk.start]
         around = quote_context(sentence.doc_id, start, sentence.end, quote, chunks, fetch)
+        header = found.headers[j] if found.headers else None
         citations.append(Citation(
             n, sentence.doc_id, found.titles[j], quote, start, sentence.end,
             round(_sigmoid(float(judged.scores[j])), 4), context_start=around.start,
             context_end=around.end, context=around.text,
             confidence=round(row_confidence(judged, j), 4),
+            header=header.text if header else None, header_start=header.start if header
+            else None, header_end=header.end if header else None,
         ))  # fmt: skip
     return citations
 

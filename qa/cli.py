@@ -272,6 +272,8 @@ def _format(result, with_context: bool = False) -> str:  # type: ignore[no-untyp
         where.append(f"characters {c.start}-{c.end}")
         lines.append(f"  [{c.n}] {c.title} ({c.doc_id}, {', '.join(where)})")
         if with_context:
+            if getattr(c, "header", None):
+                lines.append(f"      table header: {c.header}")
             lines.append(f"      {_in_context(c)}")
     return "\n".join(lines)
 

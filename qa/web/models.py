@@ -73,6 +73,14 @@ class CitationOut(_Open):
     confidence: float | None = Field(
         default=None, ge=0.0, le=1.0, description="That this quote answers the question."
     )
+    header: str | None = Field(
+        default=None,
+        description="When the quote is a table's row: the table's header row, "
+        "`text_of(doc_id)[header_start:header_end] == header`.",
+        examples=["Cluster; Machines; Disk space"],
+    )
+    header_start: int | None = None
+    header_end: int | None = None
 
 
 class PassageOut(_Open):

@@ -163,6 +163,8 @@ def test_a_table_row_that_gives_the_figure_is_quoted(tmp_path, real_embedder, ma
     first = found.citations[0]
     assert first.quote == "B; 227; 180 TB"
     assert text[first.start : first.end] == first.quote
+    assert first.header == "Cluster; Machines; Disk space"
+    assert text[first.header_start : first.header_end] == first.header
     for question, row in [("How many machines does cluster A have?", "A; 342; 72 TB"),
                           ("Which cluster has 227 machines?", "B; 227; 180 TB")]:  # fmt: skip
         assert assistant.ask(question).citations[0].quote == row, question

@@ -113,7 +113,8 @@ def test_answer_to_dict_keeps_the_contract_and_adds_short_answer() -> None:
     }  # fmt: skip
     assert set(data["citations"][0]) == {
         "n", "doc_id", "title", "quote", "start", "end", "score", "page", "section",
-        "context_start", "context_end", "context", "confidence",
+        "context_start", "context_end", "context", "confidence", "header", "header_start",
+        "header_end",
     }  # fmt: skip
     assert (data["citations"][0]["page"], data["citations"][0]["section"]) == (None, None)
     assert set(data["passages"][0]) == {"doc_id", "chunk_id", "text", "start", "end", "score"}
@@ -509,6 +510,10 @@ def test_a_table_row_is_scored_and_read_with_its_header_row() -> None:
     result, text = _ask_lines(question, TABLE_LINES, OVERLAP)
     first = result.citations[0]
     assert first.quote == "B; 227; 180 TB" == text[first.start : first.end]
+    assert first.header == TABLE_LINES[1] == text[first.header_start : first.header_end]
+    prose, _ = _ask_lines("How many storage clusters run?", TABLE_LINES, OVERLAP)
+    assert prose.citations[0].quote == TABLE_LINES[0]
+    assert (prose.citations[0].header, prose.citations[0].header_start) == (None, None)
 
 
 def test_a_markdown_row_is_read_with_its_header_over_the_rule() -> None:

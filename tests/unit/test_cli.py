@@ -143,6 +143,23 @@ def test_ask_context_prints_each_quote_in_its_context(docs, tmp_path, monkeypatc
     assert "«" not in run("ask", "When did Luxon take office?", *args).output
 
 
+def test_ask_context_prints_a_table_rows_header_above_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("QA_THRESHOLD", "0")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "clusters.md").write_text(
+        "We run two storage clusters.\n\n| Cluster | Machines | Disk space |\n|---|---|---|\n"
+        "| A | 342 | 72 TB |\n| B | 227 | 180 TB |\n"
+    )
+    args = ["--docs", str(docs), "--index", str(tmp_path / "i")]
+    question = "Which cluster has 227 machines and 180 TB of disk space?"
+    output = run("ask", question, *args, "--context").output
+    lines = output.splitlines()
+    source = lines.index("Sources:") + 1
+    assert lines[source + 1].strip() == "table header: | Cluster | Machines | Disk space |"
+    assert lines[source + 2].strip() == "«| B | 227 | 180 TB |»"
+
+
 def test_ask_text_output_of_candidates_and_of_none(docs, tmp_path, monkeypatch):
     args = ["--docs", str(docs), "--index", str(tmp_path / "i"), "--context"]
     monkeypatch.setenv("QA_THRESHOLD", "0")

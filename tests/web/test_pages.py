@@ -187,3 +187,23 @@ def test_page_shows_none_without_sources(folder: Path, make_assistant) -> None: 
     assert body["outcome"] == "none" and body["citations"] == []
     assert 'data-outcome="none"' in html and "The documents don't say" in html
     assert 'class="sources"' not in html
+
+
+def test_page_shows_a_table_rows_header_above_it(tmp_path: Path, make_assistant) -> None:  # type: ignore[no-untyped-def]
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "clusters.md").write_text(
+        "We run two storage clusters.\n\n| Cluster | Machines | Disk space |\n|---|---|---|\n"
+        "| A | 342 | 72 TB |\n| B | 227 | 180 TB |\n"
+    )
+    question = "Which cluster has 227 machines and 180 TB of disk space?"
+    with serve(create_app(make_assistant(docs, FakeEmbedder(), threshold=0.0))) as client:
+        body = client.get("/ask", params={"q": question}).json()
+        html = client.get("/", params={"q": question}).text
+    first = body["citations"][0]
+    assert first["quote"] == "| B | 227 | 180 TB |"
+    assert first["header"] == "| Cluster | Machines | Disk space |"
+    text = (docs / "clusters.md").read_text()
+    assert text[first["header_start"] : first["header_end"]] == first["header"]
+    header = f'<span class="table-header">{escape(first["header"])}</span>'
+    assert f'<blockquote class="context">{header}<mark class="quote">' in html
