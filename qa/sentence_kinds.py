@@ -11,7 +11,8 @@ cached per text:
 
 - row: a table's row as the readers write it, "cell; cell; cell" (no sentence end), or a
   Markdown row "| cell | cell |", that names something and gives a figure ("Chunkservers;
-  342; 227", "fail-over duration; 14s", "| B | 227 | 180 TB |");
+  342; 227", "fail-over duration; 14s", "| B | 227 | 180 TB |") and is no boilerplate or
+  reference (a footer's "(c) 2024 Example Ltd; All rights reserved" is boilerplate);
 - heading: a Markdown `#` heading; a common section name ("See also", "References"); a line
   without final punctuation that is in Title Case (at most 24 words: news headlines run long),
   or that is short (at most 12 words) and has no verb and no number (a terse line with a
@@ -190,13 +191,13 @@ def kind(text: str) -> SentenceKind:
     body = _QUOTE_MARK.sub("", text.strip())
     if _MARKDOWN_HEADING.match(body):
         return "heading"
-    if body.startswith("|"):  # a Markdown table's row (or its rule)
-        return "row" if _PIPE_ROW.match(body) and _gives_figure(_cells(body)) else "fragment"
-    if _DOT_LEADER.search(body) or not _LETTER.search(body) or _is_code(body):
+    piped = body.startswith("|")  # a Markdown table's row (or its rule)
+    if piped and not (_PIPE_ROW.match(body) and _LETTER.search(body)):
         return "fragment"
-    if in_table(body):
-        return "row" if _gives_figure(_cells(body)) else "fragment"
-    item = _LIST_MARK.match(body)
+    if not piped and (_DOT_LEADER.search(body) or not _LETTER.search(body) or _is_code(body)):
+        return "fragment"
+    table = piped or in_table(body)
+    item = None if table else _LIST_MARK.match(body)
     rest = body[item.end() :] if item else body
     words = words_of(rest)
     verb = has_verb(words)
@@ -204,6 +205,8 @@ def kind(text: str) -> SentenceKind:
         return "boilerplate"
     if _is_reference(rest, verb):
         return "reference"
+    if table:
+        return "row" if _gives_figure(_cells(body)) else "fragment"
     if not verb and (item or _LABEL.match(rest)) and _listed_fragment(rest, words, bool(item)):
         return "fragment"
     if _is_heading(rest, words, verb):

@@ -75,6 +75,7 @@ CASES = {
         "Cookie settings",
         "Share this article",
         "Click here to subscribe.",
+        "\u00a9 2024 Example Ltd; All rights reserved",  # a footer's row: no figure to quote
         "Skip to content",
         "Home",
     ],
