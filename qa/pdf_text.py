@@ -251,7 +251,8 @@ def _lines_of(textpage, chars: str) -> list[_Line]:  # type: ignore[no-untyped-d
     get_angle = raw.FPDFText_GetCharAngle
     handle = textpage.raw
     lines: list[_Line] = []
-    turned: list[int] = []  # glyphs set at an angle (only asked where a line starts)
+    turned: list[tuple[int, float]] = []  # glyphs set at an angle, and the angle (asked only
+    # where a line would start)
     parts: list[str] = []
     x0 = x1 = bottom = top = size = last_left = last_right = last_height = 0.0
     first = last = 0  # the indices of the line's first and last glyph
@@ -303,8 +304,9 @@ def _lines_of(textpage, chars: str) -> list[_Line]:  # type: ignore[no-untyped-d
             if not size and char.isalpha():
                 size = glyph_height
         else:
-            if abs(get_angle(handle, index)) > _LEVEL and char.isprintable():
-                turned.append(index)  # read in its own frame, see `_turned_lines`
+            angle = get_angle(handle, index)
+            if abs(angle) > _LEVEL and char.isprintable():
+                turned.append((index, angle))  # read in its own frame, see `_turned_lines`
                 continue
             if parts:
                 lines.append(_Line("".join(parts), x0, x1, bottom, top, size or top - bottom,
@@ -330,9 +332,10 @@ def _clean_line(text: str) -> str:
     return _mend_spaces(text).translate(_SYMBOL_BULLETS)
 
 
-def _turned_lines(textpage, chars: str, glyphs: list[int]) -> list[_Line]:  # type: ignore[no-untyped-def]
-    """Lines of the glyphs set at an angle (an arXiv stamp up the margin, a landscape table on a
-    portrait page, a chart's axis title), each glyph's box turned into the frame where its
+def _turned_lines(textpage, chars: str, glyphs: list[tuple[int, float]]) -> list[_Line]:  # type: ignore[no-untyped-def]
+    """Lines of the glyphs set at an angle (`glyphs`: each one's index and PDFium's angle; an
+    arXiv stamp up the margin, a landscape table on a portrait page, a chart's axis title),
+    each glyph's box turned into the frame where its
     text runs left to right; `turned` lines, in file order. A glyph continues the line before
     it when it sits on that line's baseline and not far ahead; a space the file holds between
     two glyphs, or a gap, is a space."""
@@ -342,10 +345,10 @@ def _turned_lines(textpage, chars: str, glyphs: list[int]) -> list[_Line]:  # ty
     lines: list[_Line] = []
     current: _Line | None = None
     previous = -1
-    for index in glyphs:
+    for index, angle in glyphs:
         if not raw.FPDFText_GetLooseCharBox(textpage.raw, index, ctypes.byref(rect)):
             continue
-        quarter = round(raw.FPDFText_GetCharAngle(textpage.raw, index) / (math.pi / 2)) % 4
+        quarter = round(angle / (math.pi / 2)) % 4
         left, right, low, high = _turn(quarter, rect.left, rect.right, rect.bottom, rect.top)
         height = high - low
         if height <= 0:
@@ -494,11 +497,11 @@ def _without_furniture(lines: list[_Line], height: float, running: set[str]) -> 
     """The page's `lines` without its running heads and footers (`running` keys, in the
     margins) and its page number: a number in a margin alone on its row. A number with cells
     beside it is a table's, even where its key is a page number's ("#")."""
-    number = [_in_margin(line, height) and bool(_PAGE_NUMBER.match(line.text.strip()))
-              for line in lines]  # fmt: skip
-    content = [line for line, is_number in zip(lines, number, strict=True) if is_number or not
-               (_in_margin(line, height) and _furniture_key(line.text) in running)]  # fmt: skip
-    numbers = {id(line) for line, is_number in zip(lines, number, strict=True) if is_number}
+    margin = [line for line in lines if _in_margin(line, height)]
+    numbers = {id(line) for line in margin if _PAGE_NUMBER.match(line.text.strip())}
+    running_here = {id(line) for line in margin if id(line) not in numbers
+                    and _furniture_key(line.text) in running}  # fmt: skip
+    content = [line for line in lines if id(line) not in running_here]
     return [
         line
         for line in content
@@ -611,12 +614,13 @@ def _tables(rows: list[list[_Line]]) -> list[list[_TableRow]]:
     tables: list[list[_TableRow]] = []
     current: list[_TableRow] = []
     for row in rows:
-        if current and _continues(current[-1].last, row) and _wraps_row(current, row):
+        near = bool(current) and _continues(current[-1].last, row)
+        if near and _wraps_row(current, row):
             current[-1].wrap(row)
             continue
         if len(row) < 2:
             continue  # a line alone: no row (as before a table, or between its rows)
-        if current and _continues(current[-1].last, row):
+        if near:
             current.append(_TableRow.of(row))
             continue
         if len(current) >= TABLE_ROWS:
