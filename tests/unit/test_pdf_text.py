@@ -55,6 +55,18 @@ def _draw_rows(canvas, y: float, rows: list[Row]) -> None:  # type: ignore[no-un
         y -= LEADING * row.size / FONT
 
 
+def _rows_pdf(rows: list[Row]) -> bytes:
+    """A one-page PDF of `rows` down the left column from the top."""
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    out = io.BytesIO()
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
+    _draw_rows(canvas, PAGE_H - 100, rows)
+    canvas.showPage()
+    canvas.save()
+    return out.getvalue()
+
+
 def _draw_lines(canvas, x: float, y: float, lines: list[str], font: str = "Helvetica") -> None:  # type: ignore[no-untyped-def]
     for line in lines:
         if line:
@@ -457,11 +469,7 @@ def test_a_page_holding_only_its_running_header_and_number_is_read_as_empty():
 def bold_headings_pdf() -> bytes:
     """A reference page: bold section names in the body's size ("Description", "Value"), each
     over a short paragraph, and a bold label among figure labels."""
-    from reportlab.pdfgen import canvas as pdfcanvas
-
-    out = io.BytesIO()
-    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
-    _draw_rows(canvas, PAGE_H - 100, [
+    return _rows_pdf([
         Row("Description", "Helvetica-Bold"),
         Row("rev provides a reversed version of its argument."),
         Row("Value", "Helvetica-Bold"),
@@ -472,9 +480,6 @@ def bold_headings_pdf() -> bytes:
         Row("chunk data"),
         Row("Linux file system"),
     ])  # fmt: skip
-    canvas.showPage()
-    canvas.save()
-    return out.getvalue()
 
 
 def test_a_bold_line_over_a_paragraph_is_a_heading_and_a_bold_label_is_not():
@@ -493,11 +498,7 @@ def test_a_bold_line_over_a_paragraph_is_a_heading_and_a_bold_label_is_not():
 def wrapped_entries_pdf() -> bytes:
     """A contents entry and a large heading each set on two lines, then index lines listing
     several pages, one under an index letter."""
-    from reportlab.pdfgen import canvas as pdfcanvas
-
-    out = io.BytesIO()
-    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
-    _draw_rows(canvas, PAGE_H - 100, [
+    return _rows_pdf([
         Row("7.18 Why does the output from anova() depend on the"),
         Row("order of factors in the model? " + ". " * 20 + "33"),
         Row("7.19 How do I produce PNG graphics in batch mode? " + ". " * 12 + "34"),
@@ -512,9 +513,6 @@ def wrapped_entries_pdf() -> bytes:
         Row("cat " + ". " * 22 + "4, 27"),
         Row("close " + ". " * 21 + "22, 26"),
     ])  # fmt: skip
-    canvas.showPage()
-    canvas.save()
-    return out.getvalue()
 
 
 def test_an_entry_or_a_heading_set_on_two_lines_stays_one_and_index_lines_stay_apart():
