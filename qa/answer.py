@@ -36,7 +36,7 @@ import numpy as np
 
 from qa.context import ChunkFetcher, quote_context
 from qa.layout import DocumentLayout
-from qa.lexical import term_weights, token_set, weighted_overlap
+from qa.lexical import content_words, term_weights, token_set, weighted_overlap
 from qa.reader import Cascade, Reader, Span, Window
 from qa.resources import template_dir
 from qa.retrieval import Passage
@@ -340,7 +340,7 @@ def candidates(question: str, vector: np.ndarray, passages: list[Passage]) -> Ca
                 antecedents.append(chunk.sentences[i - 1].start if referent else -1)
                 prose.append(quotable(sentence.text))
                 window_masks.append(padded[i] | padded[i + 1] | padded[i + 2])
-                lengths.append(len(words_in_chunk[i]))
+                lengths.append(content_words(words_in_chunk[i]))
                 leads.append(1.0 if i == 0 and chunk.chunk_id.endswith("#0") else 0.0)
                 before = header if header >= 0 else i - 1
                 previous.append(chunk.sentences[before].text if before >= 0 else "")

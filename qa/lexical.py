@@ -5,6 +5,11 @@ In: texts. Out: `tokens(text)` (lowercased words, English stop words out, Snowba
 corpus, so it means the same on a one-document corpus as on a large one) and
 `LexicalIndex.search(query, k)` -> [(row, score)] with zero-score rows left out.
 
+A capital "A" that names something ("cluster A", "vitamin A") is a word to the sentence scorer
+(`token_set`, `term_weights` hold it as "a"), not to BM25: counted in every chunk that has one,
+it shifted BM25's length normalisation and moved TyDi's and SQuAD 2.0's figures by noise
+(2026-12-07), while the scorer alone found the named row.
+
 BM25 is bm25s (sparse-matrix BM25, maintained, fast to build in memory). It uses Lucene's IDF,
 log(1 + (N - df + 0.5) / (df + 0.5)), which stays positive on a corpus of one or two
 documents, where the classic Robertson IDF collapses to zero or below.
@@ -31,6 +36,33 @@ _STOP = frozenset(
 )
 
 
+# "A" starting a sentence, line or list item before a word ("A lease is ...", "Notes: A new ...",
+# "• A new ...") is the article, in all-capital text ("IS A TEST") too; anywhere else a capital
+# "A" names something.
+_CAPITAL_A = re.compile(r"\bA\b")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:\"'“()•*\n-])\s*$")
+_WORD_NEXT = re.compile(r"\s+[\"'“‘(]?(\w+)")  # a word, maybe quoted
+_WORD_BEFORE = re.compile(r"(\w+)\W*$")
+
+
+def _named_a(text: str) -> bool:
+    """Whether `text` uses a capital "A" as a name rather than as the article."""
+    if "A" not in text:
+        return False
+    for match in _CAPITAL_A.finditer(text):
+        if "&" in text[max(0, match.start() - 1) : match.end() + 1]:
+            continue  # a letter of "V&A", "Q&A": the name is the whole, not its "A"
+        head = text[max(0, match.start() - 40) : match.start()]
+        after = _WORD_NEXT.match(text, match.end())
+        before = _WORD_BEFORE.search(head)
+        if after and (_SENTENCE_START.search(head) or after.group(1).isupper()):
+            continue  # the article, at a sentence's start or inside capitals
+        if before and len(before.group(1)) > 1 and before.group(1).isupper():
+            continue
+        return True
+    return False
+
+
 @lru_cache(maxsize=1)
 def _stemmer():  # type: ignore[no-untyped-def]
     import Stemmer
@@ -50,9 +82,17 @@ def tokens(text: str) -> list[str]:
 
 @lru_cache(maxsize=131072)
 def token_set(text: str) -> frozenset[str]:
-    """`set(tokens(text))`, remembered: the same stored sentences come back question after
-    question, and re-tokenizing them was most of the answerer's own time."""
-    return frozenset(tokens(text))
+    """`set(tokens(text))`, and "a" where a capital "A" names something; remembered: the same
+    stored sentences come back question after question, and re-tokenizing them was most of the
+    answerer's own time."""
+    found = frozenset(tokens(text))
+    return found | {"a"} if _named_a(text) else found
+
+
+def content_words(words: frozenset[str]) -> int:
+    """How many content words a `token_set` holds, a named "A" not counted: the sentence
+    scorer's length signal was fitted without it."""
+    return len(words) - ("a" in words)
 
 
 @lru_cache(maxsize=65536)
@@ -65,12 +105,15 @@ def word_weight(word: str) -> float:
 
 
 def term_weights(text: str) -> dict[str, float]:
-    """Content tokens of `text` (as `tokens` makes them) -> their `word_weight`."""
+    """Content tokens of `text` (as `tokens` makes them, and "a" where a capital "A" names
+    something) -> their `word_weight`."""
     weights: dict[str, float] = {}
     for word in _WORD.findall(text.lower()):
         if word not in _STOP:
             stem = _stem(word)
             weights[stem] = max(weights.get(stem, 0.0), word_weight(word))
+    if _named_a(text):
+        weights["a"] = word_weight("b")  # as much as any other letter that names something
     return weights
 
 

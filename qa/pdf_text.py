@@ -4,10 +4,14 @@ In: a PDF's bytes. Out: a `PdfText` (the plain text, the start offset of each pa
 headings with their offsets, and a title). Built on pypdfium2 (PDFium): each glyph's box comes
 from its text page, and the layout is rebuilt here from those boxes:
 
+- a page holding form fields or free-text notes has them drawn into its content first (PDFium's
+  flatten), so that a filled form's values are read with its labels;
 - glyphs become lines (a new line where the baseline moves or the pen jumps back); the file's
   spaces are kept, a gap between glyphs wider than `WORD_GAP` of their height adds one
   ("chunksize" -> "chunk size"), and a space the file did not hold (PDFium's or a gap's) is
-  dropped where it splits one common word that `wordfreq` knows ("pr otocol" -> "protocol");
+  dropped where it splits one common word that `wordfreq` knows ("pr otocol" -> "protocol"),
+  and a space PDFium adds where two glyphs stand no farther apart than the line's last two
+  letters of a word is dropped (an OCR text layer's "Chin a" -> "China");
 - lines at the top or bottom of a page that repeat on other pages (numbers masked) are running
   headers and footers and are dropped, as are lone page numbers there (a page's topmost or
   bottom-most line needs to repeat as an edge of one other page only: a chapter's running head);
@@ -47,6 +51,7 @@ from functools import lru_cache
 from typing import TypeVar
 
 WORD_GAP = 0.2  # of the glyph height: a wider gap between glyphs is a space
+LETTER_ROOM = 0.03  # of the glyph height: PDFium's space this close to the letter gap is none
 PARA_GAP = 0.5  # of the line height: a step this much wider than the leading ends a paragraph
 MARGIN = 0.12  # of the page height: where running headers and footers live
 HEADING_SIZE = 1.15  # times the body text's line height: a larger line is a heading
@@ -155,8 +160,12 @@ def extract(data: bytes, ocr: Ocr | None = None) -> PdfText:
         pages: list[list[_Line] | str | None] = []
         sizes: list[tuple[float, float]] = []
         scans = 0
-        for page in document:
+        for index in range(len(document)):
+            page = document[index]
             try:
+                if _flatten_fields(page):  # the fields' values are now the page's own text
+                    page.close()
+                    page = document[index]
                 sizes.append((page.get_width(), page.get_height()))
                 lines = _page_lines(page)
                 if lines:
@@ -174,6 +183,24 @@ def extract(data: bytes, ocr: Ocr | None = None) -> PdfText:
     finally:
         document.close()
     return _assemble(pages, sizes, title, scans)
+
+
+def _flatten_fields(page) -> bool:  # type: ignore[no-untyped-def]
+    """Draw the page's form fields and free-text notes into its content (PDFium's flatten), so
+    that a filled form's values are read with its labels; True when the page changed and must
+    be loaded again. Only pages that hold such annotations are touched."""
+    import pypdfium2.raw as raw
+
+    handle = page.raw
+    kinds = set()
+    for i in range(raw.FPDFPage_GetAnnotCount(handle)):
+        annotation = raw.FPDFPage_GetAnnot(handle, i)
+        if annotation:
+            kinds.add(raw.FPDFAnnot_GetSubtype(annotation))
+            raw.FPDFPage_CloseAnnot(annotation)
+    if not kinds & {raw.FPDF_ANNOT_WIDGET, raw.FPDF_ANNOT_FREETEXT}:
+        return False
+    return bool(raw.FPDFPage_Flatten(handle, raw.FLAT_PRINT) == raw.FLATTEN_SUCCESS)
 
 
 def _assemble(
@@ -257,6 +284,7 @@ def _lines_of(textpage, chars: str) -> list[_Line]:  # type: ignore[no-untyped-d
     x0 = x1 = bottom = top = size = last_left = last_right = last_height = 0.0
     first = last = 0  # the indices of the line's first and last glyph
     spaced = filed = accent = False
+    letter_gap = -math.inf  # the last gap between two glyphs of a word on this line
     pending: tuple[str, float] | None = None  # an accent waiting for its letter, and its middle
     for index, char in enumerate(chars):
         if char in _SPACING_ACCENTS:
@@ -292,8 +320,18 @@ def _lines_of(textpage, chars: str) -> list[_Line]:  # type: ignore[no-untyped-d
             and (left > x1 - 0.5 * height or left >= last_left - 0.1 * height)
             and left - x1 < 3 * height
         ):
-            if spaced or left - x1 > WORD_GAP * height:
+            gap = left - x1
+            if (
+                spaced
+                and not filed
+                and gap <= letter_gap + LETTER_ROOM * height
+                and not (char == "." == parts[-1])  # a dot leader's dots stay apart
+            ):
+                spaced = False  # PDFium's space between glyphs as close as the line's letters
+            if spaced or gap > WORD_GAP * height:
                 parts.append(" " if filed else _SOFT_SPACE)
+            else:
+                letter_gap = gap
             parts.append(char)
             if right > x1:
                 x1 = right
@@ -313,6 +351,7 @@ def _lines_of(textpage, chars: str) -> list[_Line]:  # type: ignore[no-untyped-d
                                    *_font(handle, first, last)))  # fmt: skip
             parts = [char]
             first = index
+            letter_gap = -math.inf
             x0, x1, bottom, top = left, right, low, high
             size = glyph_height if char.isalpha() else 0.0
         last_left, last_right, last_height = left, right, glyph_height

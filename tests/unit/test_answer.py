@@ -88,6 +88,15 @@ def test_the_sentence_holding_the_asked_for_kind_wins() -> None:
     assert result.answer.startswith(f"{first.quote} [1]")
 
 
+def test_a_row_named_by_the_letter_a_matches_the_question_naming_it() -> None:
+    embedder = FakeEmbedder()
+    text = "Cluster B holds 227 chunkservers. Cluster A holds 342 chunkservers in all."
+    question = "How many chunkservers does cluster A have?"
+    found = candidates(question, embedder.encode([question])[0], _passages(embedder, text))
+    overlap = found.matrix[:, FEATURES.index("overlap")]
+    assert overlap[1] > overlap[0]  # "A" is the only question word that tells them apart
+
+
 def test_abstains_below_the_threshold_and_keeps_the_confidence() -> None:
     model = ScoringModel(("overlap",), (1.0,), -1.0, threshold=0.99)
     result = _ask("When was the bridge opened?", model)

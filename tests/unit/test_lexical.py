@@ -4,11 +4,59 @@ from __future__ import annotations
 
 import pytest
 
-from qa.lexical import LexicalIndex, term_weights, tokens, weighted_overlap
+from qa.lexical import (
+    LexicalIndex,
+    content_words,
+    term_weights,
+    token_set,
+    tokens,
+    weighted_overlap,
+)
 
 
 def test_tokens_drop_stop_words_and_stem() -> None:
     assert tokens("When were the bridges opened in 1932?") == ["bridg", "open", "1932"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "How many chunkservers does cluster A have?",
+        "Cluster; A; B",
+        "Foods rich in vitamin A.",
+        "Is A larger than B?",
+        "See Appendix A for the proofs.",
+    ],
+)
+def test_a_capital_a_that_names_something_is_a_word_to_the_scorer(text: str) -> None:
+    assert "a" in token_set(text)
+    assert term_weights(text)["a"] == term_weights("Plan B")["b"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A lease is granted by the master.",
+        "It failed. A new master was elected.",
+        "Notes: A new approach",
+        "Introduction\nA new approach",
+        "\u2022 A lease per chunk",
+        '"A good day," he said.',
+        "THIS IS A TEST",
+        "a lease",
+        "Which objects does the V&A hold?",
+        'A "Members Debate" is held first.',
+    ],
+)
+def test_the_article_a_is_not_a_word_to_the_scorer(text: str) -> None:
+    assert "a" not in token_set(text)
+    assert "a" not in term_weights(text)
+
+
+def test_bm25_and_the_length_count_the_same_words_with_or_without_a_named_a() -> None:
+    named, plain = "Cluster A has 342 chunkservers.", "Cluster has 342 chunkservers."
+    assert tokens(named) == tokens(plain)
+    assert content_words(token_set(named)) == content_words(token_set(plain)) == 3
 
 
 def test_term_weights_favour_rare_words() -> None:

@@ -159,6 +159,38 @@ def test_a_space_the_file_does_not_hold_is_dropped_inside_a_word(gap):
     assert "Then the pr otocol failed." in text
 
 
+def ocr_layer_pdf(spacing: float) -> bytes:
+    """One line as some OCR engines lay out their text layer: the letters `spacing` points
+    apart, each word's last letter in a text object of its own at that same spacing, the words
+    6 pt apart (no spaces in the file)."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    out = io.BytesIO()
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
+    x = LEFT[0]
+    for word in ["The", "People's", "Republic", "of", "China", "ships", "from", "Shanghai."]:
+        for piece in (word[:-1], word[-1]):
+            text = canvas.beginText(x, 700)
+            text.setFont("Helvetica", FONT)
+            text.setCharSpace(spacing)
+            text.textOut(piece)
+            canvas.drawText(text)
+            x += stringWidth(piece, "Helvetica", FONT) + spacing * len(piece)
+        x += 6.0
+    canvas.showPage()
+    canvas.save()
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("spacing", [1.5, 2.0])
+def test_a_space_pdfium_adds_between_glyphs_as_close_as_the_letters_is_dropped(spacing):
+    # From about 1.5 pt PDFium adds a space before each last letter ("Chin a", "o f"), though
+    # the glyphs stand as close as the word's other letters; the 6 pt word gaps stay spaces.
+    text = pdf_text.extract(ocr_layer_pdf(spacing)).text
+    assert "The People's Republic of China ships from Shanghai." in text
+
+
 @pytest.mark.parametrize(
     ("before", "after", "splits"),
     [
@@ -262,6 +294,33 @@ def test_missing_space_is_restored_from_the_glyph_gap():
     canvas.drawString(72 + canvas.stringWidth("chunk", "Helvetica", 12) + 3, 700, "size matters.")
     canvas.save()
     assert pdf_text.extract(out.getvalue()).text == "chunk size matters."
+
+
+def filled_form_pdf() -> bytes:
+    """A form: three labels drawn on the page, each with a filled text field beside it."""
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    out = io.BytesIO()
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
+    canvas.setFont("Helvetica", 11)
+    canvas.drawString(72, 720, "Application for a parking permit")
+    fields = [("Name:", "Margaret Hamilton"), ("Vehicle:", "KX61 VHD"), ("Zone:", "Riverside")]
+    for i, (label, value) in enumerate(fields):
+        y = 690 - 30 * i
+        canvas.drawString(72, y, label)
+        canvas.acroForm.textfield(
+            name=f"field{i}", value=value, x=160, y=y - 6, width=250, height=18, borderWidth=0
+        )
+    canvas.showPage()
+    canvas.save()
+    return out.getvalue()
+
+
+def test_a_filled_forms_values_are_read_after_their_labels():
+    text = pdf_text.extract(filled_form_pdf()).text
+    pieces = ("Name:", "Margaret Hamilton", "Vehicle:", "KX61 VHD", "Zone:", "Riverside")
+    order = [text.find(piece) for piece in pieces]
+    assert -1 not in order and order == sorted(order), text
 
 
 def scanned_pdf() -> bytes:
