@@ -6,7 +6,8 @@ from its text page, and the layout is rebuilt here from those boxes:
 
 - a page holding form fields or free-text notes has them drawn into its content first (PDFium's
   flatten), so that a filled form's values are read with its labels;
-- glyphs become lines (a new line where the baseline moves or the pen jumps back); the file's
+- glyphs become lines (a new line where the baseline moves, the pen jumps back, or a thin
+  upright rule stands between two glyphs: a table's cells); the file's
   spaces are kept, a gap between glyphs wider than `WORD_GAP` of their height adds one
   ("chunksize" -> "chunk size"), and a space the file did not hold (PDFium's or a gap's) is
   dropped where it splits one common word that `wordfreq` knows ("pr otocol" -> "protocol"),
@@ -39,6 +40,7 @@ without any text layer is handed to `ocr` (Tesseract, `qa.pdf_ocr`) when one is 
 
 from __future__ import annotations
 
+import bisect
 import ctypes
 import math
 import re
@@ -52,6 +54,7 @@ from typing import TypeVar
 
 WORD_GAP = 0.2  # of the glyph height: a wider gap between glyphs is a space
 LETTER_ROOM = 0.03  # of the glyph height: PDFium's space this close to the letter gap is none
+RULE_WIDTH = 2.0  # points: an upright path this thin (and a line high) is a table's rule
 PARA_GAP = 0.5  # of the line height: a step this much wider than the leading ends a paragraph
 MARGIN = 0.12  # of the page height: where running headers and footers live
 HEADING_SIZE = 1.15  # times the body text's line height: a larger line is a heading
@@ -257,19 +260,52 @@ def _page_lines(page) -> list[_Line]:  # type: ignore[no-untyped-def]
             chars = "".join(chr(raw.FPDFText_GetUnicode(textpage, i) or 32) for i in range(count))
         if not chars.strip():
             return []
-        return _lines_of(textpage, chars)
+        return _lines_of(textpage, chars, _upright_rules(page))
     finally:
         textpage.close()
 
 
-def _lines_of(textpage, chars: str) -> list[_Line]:  # type: ignore[no-untyped-def]
+def _upright_rules(page) -> list[tuple[float, float, float]]:  # type: ignore[no-untyped-def]
+    """The page's thin upright strokes, as (x, bottom, top) sorted by x: the rules a table draws
+    between its cells (Chromium's and Word's borders, TeX's `|` columns). Only paths drawn on
+    the page itself are looked at, not those inside a figure's form object."""
+    import pypdfium2.raw as raw
+
+    handle = page.raw
+    box = [ctypes.c_float() for _ in range(4)]
+    rules = []
+    for i in range(raw.FPDFPage_CountObjects(handle)):
+        thing = raw.FPDFPage_GetObject(handle, i)
+        if raw.FPDFPageObj_GetType(thing) != raw.FPDF_PAGEOBJ_PATH:
+            continue
+        if not raw.FPDFPageObj_GetBounds(thing, *box):
+            continue
+        left, bottom, right, top = (b.value for b in box)
+        if right - left <= RULE_WIDTH and top - bottom >= 3 * RULE_WIDTH:
+            rules.append(((left + right) / 2, bottom, top))
+    return sorted(rules)
+
+
+def _crosses_rule(rules: list[tuple[float, float, float]], a: float, b: float, y: float) -> bool:
+    """Whether one of `rules` stands between x = `a` and `b` at height `y`."""
+    for x, bottom, top in rules[bisect.bisect_left(rules, (a,)) :]:
+        if x > b:
+            return False
+        if bottom <= y <= top:
+            return True
+    return False
+
+
+def _lines_of(textpage, chars: str, rules: list[tuple[float, float, float]]) -> list[_Line]:  # type: ignore[no-untyped-def]
     """Group the page's glyphs into lines and words by their boxes (PDFium's loose boxes: the
     font's height, the glyph's advance).
 
-    A new line starts where the glyph's middle leaves the line's height or the pen jumps back
-    or far ahead. A ligature's second letter shares the first one's box; it stays in the
-    word. PDFium's spaces (the file's, and those it adds where glyphs stand apart) are kept; a
-    gap it missed ("chunksize") adds one. One loop, no helper calls: it runs for every glyph."""
+    A new line starts where the glyph's middle leaves the line's height, the pen jumps back
+    or far ahead, or one of `rules` (`_upright_rules`) stands between it and the line. A
+    ligature's second letter shares the first one's box; it stays in the word. PDFium's spaces
+    (the file's, and those it adds where glyphs stand apart) are kept; a gap it missed
+    ("chunksize") adds one. One loop, few helper calls (a rule is looked for only at a gap, on
+    a page that has rules): it runs for every glyph."""
     import pypdfium2.raw as raw
 
     rect = raw.FS_RECTF()
@@ -319,6 +355,7 @@ def _lines_of(textpage, chars: str) -> list[_Line]:  # type: ignore[no-untyped-d
             and bottom - 0.2 * height < middle < top + 0.2 * height
             and (left > x1 - 0.5 * height or left >= last_left - 0.1 * height)
             and left - x1 < 3 * height
+            and not (rules and left > x1 and _crosses_rule(rules, x1, left, middle))
         ):
             gap = left - x1
             if (

@@ -673,6 +673,47 @@ def test_a_table_is_read_row_by_row_and_its_numbers_are_kept_in_the_margin():
     assert "\n\n7\n\n" not in text and not text.rstrip().endswith("8")
 
 
+def ruled_table_pdf(rules: bool) -> bytes:
+    """A paragraph, then a table whose cells stand one word gap apart (as a browser prints an
+    HTML table), with upright rules between the cells when `rules`, then a paragraph inside a
+    box (its frame is no rule: it is as wide as the text)."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+    from reportlab.pdfgen import canvas as pdfcanvas
+
+    out = io.BytesIO()
+    canvas = pdfcanvas.Canvas(out, pagesize=(PAGE_W, PAGE_H))
+    _draw_lines(canvas, LEFT[0], 700, ["The museum moved twice in its history."])
+    rows = [("Year", "Event", "Place"), ("1901", "Founded", "Paris"), ("1950", "Moved", "Lyon")]
+    rows += [("1999", "Closed", "Nice")]
+    gap = stringWidth(" ", "Helvetica", FONT)
+    widths = [max(stringWidth(row[i], "Helvetica", FONT) for row in rows) for i in range(3)]
+    y = 670
+    canvas.setFont("Helvetica", FONT)
+    canvas.setLineWidth(0.75)
+    for row in rows:
+        x = LEFT[0]
+        for i, cell in enumerate(row):
+            canvas.drawString(x, y, cell)
+            x += widths[i] + gap
+            if rules and i < 2:
+                canvas.line(x - gap / 2, y - 3, x - gap / 2, y + FONT)
+        y -= 16
+    canvas.rect(LEFT[0] - 4, 560, 300, 30)
+    _draw_lines(canvas, LEFT[0], 575, ["A box holds this sentence about the museum."])
+    canvas.showPage()
+    canvas.save()
+    return out.getvalue()
+
+
+def test_a_tables_rules_part_its_cells():
+    ruled = pdf_text.extract(ruled_table_pdf(rules=True)).text
+    for row in ("Year; Event; Place", "1901; Founded; Paris", "1999; Closed; Nice"):
+        assert row in ruled
+    assert "A box holds this sentence about the museum." in ruled
+    plain = pdf_text.extract(ruled_table_pdf(rules=False)).text
+    assert "1901 Founded Paris" in plain  # one word gap apart, without rules: one line
+
+
 def test_two_rows_of_labels_side_by_side_are_no_table():
     from reportlab.pdfgen import canvas as pdfcanvas
 
