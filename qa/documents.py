@@ -34,7 +34,7 @@ DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 # .pdf 3: table rows ("cell; cell; cell"); a number in a margin is a page number only alone;
 # text set at an angle read along its lines; sentences run past footnotes; two columns are
 # judged by prose lines.
-READER_REVISIONS: dict[str, int] = {".pdf": 4}
+READER_REVISIONS: dict[str, int] = {".pdf": 5}
 
 MB = 1024 * 1024  # one unit everywhere: QA_MAX_FILE_MB, messages and the library page
 

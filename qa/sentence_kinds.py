@@ -18,7 +18,8 @@ cached per text:
   or that is short (at most 12 words) and has no verb and no number (a terse line with a
   number, "Office hours 9am to 5pm", states a fact);
 - fragment: a list item or a "Label: value" line without a verb (a list item that ends like
-  a sentence and has more than four words is not), a table row without a figure ("GFS
+  a sentence and has more than four words is not, nor a bulleted one of more than six words,
+  as slides write them), a table row without a figure ("GFS
   client; File namespace": a diagram's labels; "| Name | Year |"), a line with a dot leader
   (a table of contents: "Ranges . . . . 37"), a line of code (no sentence end, and an
   operator or brace prose does not use, or two calls: "x <- rev(sort(x))"), a line without
@@ -207,6 +208,8 @@ def kind(text: str) -> SentenceKind:
         return "reference"
     if table:
         return "row" if _gives_figure(_cells(body)) else "fragment"
+    if not verb and item and _states_something(item.group(1), rest, words):
+        return "prose"
     if not verb and (item or _LABEL.match(rest)) and _listed_fragment(rest, words, bool(item)):
         return "fragment"
     if _is_heading(rest, words, verb):
@@ -253,6 +256,15 @@ def _is_code(text: str) -> bool:
     if _FINAL.search(text):
         return False
     return bool(_CODE_SIGN.search(text)) or len(_CALL.findall(text)) >= 2
+
+
+def _states_something(mark: str, text: str, words: list[str]) -> bool:
+    """Whether a bulleted item without a verb the rules know still states something: more than
+    `MENU_LINE` words, not in capitals. Slides end their bullets without a period and use verbs
+    the rules miss ("• Vendor support for the tape library ends in March 2027", "• Two outages:
+    14 and 47 minutes"); a numbered item without a verb is more often a reference or a form's
+    label ("20. Bann DV, Goyal N, ...", "15. DATE OF BIRTH (MM/DD/YYYY)")."""
+    return not mark[0].isalnum() and len(words) > MENU_LINE and not text.isupper()
 
 
 def _listed_fragment(text: str, words: list[str], item: bool) -> bool:

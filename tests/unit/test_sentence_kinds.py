@@ -39,6 +39,9 @@ CASES = {
         "p. 12.",
         "Corpus Christi procession.",
         "\u2013 Fast recovery from failure.",  # a short verbless list item
+        "\u2022 Hiring: two open SRE roles",  # a slide's bullet of six words or fewer
+        "15. CLAIMANT'S DATE OF BIRTH (MM/DD/YYYY) AND PLACE OF BIRTH",  # a form's label
+        "20. Bann DV, Goyal N, Camacho F, Goldenberg D. Increasing incidence",  # a reference
         "2 A Brief Introduction to Octave . . . . . . . . . . . 13",  # contents
         # code: an operator or a brace prose does not use, or two calls, and no sentence end
         "x <- c(1:5, 5:3) ## sort into descending order; first more efficiently:",
@@ -101,6 +104,10 @@ CASES = {
         # list items from PDFs: a curly apostrophe, a verb the rules miss (a sentence anyway)
         "\u2022 It\u2019s Free Software.",
         "\u2022 The system stores a modest number of large files.",
+        # a slide's bullet: no full stop, a verb the rules miss, or none at all
+        "\u2022 Vendor support for the old tape library ends in March 2027",
+        "\u2022 Two outages: 14 minutes and 47 minutes",
+        "\u2013 Mitigation: move cold data to object storage by February",
         # long and unpunctuated but not Title Case: a sentence that lost its full stop
         "Japan and New Zealand agreed to enhance classified information sharing amid growing "
         "regional tensions",
