@@ -11,8 +11,9 @@ cached per text:
 
 - row: a table's row as the readers write it, "cell; cell; cell" (no sentence end), or a
   Markdown row "| cell | cell |", that names something and gives a figure ("Chunkservers;
-  342; 227", "fail-over duration; 14s", "| B | 227 | 180 TB |") and is no boilerplate or
-  reference (a footer's "(c) 2024 Example Ltd; All rights reserved" is boilerplate);
+  342; 227", "fail-over duration; 14s", "| B | 227 | 180 TB |") or, in Markdown, says
+  something in a cell of four words or more, and is no boilerplate or reference (a footer's
+  "(c) 2024 Example Ltd; All rights reserved" is boilerplate);
 - heading: a Markdown `#` heading; a common section name ("See also", "References"); a line
   without final punctuation that is in Title Case (at most 24 words: news headlines run long),
   or that is short (at most 12 words) and has no verb and no number (a terse line with a
@@ -51,6 +52,7 @@ QUOTABLE: frozenset[SentenceKind] = frozenset({"prose", "row"})
 SHORT_LINE = 12  # words: an unpunctuated line this short may be a heading
 TITLE_LINE = 24  # words: an unpunctuated Title Case line this short is a heading (a headline)
 TINY = 3  # words: a verbless sentence this short is a fragment
+ROW_PHRASE = 4  # words: a table's cell this long says something (see `_says_something`)
 MENU_LINE = 6  # words: a verbless line this short that names site furniture is boilerplate
 CACHE = 65536  # distinct sentence texts remembered
 
@@ -207,7 +209,9 @@ def kind(text: str) -> SentenceKind:
     if _is_reference(rest, verb):
         return "reference"
     if table:
-        return "row" if _gives_figure(_cells(body)) else "fragment"
+        cells = _cells(body)
+        said = piped and _says_something(cells)  # a Markdown table is one for sure
+        return "row" if said or _gives_figure(cells) else "fragment"
     if not verb and item and _states_something(item.group(1), rest, words):
         return "prose"
     if not verb and (item or _LABEL.match(rest)) and _listed_fragment(rest, words, bool(item)):
@@ -247,6 +251,16 @@ def _gives_figure(cells: list[str]) -> bool:
     return any(_LETTER.search(cell) for cell in cells) and any(
         _DIGIT.search(cell) for cell in cells
     )
+
+
+def _says_something(cells: list[str]) -> bool:
+    """Whether a table row names something and says something about it in words: a cell with
+    a letter beside a cell of `ROW_PHRASE` words or more ("| sentences | pysbd | rule-based, no
+    model download |"); a header's labels are shorter ("| setting | flag | default |"). Asked
+    of Markdown rows only: the PDF reader finds tables by their layout, and a flowchart's boxes
+    side by side would pass."""
+    long = [i for i, cell in enumerate(cells) if len(words_of(cell)) >= ROW_PHRASE]
+    return bool(long) and any(_LETTER.search(c) for i, c in enumerate(cells) if i not in long)
 
 
 def _is_code(text: str) -> bool:

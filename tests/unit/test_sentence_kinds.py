@@ -12,6 +12,8 @@ CASES = {
         "fail-over duration; 14s",
         "Agnostic; 27; 34; 60; 81; 76; 137",
         "| B       | 227      | 180 TB     |",  # a Markdown row
+        # a Markdown row that says something in words: a table for sure, no figure needed
+        "| sentences | pysbd | rule-based, no model download; handles abbreviations |",
     ],
     "heading": [
         "# Early life",
@@ -53,6 +55,8 @@ CASES = {
         "GFS client; File namespace",
         "Cluster; A; B",
         "| Cluster | Machines | Disk space |",
+        "| setting | flag | environment | default |",  # a header: labels only
+        "sentences; pysbd; rule-based, no model download",  # laid out: a figure is needed
         "|---------|----------|------------|",
     ],
     "reference": [
