@@ -34,6 +34,8 @@ DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 # .pdf 3: table rows ("cell; cell; cell"); a number in a margin is a page number only alone;
 # text set at an angle read along its lines; sentences run past footnotes; two columns are
 # judged by prose lines.
+# .pdf 4: an OCR layer's split last letters join ("Chin a" -> "China"); form fields' values.
+# .pdf 5: thin upright rules part a table's cells.
 READER_REVISIONS: dict[str, int] = {".pdf": 5}
 
 MB = 1024 * 1024  # one unit everywhere: QA_MAX_FILE_MB, messages and the library page
