@@ -5,11 +5,12 @@ and a `Document` (plain text and title) from `load`. Files that cannot be read b
 `Skipped` entries with a reason a person can act on; nothing here raises on a bad file.
 
 For `.txt` and `.md` the text is the file's content unchanged (UTF-8, BOM dropped), so offsets
-into it are offsets into the file. HTML, PDF and DOCX are reduced to their visible text, with
-blocks (paragraphs, headings, list items, table rows as "cell; cell; cell") separated by blank
-lines. PDFs are laid out by `qa.pdf_text` (columns, running headers, hyphenation; pages without
-a text layer OCRed by `qa.pdf_ocr` when the `ocr` extra is installed). A `Document` also says
-where each PDF page starts (`pages`) and where headings start (`sections`).
+into it are offsets into the file. HTML, PDF, DOCX and PPTX are reduced to their visible text,
+with blocks (paragraphs, headings, list items, table rows as "cell; cell; cell") separated by
+blank lines. PDFs are laid out by `qa.pdf_text` (columns, running headers, hyphenation; pages
+without a text layer OCRed by `qa.pdf_ocr` when the `ocr` extra is installed). A `Document`
+also says where each PDF page or PPTX slide starts (`pages`) and where headings start
+(`sections`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 from qa import safe_archive
 from qa.file_budget import FileBudget
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".pptx")
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 # The revision of each format's text reader. Raise it when the text read from the same file
 # changes: an index re-reads that format's documents on its next refresh (`qa.indexer`). A
@@ -505,6 +506,98 @@ def _docx_rows(table) -> list[str]:  # type: ignore[no-untyped-def]
     return rows
 
 
+# --- PPTX ----------------------------------------------------------------------------------
+
+_BULLET = "\u2022 "  # what a slide shows before a body paragraph, unless it says otherwise
+
+
+def _extract_pptx(data: bytes) -> Extracted:
+    """Each slide in order, each its own page: its title (a heading, and a section), the text
+    of its shapes top to bottom, then left to right (a body paragraph as a list item, "• "
+    before it, as the slide shows it; a table row by row, "cell; cell; cell"), then its
+    speaker notes. The document's title is the file's, else the first slide's."""
+    import pptx
+
+    deck = pptx.Presentation(io.BytesIO(data))
+    blocks: list[tuple[str, bool]] = []
+    firsts: list[int] = []  # the index of each slide's first block
+    for slide in deck.slides:
+        firsts.append(len(blocks))
+        for shape in sorted(_slide_shapes(slide.shapes), key=_position):
+            blocks.extend(_shape_blocks(shape))
+        if slide.has_notes_slide and slide.notes_slide.notes_text_frame is not None:
+            notes = slide.notes_slide.notes_text_frame.paragraphs
+            blocks.extend((text, False) for text in (_one_line(_runs(p)) for p in notes) if text)
+    text, sections = _from_blocks(blocks)
+    starts = _block_starts(blocks, len(text))
+    title = deck.core_properties.title or (sections[0][1] if sections else None)
+    return Extracted(text, title, tuple(starts[i] for i in firsts), sections)
+
+
+def _slide_shapes(shapes) -> Iterator:  # type: ignore[no-untyped-def]
+    """The shapes of a slide, those inside groups too."""
+    for shape in shapes:
+        if shape.shape_type == 6:  # MSO_SHAPE_TYPE.GROUP
+            yield from _slide_shapes(shape.shapes)
+        else:
+            yield shape
+
+
+def _position(shape) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    return (shape.top or 0, shape.left or 0)
+
+
+def _shape_blocks(shape) -> list[tuple[str, bool]]:  # type: ignore[no-untyped-def]
+    """One shape's blocks: a title is a heading; a table gives its rows."""
+    if getattr(shape, "has_table", False) and shape.has_table:
+        return [(row, False) for row in _docx_rows(shape.table)]
+    if not shape.has_text_frame:
+        return []
+    kind = shape.placeholder_format.type if shape.is_placeholder else None
+    title = kind is not None and kind in (1, 3)  # PP_PLACEHOLDER.TITLE, CENTER_TITLE
+    if title:
+        text = _one_line(" ".join(_runs(p) for p in shape.text_frame.paragraphs))
+        return [(text, True)] if text else []
+    listed = kind is not None and kind in (2, 7)  # PP_PLACEHOLDER.BODY, OBJECT
+    blocks = []
+    for paragraph in shape.text_frame.paragraphs:
+        text = _one_line(_runs(paragraph))
+        if text:
+            blocks.append((_bullet_of(paragraph, listed) + text, False))
+    return blocks
+
+
+def _runs(paragraph) -> str:  # type: ignore[no-untyped-def]
+    """A paragraph's text (runs, line breaks as spaces)."""
+    return paragraph.text.replace("\v", " ")
+
+
+def _bullet_of(paragraph, listed: bool) -> str:  # type: ignore[no-untyped-def]
+    """The bullet a slide shows before `paragraph`: the one it names, none where it says so,
+    else a body placeholder's ("• ", "– " one level in)."""
+    properties = paragraph._p.pPr
+    if properties is not None:
+        for child in properties:
+            tag = child.tag.rsplit("}", 1)[-1]
+            if tag == "buNone":
+                return ""
+            if tag == "buChar" and child.get("char"):
+                return child.get("char") + " "
+    if not listed:
+        return ""
+    return _BULLET if paragraph.level == 0 else "\u2013 "
+
+
+def _block_starts(blocks: list[tuple[str, bool]], end: int) -> list[int]:
+    """Where each of `blocks` starts in `_from_blocks`' text, and `end` after the last (the
+    start of a slide without text)."""
+    starts, length = [], 0
+    for text, _ in blocks:
+        starts.append(length)
+        length += len(text) + 2
+    return [*starts, end]
+
+
 def reader_revision(suffix: str) -> int:
     """The revision of the text reader of files ending in `suffix` (see `READER_REVISIONS`)."""
     return READER_REVISIONS.get(suffix.lower(), 1)
@@ -527,4 +620,5 @@ _EXTRACTORS = {
     ".htm": _extract_html,
     ".pdf": _extract_pdf,
     ".docx": _extract_docx,
+    ".pptx": _extract_pptx,
 }

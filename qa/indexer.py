@@ -245,8 +245,8 @@ def _refresh_locked(
         sources, skipped = scan(docs_dir, max_bytes)
         if not sources and not skipped:
             raise DocsFolderError(
-                f"docs folder {docs_dir} holds no documents; add .txt, .md, .html, .pdf or "
-                ".docx files"
+                f"docs folder {docs_dir} holds no documents; add .txt, .md, .html, .pdf, "
+                ".docx or .pptx files"
             )
         stored, state, report.reason = _usable_state(store, embedder)
     known = stored.hashes if stored else {}  # for the counts, even when nothing is reusable

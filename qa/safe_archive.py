@@ -19,7 +19,7 @@ import io
 import re
 import zipfile
 
-ZIP_SUFFIXES = frozenset((".docx",))
+ZIP_SUFFIXES = frozenset((".docx", ".pptx"))
 # Inflated totals under this are never refused for their ratio: small files cannot hurt.
 RATIO_FLOOR_BYTES = 2 * 1024 * 1024
 _DECLARATION = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)

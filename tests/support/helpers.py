@@ -36,6 +36,47 @@ def write_docx(path: Path, heading: str, paragraphs: list[str]) -> None:
     document.save(str(path))
 
 
+def write_pptx(path: Path) -> None:
+    """Write a deck: a title slide; bullets (one a level in, one set without a bullet) with
+    speaker notes; a table and a text box grouped with a shape; an empty slide; a last one."""
+    import pptx
+    from pptx.util import Inches
+
+    deck = pptx.Presentation()
+    title = deck.slides.add_slide(deck.slide_layouts[0])
+    title.shapes.title.text = "Q3 Platform Review"
+    title.placeholders[1].text = "Storage team, October 2026"
+    risks = deck.slides.add_slide(deck.slide_layouts[1])
+    risks.shapes.title.text = "Risks"
+    body = risks.placeholders[1].text_frame
+    body.text = "Vendor support for the old tape library ends in March 2027"
+    inner = body.add_paragraph()
+    inner.text, inner.level = "Mitigation: move cold data to object storage by February", 1
+    plain = body.add_paragraph()
+    plain.text = "Owner: the storage team"
+    plain._p.get_or_add_pPr().insert(0, plain._p.makeelement(
+        "{http://schemas.openxmlformats.org/drawingml/2006/main}buNone", {}))  # fmt: skip
+    risks.notes_slide.notes_text_frame.text = "Say that the tape contract was signed in 2019."
+    capacity = deck.slides.add_slide(deck.slide_layouts[5])
+    capacity.shapes.title.text = "Capacity by region"
+    group = capacity.shapes.add_group_shape()
+    note = group.shapes.add_textbox(Inches(1), Inches(5.5), Inches(6), Inches(1))
+    note.text_frame.text = "Figures as of 30 September."
+    rows = [
+        ("Region", "Used", "Free"),
+        ("EU-West", "1.2 PB", "300 TB"),
+        ("US-East", "2.1 PB", "150 TB"),
+    ]
+    table = capacity.shapes.add_table(3, 3, Inches(1), Inches(2), Inches(6), Inches(2)).table
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    deck.slides.add_slide(deck.slide_layouts[6])  # blank: no text
+    last = deck.slides.add_slide(deck.slide_layouts[1])
+    last.shapes.title.text = "Questions"
+    deck.save(str(path))
+
+
 LAUGHS = (
     '<?xml version="1.0"?>\n<!DOCTYPE lolz [\n <!ENTITY lol "lol">\n'
     + "".join(

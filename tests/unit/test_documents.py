@@ -4,7 +4,8 @@ import os
 from pathlib import Path
 
 from qa.documents import load, read_all, scan
-from tests.support.helpers import write_docx, write_pdf
+from qa.layout import page_of
+from tests.support.helpers import write_docx, write_pdf, write_pptx
 
 
 def by_id(documents):
@@ -47,6 +48,33 @@ def test_html_keeps_only_visible_text_and_uses_its_title(tmp_path: Path):
     assert document.text == "Heading\n\nFirst bold paragraph.\n\none\n\ntwo"
     for hidden in ("secret", "color", "Home", "enable js"):
         assert hidden not in document.text
+
+
+def test_a_deck_reads_slide_by_slide_each_slide_a_page(tmp_path: Path):
+    write_pptx(tmp_path / "review.pptx")
+    (doc,), skipped = read_all(tmp_path)
+    assert skipped == []
+    assert doc.title == "Q3 Platform Review"
+    slides = [doc.text[start:end].strip() for start, end in
+              zip(doc.pages, [*doc.pages[1:], len(doc.text)], strict=True)]  # fmt: skip
+    assert slides == [
+        "Q3 Platform Review\n\nStorage team, October 2026",
+        "Risks\n\n\u2022 Vendor support for the old tape library ends in March 2027\n\n"
+        "\u2013 Mitigation: move cold data to object storage by February\n\n"
+        "Owner: the storage team\n\nSay that the tape contract was signed in 2019.",
+        "Capacity by region\n\nRegion; Used; Free\n\nEU-West; 1.2 PB; 300 TB\n\n"
+        "US-East; 2.1 PB; 150 TB\n\nFigures as of 30 September.",
+        "",  # the blank slide: a page without text
+        "Questions",
+    ]
+    assert [title for _, title in doc.sections] == [
+        "Q3 Platform Review",
+        "Risks",
+        "Capacity by region",
+        "Questions",
+    ]
+    quote = "US-East; 2.1 PB; 150 TB"
+    assert page_of(doc.pages, doc.text.index(quote)) == 3
 
 
 def test_pdf_and_docx_text_and_titles(tmp_path: Path):

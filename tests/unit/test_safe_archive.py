@@ -34,6 +34,14 @@ def test_a_zip_bomb_is_refused_by_its_total_and_by_its_ratio(tmp_path: Path):
     check(".docx", data, 50 * 1024**2, 1e6)  # within limits set that high: not refused
 
 
+def test_a_deck_is_checked_for_a_zip_bomb_too(tmp_path: Path):
+    write_zip_bomb_docx(tmp_path / "bomb.docx", 40)  # a zip is a zip, whatever its name
+    data = (tmp_path / "bomb.docx").read_bytes()
+    with pytest.raises(UnsafeFile, match=r"unpacks to \d+ times its size"):
+        check(".pptx", data, 1024**3, 100)
+    assert "zip bomb" in str(check_content("bomb.pptx", data))
+
+
 def test_entity_declarations_are_refused_in_docx_parts_and_html(tmp_path: Path):
     write_entity_bomb_docx(tmp_path / "laughs.docx")
     reason = check_content("laughs.docx", (tmp_path / "laughs.docx").read_bytes())
