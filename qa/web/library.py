@@ -306,6 +306,7 @@ def render_library(
         "session": has_session(request, service),
         "session_hours": session_hours(service),
         "max_files": MAX_FILES,
+        "accepted": ",".join(SUPPORTED_SUFFIXES),
         "max_file_mb": megabytes(service.assistant.settings.max_bytes, 1),
         "max_upload_mb": megabytes(MAX_UPLOAD_BYTES),
         "when": when,

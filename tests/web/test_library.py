@@ -98,6 +98,8 @@ def test_the_library_page_lists_documents_without_javascript(local: TestClient) 
     assert "&lt;script&gt;" not in text or "<script>alert" not in text
     assert '<script src="/static/library.js" defer></script>' in text
     assert text.count("<script") == 1  # no inline script: the CSP stays 'self' only
+    # the file picker offers every type the indexer reads, decks included
+    assert 'accept=".txt,.md,.markdown,.html,.htm,.pdf,.docx,.pptx"' in text
     assert 'id="rebuild-bar"' in text and "Up to date." in text
     assert 'name="files"' in text and "multiple" in text and 'name="replace"' in text
     assert 'name="token"' not in text  # this machine needs no token
