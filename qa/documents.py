@@ -490,7 +490,7 @@ def _extract_docx(data: bytes) -> Extracted:
 
 
 def _docx_rows(table) -> list[str]:  # type: ignore[no-untyped-def]
-    """A table's rows as "cell; cell; cell" (a merged cell once)."""
+    """A DOCX's or PPTX's table's rows as "cell; cell; cell" (a merged cell once)."""
     rows = []
     for row in table.rows:
         cells, seen = [], set()
@@ -536,8 +536,10 @@ def _extract_pptx(data: bytes) -> Extracted:
 
 def _slide_shapes(shapes) -> Iterator:  # type: ignore[no-untyped-def]
     """The shapes of a slide, those inside groups too."""
+    from pptx.enum.shapes import MSO_SHAPE_TYPE
+
     for shape in shapes:
-        if shape.shape_type == 6:  # MSO_SHAPE_TYPE.GROUP
+        if shape.shape_type == MSO_SHAPE_TYPE.GROUP:
             yield from _slide_shapes(shape.shapes)
         else:
             yield shape
@@ -553,12 +555,13 @@ def _shape_blocks(shape) -> list[tuple[str, bool]]:  # type: ignore[no-untyped-d
         return [(row, False) for row in _docx_rows(shape.table)]
     if not shape.has_text_frame:
         return []
+    from pptx.enum.shapes import PP_PLACEHOLDER
+
     kind = shape.placeholder_format.type if shape.is_placeholder else None
-    title = kind is not None and kind in (1, 3)  # PP_PLACEHOLDER.TITLE, CENTER_TITLE
-    if title:
+    if kind in (PP_PLACEHOLDER.TITLE, PP_PLACEHOLDER.CENTER_TITLE):
         text = _one_line(" ".join(_runs(p) for p in shape.text_frame.paragraphs))
         return [(text, True)] if text else []
-    listed = kind is not None and kind in (2, 7)  # PP_PLACEHOLDER.BODY, OBJECT
+    listed = kind in (PP_PLACEHOLDER.BODY, PP_PLACEHOLDER.OBJECT)  # shown with bullets
     blocks = []
     for paragraph in shape.text_frame.paragraphs:
         text = _one_line(_runs(paragraph))
