@@ -39,16 +39,16 @@ def check(suffix: str, data: bytes, max_unzipped_bytes: int, max_ratio: float) -
     `RATIO_FLOOR_BYTES`) or declares XML entities; return when it is safe to parse."""
     suffix = suffix.lower()
     if suffix in ZIP_SUFFIXES:
-        _check_zip(data, max_unzipped_bytes, max_ratio)
+        _check_zip(suffix, data, max_unzipped_bytes, max_ratio)
     elif suffix in (".html", ".htm") and _ENTITY.search(data):
         raise UnsafeFile("declares XML entities (an entity bomb?); refused before parsing")
 
 
-def _check_zip(data: bytes, max_unzipped_bytes: int, max_ratio: float) -> None:
+def _check_zip(suffix: str, data: bytes, max_unzipped_bytes: int, max_ratio: float) -> None:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise UnsafeFile(f"cannot parse DOCX file: {exc}") from exc
+        raise UnsafeFile(f"cannot parse {suffix[1:].upper()} file: {exc}") from exc
     with archive:
         members = archive.infolist()
         total = sum(member.file_size for member in members)

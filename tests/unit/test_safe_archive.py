@@ -40,6 +40,8 @@ def test_a_deck_is_checked_for_a_zip_bomb_too(tmp_path: Path):
     with pytest.raises(UnsafeFile, match=r"unpacks to \d+ times its size"):
         check(".pptx", data, 1024**3, 100)
     assert "zip bomb" in str(check_content("bomb.pptx", data))
+    with pytest.raises(UnsafeFile, match="cannot parse PPTX file: File is not a zip file"):
+        check(".pptx", data[:5000], 1024**3, 100)  # cut short: named for what it claims to be
 
 
 def test_entity_declarations_are_refused_in_docx_parts_and_html(tmp_path: Path):
