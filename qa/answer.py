@@ -88,7 +88,7 @@ class Citation:
     start: int
     end: int
     score: float
-    page: int | None = None  # 1-based page of the quote's start (PDF), see `locate`
+    page: int | None = None  # 1-based page (PDF) or slide (PPTX) of the quote's start, see `locate`
     section: str | None = None  # the nearest heading before the quote, when there is one
     context_start: int = -1
     context_end: int = -1

@@ -251,6 +251,7 @@ def _format(result, with_context: bool = False) -> str:  # type: ignore[no-untyp
     """A readable answer: the quote(s) (with `candidates`: each with its confidence), then
     numbered sources with their offsets and, `with_context`, each quote in its context."""
     from qa.answer import confidence_words
+    from qa.layout import page_label
 
     outcome = getattr(result, "outcome", "answer" if result.answered else "none")
     if outcome == "none" or not result.citations:
@@ -267,7 +268,7 @@ def _format(result, with_context: bool = False) -> str:  # type: ignore[no-untyp
         lines.append(f"confidence {result.confidence:.2f} ({confidence_words(result.confidence)})")
     lines += ["", "Sources:"]
     for c in result.citations:
-        where = [f"p. {c.page}"] if c.page else []
+        where = [page_label(c.doc_id, c.page)] if c.page else []
         where += [f"section {c.section!r}"] if c.section else []
         where.append(f"characters {c.start}-{c.end}")
         lines.append(f"  [{c.n}] {c.title} ({c.doc_id}, {', '.join(where)})")

@@ -1,9 +1,11 @@
-"""Where an offset of a document's text lies: its page (PDF) and its section (nearest heading).
+"""Where an offset of a document's text lies: its page (PDF; a PPTX's slide) and its section
+(nearest heading).
 
 In: a document's `pages` (start offset in its text of each page, in order; pages[0] == 0) and
 `sections` ((start offset of a heading, heading text), in text order), as extraction records
 them and the index stores them. Out: `page_of(pages, offset)` -> the 1-based page or None,
-`section_of(sections, offset)` -> the last heading starting at or before `offset`, or None.
+`section_of(sections, offset)` -> the last heading starting at or before `offset`, or None;
+`page_label(doc_id, page)` -> how a person names that page ("p. 3", "slide 3").
 Empty tuples (an index built before they were stored, a plain-text file) give None.
 """
 
@@ -55,3 +57,8 @@ def layout_from_json(pages: object, sections: object) -> DocumentLayout:
     except (TypeError, ValueError):
         return NO_LAYOUT
     return DocumentLayout(page_starts, heads)
+
+
+def page_label(doc_id: str, page: int) -> str:
+    """How a citation names `page` of `doc_id`: "slide 3" in a deck, "p. 3" elsewhere."""
+    return f"slide {page}" if doc_id.lower().endswith(".pptx") else f"p. {page}"

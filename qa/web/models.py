@@ -58,7 +58,8 @@ class CitationOut(_Open):
     end: int
     score: float
     page: int | None = Field(
-        None, description="1-based page of the quote in a PDF; null for other types."
+        None,
+        description="1-based page of the quote in a PDF (a PPTX: its slide); null for other types.",
     )
     section: str | None = Field(
         None, description="The nearest heading before the quote, when the document has one."

@@ -2,7 +2,8 @@
 
 In: nothing. Out: `make_templates()` -> `Jinja2Templates`, `view_url(doc_id, start, end)`,
 the link to a document's view page, and `file_url(doc_id, page)`, the link to its original
-file opened at a page (both also template globals, as is `version`, the package's).
+file opened at a page (both also template globals, as are `page_label` and `version`, the
+package's).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from urllib.parse import quote
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
+from qa.layout import page_label
 from qa.resources import template_dir
 from qa.version import __version__
 
@@ -25,6 +27,7 @@ def make_templates() -> Jinja2Templates:
     environment.globals["view_url"] = view_url
     environment.globals["version"] = __version__  # the footer's
     environment.globals["file_url"] = file_url
+    environment.globals["page_label"] = page_label  # "p. 3", a deck's "slide 3"
     return Jinja2Templates(env=environment)
 
 
@@ -37,7 +40,7 @@ def view_url(doc_id: str, start: int | None = None, end: int | None = None) -> s
 
 
 def file_url(doc_id: str, page: int | None = None) -> str:
-    """The link to a document's original file (`GET /documents/{doc_id}/file`), opened at
-    `page` (a PDF viewer's `#page=N`) when given."""
+    """The link to a document's original file (`GET /documents/{doc_id}/file`), a PDF opened
+    at `page` (its viewer's `#page=N`) when given; other types download as they are."""
     url = f"/documents/{quote(doc_id, safe='/')}/file"
-    return f"{url}#page={page}" if page else url
+    return f"{url}#page={page}" if page and doc_id.lower().endswith(".pdf") else url

@@ -121,6 +121,18 @@ def test_ask_names_the_page_of_a_pdf_quote_in_text_and_json(tmp_path, monkeypatc
     assert "(plant.pdf, p. 2, characters" in text
 
 
+def test_ask_names_a_decks_slide(tmp_path, monkeypatch):
+    from tests.support.helpers import write_pptx
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    write_pptx(docs / "review.pptx")
+    monkeypatch.setenv("QA_THRESHOLD", "0")
+    question = "When does vendor support for the tape library end?"
+    text = run("ask", question, "--docs", str(docs), "--index", str(tmp_path / "i")).output
+    assert "(review.pptx, slide 2, section 'Risks', characters" in text
+
+
 def _context_line(output: str) -> str:
     """The context line printed under the first source."""
     lines = output.splitlines()

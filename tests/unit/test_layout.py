@@ -7,7 +7,14 @@ import bisect
 from pathlib import Path
 
 from qa.documents import read_all
-from qa.layout import NO_LAYOUT, DocumentLayout, layout_from_json, page_of, section_of
+from qa.layout import (
+    NO_LAYOUT,
+    DocumentLayout,
+    layout_from_json,
+    page_label,
+    page_of,
+    section_of,
+)
 from tests.support.helpers import write_docx, write_paged_pdf
 
 
@@ -60,3 +67,8 @@ def test_markdown_html_and_docx_record_their_headings(tmp_path: Path) -> None:
         for start, text in document.sections:  # at the heading's line (Markdown: its "#")
             assert text in document.text[start : start + len(text) + 8]
         assert section_of(document.sections, document.text.index(quote)) == heading
+
+
+def test_a_page_is_named_a_slide_in_a_deck() -> None:
+    assert page_label("reports/q3.pdf", 3) == "p. 3"
+    assert page_label("talks/Review.PPTX", 3) == "slide 3"

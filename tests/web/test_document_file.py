@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from qa.web.app import create_app
 from tests.support.fakes import FakeEmbedder
-from tests.support.helpers import write_docx, write_paged_pdf
+from tests.support.helpers import write_docx, write_paged_pdf, write_pptx
 from tests.support.web import serve
 
 HTML = (
@@ -33,6 +33,7 @@ def paged(tmp_path: Path) -> Path:
     ])  # fmt: skip
     (docs / "care.html").write_text(HTML)
     write_docx(docs / "memo.docx", "Budget", ["The travel budget was cut by a third in May."])
+    write_pptx(docs / "review.pptx")
     (tmp_path / "secret.pdf").write_bytes((docs / "sub" / "plant.pdf").read_bytes())
     return docs
 
@@ -56,6 +57,7 @@ def _first(client: TestClient, question: str) -> dict:
         ("When were the turbines serviced?", "sub/plant.pdf", 2, None),
         ("How often is the ficus watered?", "care.html", None, "Watering"),
         ("By how much was the travel budget cut?", "memo.docx", None, "Budget"),
+        ("When does vendor support for the tape library end?", "review.pptx", 2, "Risks"),
     ],
 )
 def test_citations_carry_page_or_section_and_stay_verbatim(
@@ -76,6 +78,19 @@ def test_the_page_shows_the_page_and_the_view_links_to_the_file_at_it(web: TestC
     ).text
     assert 'href="/documents/sub/plant.pdf/file#page=3"' in view
     assert "<mark" in view and "80 million cubic metres" in view
+
+
+def test_a_decks_page_is_its_slide_and_its_original_downloads_without_a_page(
+    web: TestClient,
+) -> None:
+    question = "When does vendor support for the tape library end?"
+    first = _first(web, question)
+    assert '<span class="page">slide 2</span>' in web.get("/", params={"q": question}).text
+    view = web.get(
+        "/documents/review.pptx/view", params={"start": first["start"], "end": first["end"]}
+    ).text
+    assert '<span class="page">slide 2</span>' in view
+    assert 'href="/documents/review.pptx/file"' in view and "Open the original file" in view
 
 
 def test_a_pdf_is_served_inline_in_a_sandbox(web: TestClient, paged: Path) -> None:
