@@ -37,9 +37,11 @@ DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 # judged by prose lines.
 # .pdf 4: an OCR layer's split last letters join ("Chin a" -> "China"); form fields' values.
 # .pdf 5: thin upright rules part a table's cells.
-READER_REVISIONS: dict[str, int] = {".pdf": 5}
+# .html/.htm/.docx 2: bulleted items start with "• ".
+READER_REVISIONS: dict[str, int] = {".pdf": 5, ".html": 2, ".htm": 2, ".docx": 2}
 
 MB = 1024 * 1024  # one unit everywhere: QA_MAX_FILE_MB, messages and the library page
+_BULLET = "\u2022 "  # before a bulleted item (HTML's <ul>, Word's bullet styles, a slide's body)
 
 
 def megabytes(size: int, decimals: int = 0) -> str:
@@ -349,7 +351,8 @@ def _extract_html(data: bytes) -> Extracted:
 
 def _html_blocks(root) -> list[tuple[str, bool]]:  # type: ignore[no-untyped-def]
     """The visible text under `root` as blocks (text, is a heading): block elements start and
-    end blocks; a heading is one block; a table row is one block, its cells joined by "; ".
+    end blocks; a heading is one block; a table row is one block, its cells joined by "; "; an
+    item of a bulleted list (`<ul>`) starts with "• ", as the page shows it.
 
     An explicit stack instead of recursion: deeply nested HTML neither overflows Python's
     recursion limit nor goes quadratic."""
@@ -359,9 +362,14 @@ def _html_blocks(root) -> list[tuple[str, bool]]:  # type: ignore[no-untyped-def
     hidden_strings = (Comment, Declaration, Doctype, ProcessingInstruction)
     blocks: list[tuple[str, bool]] = []
     pending: list[str] = []
+    bullet = False  # an item of a <ul> opened: its first paragraph gets "• "
 
     def flush() -> None:
-        blocks.extend((paragraph, False) for paragraph in _paragraphs("".join(pending)))
+        nonlocal bullet
+        paragraphs = _paragraphs("".join(pending))
+        if paragraphs and bullet:
+            paragraphs[0], bullet = _BULLET + paragraphs[0], False
+        blocks.extend((paragraph, False) for paragraph in paragraphs)
         pending.clear()
 
     stack = [(root, False)]
@@ -384,6 +392,7 @@ def _html_blocks(root) -> list[tuple[str, bool]]:  # type: ignore[no-untyped-def
         else:
             if node.name in _HTML_BLOCKS:
                 flush()
+                bullet = bullet or (node.name == "li" and node.parent.name == "ul")
                 stack.append((node, True))
             stack.extend((child, False) for child in reversed(node.contents))
     flush()
@@ -469,8 +478,9 @@ def _ocr_placeholder(page) -> str:  # type: ignore[no-untyped-def]
 
 
 def _extract_docx(data: bytes) -> Extracted:
-    """Paragraphs, list items and table rows ("cell; cell; cell") in document order, each its
-    own block; headings (Heading n and Title styles) also go to the sections."""
+    """Paragraphs, list items (a bulleted style's with "• ") and table rows ("cell; cell;
+    cell") in document order, each its own block; headings (Heading n and Title styles) also
+    go to the sections."""
     import docx
     from docx.table import Table
 
@@ -483,7 +493,8 @@ def _extract_docx(data: bytes) -> Extracted:
         text = _one_line(item.text)
         if text:
             style = (item.style.name if item.style is not None else "") or ""
-            blocks.append((text, style.startswith("Heading") or style == "Title"))
+            bullet = _BULLET if "Bullet" in style else ""  # "List Bullet", "List Bullet 2"
+            blocks.append((bullet + text, style.startswith("Heading") or style == "Title"))
     text, sections = _from_blocks(blocks)
     title = sections[0][1] if sections else None
     return Extracted(text, title or document.core_properties.title or None, sections=sections)
@@ -507,8 +518,6 @@ def _docx_rows(table) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 # --- PPTX ----------------------------------------------------------------------------------
-
-_BULLET = "\u2022 "  # what a slide shows before a body paragraph, unless it says otherwise
 
 
 def _extract_pptx(data: bytes) -> Extracted:

@@ -45,7 +45,7 @@ def test_html_keeps_only_visible_text_and_uses_its_title(tmp_path: Path):
     assert skipped == []
     assert document.doc_id == "page.HTML"
     assert document.title == "Page Title"
-    assert document.text == "Heading\n\nFirst bold paragraph.\n\none\n\ntwo"
+    assert document.text == "Heading\n\nFirst bold paragraph.\n\n\u2022 one\n\n\u2022 two"
     for hidden in ("secret", "color", "Home", "enable js"):
         assert hidden not in document.text
 
@@ -99,11 +99,24 @@ def test_html_headings_list_items_and_table_rows_are_blocks_and_headings_section
     )
     (document,), _ = read_all(tmp_path)
     assert document.text == (
-        "Licence terms\n\nThe intro text\n\nIt is free software.\n\n"
-        "Anybody can redistribute it.\n\nPrices\n\nPlan; Price\n\nBasic; 5 euros\n\n"
+        "Licence terms\n\nThe intro text\n\n\u2022 It is free software.\n\n"
+        "\u2022 Anybody can redistribute it.\n\nPrices\n\nPlan; Price\n\nBasic; 5 euros\n\n"
         "After the table."
     )
     assert document.sections == ((0, "Licence terms"), (document.text.index("Prices"), "Prices"))
+
+
+def test_a_bulleted_items_first_paragraph_gets_the_bullet_a_numbered_one_none(tmp_path):
+    (tmp_path / "list.html").write_text(
+        "<html><body><ul><li><p>Two outages: 14 minutes and 47 minutes</p><p>Both in May.</p>"
+        "<ul><li>Inner item</li></ul></li></ul><ol><li>First step</li></ol><p>After.</p>"
+        "</body></html>"
+    )
+    (document,), _ = read_all(tmp_path)
+    assert document.text == (
+        "\u2022 Two outages: 14 minutes and 47 minutes\n\nBoth in May.\n\n\u2022 Inner item"
+        "\n\nFirst step\n\nAfter."
+    )
 
 
 def test_docx_headings_list_items_and_tables_in_document_order(tmp_path: Path):
@@ -125,7 +138,7 @@ def test_docx_headings_list_items_and_tables_in_document_order(tmp_path: Path):
     word.save(str(tmp_path / "guide.docx"))
     (document,), _ = read_all(tmp_path)
     assert document.text == (
-        "Installation\n\nRead this first.\n\nCopy the files\n\nRun the setup\n\n"
+        "Installation\n\nRead this first.\n\n\u2022 Copy the files\n\nRun the setup\n\n"
         "Name; Size; Kind\n\na.txt; 3 KB; text\n\nUsage\n\nStart it."
     )
     assert document.sections == ((0, "Installation"), (document.text.index("Usage"), "Usage"))

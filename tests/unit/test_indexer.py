@@ -170,14 +170,14 @@ def test_documents_read_by_an_older_text_reader_are_read_again_once(folder, tmp_
     refresh(folder, store, embedder)
     beta = store.open().chunk("beta.md#0")
     encoded = embedder.encoded
-    monkeypatch.setitem(READER_REVISIONS, ".html", 2)  # the HTML reader changed
+    monkeypatch.setitem(READER_REVISIONS, ".html", READER_REVISIONS.get(".html", 1) + 1)
     report = refresh(folder, store, embedder)
     assert counts(report) == (3, 0, 1, 0, 2)
     assert report.reason == "re-read 1 .html document: a newer text reader"
     assert not report.rebuilt and report.embedded == store.open().document("gamma.html").chunks
     assert embedder.encoded > encoded
     assert (store.open().chunk("beta.md#0").vector == beta.vector).all()
-    assert store.state().readers[".html"] == 2
+    assert store.state().readers[".html"] == READER_REVISIONS[".html"]
     again = refresh(folder, store, embedder)
     assert counts(again) == (3, 0, 0, 0, 3) and again.reason == ""
 
@@ -190,7 +190,7 @@ def _pdf(path: Path, text: str) -> None:
     canvas.save()
 
 
-def test_an_index_that_records_no_readers_reads_its_pdfs_again(folder, tmp_path):
+def test_an_index_that_records_no_readers_reads_its_pdfs_and_html_again(folder, tmp_path):
     import json
 
     _pdf(folder / "plant.pdf", "The plant opened in 1921 beside the river.")
@@ -203,7 +203,7 @@ def test_an_index_that_records_no_readers_reads_its_pdfs_again(folder, tmp_path)
     manifest.write_text(json.dumps(data))
     assert store.state().readers is None
     report = refresh(folder, store, embedder)
-    assert counts(report) == (4, 0, 1, 0, 3)
-    assert report.reason == "re-read 1 .pdf document: a newer text reader"
+    assert counts(report) == (4, 0, 2, 0, 2)  # plant.pdf and gamma.html: readers after 0.2.0
+    assert report.reason == "re-read 1 .html document, 1 .pdf document: a newer text reader"
     assert "1921" in store.open().document("plant.pdf").text
     assert store.state().readers == reader_revisions()
