@@ -26,6 +26,7 @@ from qa.web.api import find_document
 from qa.web.deps import ServiceDep, TemplatesDep
 from qa.web.models import error_responses as errors
 from qa.web.service import PRODUCT_ERRORS, Service
+from qa.web.templating import INLINE_TYPES
 
 router = APIRouter()
 
@@ -111,9 +112,6 @@ def view_document(
     return templates.TemplateResponse(request, "view.html", context)
 
 
-# A PDF is shown by the browser's own viewer, in a sandbox (no scripts, an opaque origin);
-# every other type is only ever downloaded, so an uploaded HTML file never runs here.
-INLINE_TYPES = {".pdf": "application/pdf"}
 FILE_HEADERS = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
 
 
