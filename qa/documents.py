@@ -488,7 +488,7 @@ def _extract_docx(data: bytes) -> Extracted:
     blocks: list[tuple[str, bool]] = []
     for item in document.iter_inner_content():
         if isinstance(item, Table):
-            blocks.extend((row, False) for row in _docx_rows(item))
+            blocks.extend((row, False) for row in _office_rows(item))
             continue
         text = _one_line(item.text)
         if text:
@@ -500,8 +500,8 @@ def _extract_docx(data: bytes) -> Extracted:
     return Extracted(text, title or document.core_properties.title or None, sections=sections)
 
 
-def _docx_rows(table) -> list[str]:  # type: ignore[no-untyped-def]
-    """A DOCX's or PPTX's table's rows as "cell; cell; cell" (a merged cell once)."""
+def _office_rows(table) -> list[str]:  # type: ignore[no-untyped-def]
+    """A Word or PowerPoint table's rows as "cell; cell; cell" (a merged cell once)."""
     rows = []
     for row in table.rows:
         cells, seen = [], set()
@@ -561,7 +561,7 @@ def _position(shape) -> tuple[int, int]:  # type: ignore[no-untyped-def]
 def _shape_blocks(shape) -> list[tuple[str, bool]]:  # type: ignore[no-untyped-def]
     """One shape's blocks: a title is a heading; a table gives its rows."""
     if getattr(shape, "has_table", False) and shape.has_table:
-        return [(row, False) for row in _docx_rows(shape.table)]
+        return [(row, False) for row in _office_rows(shape.table)]
     if not shape.has_text_frame:
         return []
     from pptx.enum.shapes import PP_PLACEHOLDER
